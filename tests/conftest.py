@@ -1,0 +1,41 @@
+"""Shared fixtures: offline Hugging Face libraries, composed configs, temporary output roots."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+
+import xlt.config  # noqa: E402,F401  (registers the schema)
+from xlt.train import CONFIG_DIR  # noqa: E402
+
+
+def compose_train(overrides: list[str], root: Path | None = None) -> DictConfig:
+    """The config `xlt-train` would run with these overrides, composed in-process."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    if root is not None:
+        with open_dict(cfg):
+            cfg.paths.root_dir = str(root)
+            cfg.paths.output_dir = str(root / "run")
+    return cfg
+
+
+@pytest.fixture
+def compose_cfg(tmp_path: Path):
+    def make(*overrides: str) -> DictConfig:
+        return compose_train(list(overrides), root=tmp_path)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def token_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xlt-cache")

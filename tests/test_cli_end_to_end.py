@@ -1,0 +1,98 @@
+"""The real console script, end to end: tiny model, small slice of HSK, real MLflow store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+XLT_TRAIN = str(Path(sys.executable).parent / "xlt-train")
+
+
+def run_cli(args: list[str], root: Path, cache: Path, timeout: int = 300):
+    env = {
+        **os.environ,
+        "XLT_ROOT": str(root),
+        "XLT_CACHE_DIR": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
+    return subprocess.run(
+        [XLT_TRAIN, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=root
+    )
+
+
+@pytest.mark.slow
+def test_train_cli_logs_a_complete_mlflow_run(tmp_path, token_cache):
+    args = ["trainer.max_epochs=1", "model=tiny_random", "dataset.limit=200", "seed=3"]
+    proc = run_cli([*args, "trainer.enable_progress_bar=false"], tmp_path, token_cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "transfer gap" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    experiment = client.get_experiment_by_name("xlt-hsk_topic")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    for key in (
+        "test/acc/en",
+        "test/acc/zh",
+        "test/macro_f1/zh",
+        "dev/acc/en",
+        "test/transfer_gap",
+    ):
+        assert key in run.data.metrics, key
+    assert 0.0 <= run.data.metrics["test/acc/zh"] <= 1.0
+    tags = run.data.tags
+    assert (
+        tags["strategy"] == "zero_shot" and tags["seed"] == "3" and tags["model"] == "tiny_random"
+    )
+    assert tags["source_lang"] == "en" and tags["target_langs"] == "zh"
+    assert tags["selection"] == "source_dev" and tags["selection_metric"] == "dev/acc/en"
+    assert run.data.params["dataset/limit"] == "200"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "overrides.yaml", "metrics_per_language.csv"} <= artifacts
+    overrides = Path(client.download_artifacts(run.info.run_id, "overrides.yaml", str(tmp_path)))
+    assert "seed=3" in overrides.read_text()
+    table = Path(
+        client.download_artifacts(run.info.run_id, "metrics_per_language.csv", str(tmp_path))
+    )
+    assert table.read_text().splitlines()[0] == "language,role,test_acc,test_macro_f1,dev_acc"
+
+
+@pytest.mark.slow
+def test_cfg_job_prints_the_composed_config(tmp_path, token_cache):
+    proc = run_cli(["--cfg", "job", "model=tiny_random", "seed=3"], tmp_path, token_cache)
+    assert proc.returncode == 0, proc.stderr
+    assert "name: tiny_random" in proc.stdout and "seed: 3" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("override", "alternative"),
+    [("model=xlmr_base", "model=me5_small"), ("dataset=xnli", "dataset=hsk_topic")],
+)
+def test_hub_configs_fail_fast_offline_with_a_clear_message(
+    tmp_path, token_cache, override, alternative
+):
+    start = time.monotonic()
+    proc = run_cli([override, "trainer.enable_progress_bar=false"], tmp_path, token_cache)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 2
+    assert "unreachable" in proc.stderr and alternative in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert elapsed < 10, f"took {elapsed:.1f}s"
+
+
+@pytest.mark.slow
+def test_a_typo_in_an_override_fails_before_anything_loads(tmp_path, token_cache):
+    proc = run_cli(["dataset.limt=3"], tmp_path, token_cache)
+    assert proc.returncode != 0
+    assert "limt" in proc.stderr
+    assert not (tmp_path / "outputs" / "mlflow.db").exists()

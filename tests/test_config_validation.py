@@ -1,0 +1,67 @@
+"""Bad configs fail at compose or validation time, before any model loads, naming the key."""
+
+import pytest
+from hydra.errors import ConfigCompositionException, HydraException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from tests.conftest import compose_train
+from xlt.config.validate import build, resolve_languages
+from xlt.data.sources.hsk import load_hsk
+from xlt.errors import ConfigError, DataError
+
+
+def test_default_config_composes_with_the_embedded_defaults():
+    cfg = compose_train([])
+    assert cfg.model.name == "me5_small"
+    assert cfg.dataset.name == "hsk_topic"
+    assert cfg.strategy._target_.endswith("ZeroShot")
+    assert cfg.selection.value == "source_dev"
+    assert cfg.model.freeze_embeddings is True
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("dataset.limt=3", "limt"),
+        ("trainer.max_epoch=3", "max_epoch"),
+        ("dataset.limit=many", "limit"),
+        ("model.pooling=max", "pooling"),
+        ("selection=test_dev", "selection"),
+        ("seed=abc", "seed"),
+    ],
+)
+def test_unknown_keys_and_bad_values_name_the_key(override, needle):
+    with pytest.raises((ConfigCompositionException, ConfigKeyError, ValidationError)) as err:
+        compose_train([override])
+    assert needle in str(err.value) + str(err.value.__cause__)
+
+
+def test_unknown_group_option_lists_the_choices():
+    with pytest.raises(HydraException) as err:
+        compose_train(["model=no_such_model"])
+    assert "no_such_model" in str(err.value)
+    assert "me5_small" in str(err.value)  # Hydra lists the available options
+
+
+def test_strategy_with_an_unknown_key_is_a_config_error():
+    cfg = compose_train(["+strategy.warmup=3"])
+    with pytest.raises(ConfigError, match=r"strategy: .*warmup"):
+        build(cfg.strategy, "strategy")
+
+
+def test_languages_are_checked_against_the_data():
+    data = load_hsk()
+    cfg = compose_train(["dataset.target_langs=[de]"])
+    with pytest.raises(DataError, match=r"target_langs.*\['de'\].*\['en', 'zh'\]"):
+        resolve_languages(cfg, data)
+    cfg = compose_train(["dataset.source_lang=fr"])
+    with pytest.raises(DataError, match="source_lang='fr'"):
+        resolve_languages(cfg, data)
+    cfg = compose_train(["dataset.target_langs=[]"])
+    assert resolve_languages(cfg, data) == ("en", ["zh"])
+
+
+def test_hsk_label_field_is_validated():
+    cfg = compose_train(["dataset.loader.label_field=colour"])
+    with pytest.raises(ConfigError, match="label_field='colour'"):
+        build(cfg.dataset.loader, "dataset.loader")

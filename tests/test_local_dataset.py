@@ -1,0 +1,85 @@
+"""User files through dataset=local: formats, per-language files, and clear errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xlt.data.sources.local_files import load_local
+from xlt.errors import ConfigError, DataError
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    return path
+
+
+ROWS = [
+    {"text": "good film", "label": "pos", "lang": "en"},
+    {"text": "bad film", "label": "neg", "lang": "en"},
+    {"text": "guter Film", "label": "pos", "lang": "de"},
+    {"text": "schlechter Film", "label": "neg", "lang": "de"},
+]
+
+
+def test_one_file_per_split_with_a_language_column(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", ROWS)
+    test = tmp_path / "test.csv"
+    test.write_text("text,label,lang\nnice,pos,de\nawful,neg,en\n", encoding="utf-8")
+    data = load_local({"train": str(train), "test": str(test)})
+    assert data.label_names == ["neg", "pos"]
+    assert data.languages_of("train") == ["de", "en"]
+    assert data.splits["train"]["label"] == [1, 0, 1, 0]
+    assert data.subset("test", "de")["text"] == ["nice"]
+
+
+def test_per_language_files_and_custom_columns(tmp_path):
+    en = tmp_path / "en.tsv"
+    en.write_text("txt\tcls\nhello\ta\nbye\tb\n", encoding="utf-8")
+    zh = tmp_path / "zh.tsv"
+    zh.write_text("txt\tcls\n你好\ta\n再见\tb\n", encoding="utf-8")
+    data = load_local(
+        {"train": {"en": str(en)}, "test": {"zh": str(zh), "en": str(en)}},
+        text_column="txt",
+        label_column="cls",
+        lang_column=None,
+    )
+    assert data.languages == ["en", "zh"]
+    assert data.subset("test", "zh")["text"] == ["你好", "再见"]
+
+
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(DataError, match="not found: .*nope.jsonl"):
+        load_local({"train": str(tmp_path / "nope.jsonl")})
+
+
+def test_missing_column_lists_what_the_file_has(tmp_path):
+    path = write_jsonl(tmp_path / "t.jsonl", [{"sentence": "x", "label": "a", "lang": "en"}])
+    with pytest.raises(DataError, match=r"missing column\(s\) \['text'\].*'sentence'"):
+        load_local({"train": str(path)})
+
+
+def test_unknown_label_in_eval_data_names_file_and_row(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", ROWS)
+    test = write_jsonl(tmp_path / "test.jsonl", [ROWS[0], {**ROWS[1], "label": "meh"}])
+    with pytest.raises(DataError, match=r"test.jsonl row 2: label 'meh'"):
+        load_local({"train": str(train), "test": str(test)})
+
+
+def test_empty_and_non_utf8_files_are_reported(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,label,lang\n", encoding="utf-8")
+    with pytest.raises(DataError, match="empty.csv: the file has no rows"):
+        load_local({"train": str(empty)})
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text,label,lang\ncaf\xe9,a,fr\n".encode("latin-1"))
+    with pytest.raises(DataError, match="latin.csv: not valid UTF-8"):
+        load_local({"train": str(latin)})
+
+
+def test_unknown_split_name_is_a_config_error(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", ROWS)
+    with pytest.raises(ConfigError, match="unknown split"):
+        load_local({"train": str(train), "validation": str(train)})

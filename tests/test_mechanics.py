@@ -1,0 +1,93 @@
+"""What strategies and the module promise about parameters, checked on a tiny model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+
+from xlt.models.classifier import SequenceClassifier
+from xlt.models.sources.random_init import build_random_encoder
+from xlt.strategies.linear_probe import LinearProbe
+from xlt.strategies.zero_shot import ZeroShot
+from xlt.training.module import TransferModule
+
+
+def tiny_net(freeze_embeddings: bool = False) -> tuple[SequenceClassifier, object]:
+    torch.manual_seed(0)
+    bundle = build_random_encoder()
+    return SequenceClassifier(bundle.encoder, 3, freeze_embeddings=freeze_embeddings), bundle
+
+
+def one_step(net: SequenceClassifier, tokenizer) -> None:
+    batch = tokenizer(["hello world", "你好世界", "bye"], padding=True, return_tensors="pt")
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-2)
+    loss = F.cross_entropy(
+        net(batch["input_ids"], batch["attention_mask"]), torch.tensor([0, 1, 2])
+    )
+    loss.backward()
+    opt.step()
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_frozen_embeddings_are_bit_identical_after_a_step_and_the_rest_moves():
+    net, bundle = tiny_net(freeze_embeddings=True)
+    before = snapshot(net)
+    one_step(net, bundle.tokenizer)
+    after = net.state_dict()
+    emb = "encoder.embeddings.word_embeddings.weight"
+    assert torch.equal(before[emb], after[emb])
+    assert not torch.equal(
+        before["encoder.encoder.layer.0.attention.self.query.weight"],
+        after["encoder.encoder.layer.0.attention.self.query.weight"],
+    )
+
+
+def test_linear_probe_trains_only_the_head_with_dropout_off_in_the_encoder():
+    net, bundle = tiny_net()
+    LinearProbe(optimizer=torch.optim.AdamW).prepare(net)
+    net.train()
+    assert not net.encoder.training and net.head.training
+    before = snapshot(net.encoder)
+    one_step(net, bundle.tokenizer)
+    assert all(torch.equal(before[k], v) for k, v in net.encoder.state_dict().items())
+    trainable, total = net.count_parameters()
+    assert trainable == 32 * 3 + 3 and total > trainable
+
+
+def test_zero_shot_trains_on_the_source_language_only():
+    strategy = ZeroShot(optimizer=torch.optim.AdamW)
+    assert strategy.train_languages("en", ["zh", "de"]) == ["en"]
+
+
+def test_checkpoints_hold_trainable_weights_only_and_refuse_a_mismatched_model():
+    net, _ = tiny_net(freeze_embeddings=True)
+    module = TransferModule(net, 3, torch.optim.AdamW, None, [("dev", "en")], [], "en", ["zh"])
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    assert "net.encoder.embeddings.word_embeddings.weight" not in checkpoint["state_dict"]
+    assert "net.head.weight" in checkpoint["state_dict"]
+    module.on_load_checkpoint(checkpoint)  # the same config loads
+    del checkpoint["state_dict"]["net.head.weight"]
+    with pytest.raises(RuntimeError, match="lacks 1 trainable weights"):
+        module.on_load_checkpoint(checkpoint)
+
+
+def test_optimizer_and_schedule_come_from_the_strategy_config(compose_cfg):
+    cfg = compose_cfg("model=tiny_random")
+    strategy = instantiate(cfg.strategy)
+    opt = strategy.optimizer([torch.nn.Parameter(torch.zeros(2))])
+    assert isinstance(opt, torch.optim.AdamW) and opt.defaults["lr"] == cfg.strategy.optimizer.lr
+    schedule = strategy.scheduler(opt, total_steps=100)
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    assert lrs[0] < lrs[9] == pytest.approx(cfg.strategy.optimizer.lr)  # 10% warm-up
+    assert lrs[-1] < lrs[50] < lrs[10]

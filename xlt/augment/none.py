@@ -1,0 +1,13 @@
+"""No augmentation: training sees the source data as it is."""
+
+from datasets import Dataset
+
+from xlt.augment.base import Augmentation
+from xlt.data.transfer_data import TransferData
+
+
+class NoAugmentation(Augmentation):
+    name = "none"
+
+    def apply(self, train: Dataset, data: TransferData) -> Dataset:
+        return train

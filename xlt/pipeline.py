@@ -1,0 +1,134 @@
+"""One training job: compose -> build -> fit (select on dev) -> test every language -> log."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+from xlt.config.schema import Selection
+from xlt.config.validate import build, resolve_languages
+from xlt.data.datamodule import TransferDataModule
+from xlt.evaluation.report import language_rows, print_results
+from xlt.models.classifier import SequenceClassifier
+from xlt.tracking import mlflow_run
+from xlt.training.module import TransferModule
+
+log = logging.getLogger(__name__)
+
+
+def selection_metric(cfg: DictConfig, source: str) -> str:
+    """XTREME protocol: the source language's dev accuracy picks the checkpoint."""
+    return f"dev/acc/{source}" if cfg.selection == Selection.source_dev else "dev/acc/avg_target"
+
+
+def _overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _quiet_libraries() -> None:
+    """One log line per event: Lightning's own console handler would repeat Hydra's."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+
+
+def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
+    _quiet_libraries()
+    strategy = build(cfg.strategy, "strategy")
+    augmentation = build(cfg.augmentation, "augmentation")
+    L.seed_everything(cfg.seed, workers=True)
+    data = build(cfg.dataset.loader, "dataset.loader")
+    source, targets = resolve_languages(cfg, data)
+    strategy.check(data, source, targets)
+    if cfg.print_config:
+        print(OmegaConf.to_yaml(cfg, resolve=True))
+
+    out_dir = Path(cfg.paths.output_dir)
+    monitor = selection_metric(cfg, source)
+    tags = {
+        "task": cfg.dataset.task,
+        "dataset": cfg.dataset.name,
+        "model": cfg.model.name,
+        **strategy.describe(),
+        "augmentation": augmentation.name,
+        "source_lang": source,
+        "target_langs": ",".join(targets),
+        "selection": cfg.selection.value,
+        "selection_metric": monitor,
+        "seed": str(cfg.seed),
+        "git_commit": mlflow_run.git_commit(cfg.paths.root_dir),
+        "data_fingerprint": data.fingerprint,
+    }
+    # The store is checked now, before the model loads; the run itself starts once the model did.
+    logger = mlflow_run.make_logger(cfg, tags)
+    bundle = build(cfg.model.source, "model.source")
+    mlflow_run.log_config(logger, cfg, _overrides(), out_dir)
+    if data.attribution:
+        mlflow_run.log_text(logger, out_dir, "DATA_ATTRIBUTION.txt", data.attribution + "\n")
+    net = SequenceClassifier(
+        bundle.encoder,
+        num_labels=len(data.label_names),
+        pooling=cfg.model.pooling,
+        head_dropout=cfg.model.head_dropout,
+        freeze_embeddings=cfg.model.freeze_embeddings,
+    )
+    strategy.prepare(net)
+    trainable, total = net.count_parameters()
+    logger.log_metrics({"params/trainable": trainable, "params/total": total})
+    log.info("%s: %d of %d parameters train", strategy.name, trainable, total)
+
+    datamodule = TransferDataModule(
+        data,
+        bundle.tokenizer,
+        train_langs=strategy.train_languages(source, targets),
+        eval_langs=[source, *targets],
+        max_length=cfg.model.max_length,
+        text_prefix=cfg.model.text_prefix,
+        batch_size=cfg.dataset.batch_size,
+        eval_batch_size=cfg.dataset.eval_batch_size,
+        num_workers=cfg.dataset.num_workers,
+        limit=cfg.dataset.limit,
+        cache_dir=cfg.paths.cache_dir,
+        augmentation=augmentation,
+    )
+    module = TransferModule(
+        net,
+        num_labels=len(data.label_names),
+        optimizer=strategy.optimizer,
+        scheduler=strategy.scheduler,
+        val_keys=datamodule.val_keys,
+        test_keys=datamodule.test_keys,
+        source_lang=source,
+        target_langs=targets,
+    )
+    checkpoint = ModelCheckpoint(
+        dirpath=out_dir / "checkpoints", filename="best", monitor=monitor, mode="max", save_top_k=1
+    )
+    callbacks = [checkpoint, LearningRateMonitor(logging_interval="step")]
+    if cfg.trainer.enable_progress_bar:
+        callbacks.append(RichProgressBar())
+    trainer: L.Trainer = build(
+        cfg.trainer, "trainer", logger=logger, callbacks=callbacks, default_root_dir=str(out_dir)
+    )
+    trainer.fit(module, datamodule=datamodule)
+    best = checkpoint.best_model_path or None
+    trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
+
+    if "dev" in module.results and best:
+        logger.log_metrics({f"best/{monitor}": float(checkpoint.best_model_score)})
+    rows = language_rows(module.results, [source, *targets], source)
+    mlflow_run.log_language_table(logger, rows, out_dir)
+    title = f"{cfg.dataset.name} | {cfg.model.name} | {strategy.name} | seed {cfg.seed}"
+    print_results(rows, module.results, title)
+    print(f"MLflow run {logger.run_id}. Open the UI with:\n  {mlflow_run.ui_command(logger, cfg.logger.tracking_uri)}")
+    return module.results

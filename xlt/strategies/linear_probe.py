@@ -1,0 +1,15 @@
+"""Feature-based baseline: the encoder stays frozen, only the classification head trains.
+
+Every transfer table needs it: it measures how much of the transfer the pretrained
+representations give before any fine-tuning.
+"""
+
+from xlt.models.classifier import SequenceClassifier
+from xlt.strategies.base import TransferStrategy
+
+
+class LinearProbe(TransferStrategy):
+    name = "linear_probe"
+
+    def prepare(self, net: SequenceClassifier) -> None:
+        net.freeze_encoder()

@@ -1,0 +1,110 @@
+"""The LightningModule: cross-entropy training, per-language evaluation, slim checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xlt.evaluation.metrics import language_metrics, summarize
+from xlt.models.classifier import SequenceClassifier
+
+EvalKey = tuple[str, str]
+
+
+class TransferModule(L.LightningModule):
+    def __init__(
+        self,
+        net: SequenceClassifier,
+        num_labels: int,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable | None,
+        val_keys: list[EvalKey],
+        test_keys: list[EvalKey],
+        source_lang: str,
+        target_langs: list[str],
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.val_keys, self.test_keys = list(val_keys), list(test_keys)
+        self.source_lang, self.target_langs = source_lang, list(target_langs)
+        self.metrics = nn.ModuleDict(
+            {
+                f"{s}_{lang}": language_metrics(num_labels)
+                for s, lang in self.val_keys + self.test_keys
+            }
+        )
+        self.results: dict[str, dict[str, float]] = {}  # split -> summary of the last evaluation
+        # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
+        self.strict_loading = False
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.net(input_ids, attention_mask)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        loss = F.cross_entropy(logits, batch["labels"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], key: EvalKey) -> None:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        self.metrics[f"{key[0]}_{key[1]}"].update(logits.argmax(-1), batch["labels"])
+
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, self.val_keys[dataloader_idx])
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, self.test_keys[dataloader_idx])
+
+    def _finish(self, split: str, keys: list[EvalKey]) -> None:
+        scores = {}
+        for s, lang in keys:
+            collection = self.metrics[f"{s}_{lang}"]
+            scores[lang] = {name: float(v) for name, v in collection.compute().items()}
+            collection.reset()
+        summary = summarize(split, scores, self.source_lang, self.target_langs)
+        self.results[split] = summary
+        self.log_dict(summary, add_dataloader_idx=False)
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish("dev", self.val_keys)
+
+    def on_test_epoch_end(self) -> None:
+        self._finish("test", self.test_keys)
+
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for param in self.net.parameters():
+            if param.requires_grad:  # frozen weights get no optimizer state at all
+                (decay if param.ndim >= 2 else no_decay).append(param)
+        optimizer = self.optimizer_factory(
+            [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+        )
+        if self.scheduler_factory is None:
+            return optimizer
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer, total_steps=total)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        frozen = {f"net.{n}" for n, p in self.net.named_parameters() if not p.requires_grad}
+        checkpoint["state_dict"] = {
+            k: v for k, v in checkpoint["state_dict"].items() if k not in frozen
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        trainable = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
+        missing = sorted(trainable - set(checkpoint["state_dict"]))
+        if missing:
+            raise RuntimeError(
+                f"checkpoint lacks {len(missing)} trainable weights (e.g. {missing[:3]}): it was "
+                "written by a run with a different model or strategy config."
+            )
