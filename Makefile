@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: install run test lint format clean
+.PHONY: install run test ui lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/xlt-train $(ARGS)
+
+ui: install
+	$(BIN)/xlt-ui $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""One training job: compose -> build -> fit (select on dev) -> test every language -> log."""
+"""One training job: build -> fit (select on dev) -> test every language -> log to MLflow."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from omegaconf import DictConfig, OmegaConf
@@ -16,7 +17,8 @@ from xlt.config.validate import build, resolve_languages
 from xlt.data.datamodule import TransferDataModule
 from xlt.evaluation.report import language_rows, print_results
 from xlt.models.classifier import SequenceClassifier
-from xlt.tracking import mlflow_run
+from xlt.tracking.manifest import build_manifest, git_state
+from xlt.tracking.run_tracker import RunTracker
 from xlt.training.module import TransferModule
 
 log = logging.getLogger(__name__)
@@ -42,39 +44,66 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
 
 
+def _choice(cfg: DictConfig, group: str) -> str:
+    """The option chosen for a config group (`zero_shot`), or the class it builds."""
+    if HydraConfig.initialized():
+        chosen = HydraConfig.get().runtime.choices.get(group)
+        if chosen:
+            return str(chosen)
+    return str(cfg[group]._target_).rsplit(".", 1)[-1].lower()
+
+
 def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
+    """Train and evaluate one configuration; any failure is recorded on its MLflow run."""
     _quiet_libraries()
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    out_dir = Path(cfg.paths.output_dir)
+    tags = {
+        "task": cfg.dataset.task,
+        "dataset": cfg.dataset.name,
+        "model": cfg.model.name,
+        "strategy": _choice(cfg, "strategy"),
+        "augmentation": _choice(cfg, "augmentation"),
+        "selection": cfg.selection.value,
+        "seed": str(cfg.seed),
+        "git_commit": git_state(cfg.paths.root_dir)["commit"],
+    }
+    tracker = RunTracker(cfg, tags, out_dir)  # checks the store before anything else
+    try:
+        return _train_and_evaluate(cfg, tracker)
+    except BaseException as err:
+        tracker.fail(err)
+        raise
+
+
+def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[str, float]]:
     strategy = build(cfg.strategy, "strategy")
     augmentation = build(cfg.augmentation, "augmentation")
     L.seed_everything(cfg.seed, workers=True)
     data = build(cfg.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(cfg, data)
     strategy.check(data, source, targets)
+    monitor = selection_metric(cfg, source)
+    tracker.set_tags(
+        {
+            **strategy.describe(),
+            "source_lang": source,
+            "target_langs": ",".join(targets),
+            "selection_metric": monitor,
+            "data_fingerprint": data.fingerprint,
+        }
+    )
     if cfg.print_config:
         print(OmegaConf.to_yaml(cfg, resolve=True))
 
-    out_dir = Path(cfg.paths.output_dir)
-    monitor = selection_metric(cfg, source)
-    tags = {
-        "task": cfg.dataset.task,
-        "dataset": cfg.dataset.name,
-        "model": cfg.model.name,
-        **strategy.describe(),
-        "augmentation": augmentation.name,
-        "source_lang": source,
-        "target_langs": ",".join(targets),
-        "selection": cfg.selection.value,
-        "selection_metric": monitor,
-        "seed": str(cfg.seed),
-        "git_commit": mlflow_run.git_commit(cfg.paths.root_dir),
-        "data_fingerprint": data.fingerprint,
-    }
-    # The store is checked now, before the model loads; the run itself starts once the model did.
-    logger = mlflow_run.make_logger(cfg, tags)
     bundle = build(cfg.model.source, "model.source")
-    mlflow_run.log_config(logger, cfg, _overrides(), out_dir)
+    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    manifest = build_manifest(config, _overrides(), cfg.paths.root_dir, cfg.seed, data.fingerprint)
+    tracker.start(cfg, manifest)
     if data.attribution:
-        mlflow_run.log_text(logger, out_dir, "DATA_ATTRIBUTION.txt", data.attribution + "\n")
+        tracker.log_text("DATA_ATTRIBUTION.txt", data.attribution + "\n")
+
     net = SequenceClassifier(
         bundle.encoder,
         num_labels=len(data.label_names),
@@ -84,7 +113,7 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     )
     strategy.prepare(net)
     trainable, total = net.count_parameters()
-    logger.log_metrics({"params/trainable": trainable, "params/total": total})
+    tracker.log_metrics({"params/trainable": trainable, "params/total": total})
     log.info("%s: %d of %d parameters train", strategy.name, trainable, total)
 
     datamodule = TransferDataModule(
@@ -111,6 +140,7 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
         source_lang=source,
         target_langs=targets,
     )
+    out_dir = Path(cfg.paths.output_dir)
     checkpoint = ModelCheckpoint(
         dirpath=out_dir / "checkpoints", filename="best", monitor=monitor, mode="max", save_top_k=1
     )
@@ -118,17 +148,22 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     if cfg.trainer.enable_progress_bar:
         callbacks.append(RichProgressBar())
     trainer: L.Trainer = build(
-        cfg.trainer, "trainer", logger=logger, callbacks=callbacks, default_root_dir=str(out_dir)
+        cfg.trainer,
+        "trainer",
+        logger=tracker.logger,
+        callbacks=callbacks,
+        default_root_dir=str(out_dir),
     )
     trainer.fit(module, datamodule=datamodule)
     best = checkpoint.best_model_path or None
     trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
 
-    if "dev" in module.results and best:
-        logger.log_metrics({f"best/{monitor}": float(checkpoint.best_model_score)})
+    if best and checkpoint.best_model_score is not None:
+        tracker.log_metrics({f"best/{monitor}": float(checkpoint.best_model_score)})
     rows = language_rows(module.results, [source, *targets], source)
-    mlflow_run.log_language_table(logger, rows, out_dir)
-    title = f"{cfg.dataset.name} | {cfg.model.name} | {strategy.name} | seed {cfg.seed}"
-    print_results(rows, module.results, title)
-    print(f"MLflow run {logger.run_id}. Open the UI with:\n  {mlflow_run.ui_command(logger, cfg.logger.tracking_uri)}")
+    tracker.log_table("metrics_per_language.csv", rows)
+    if trainer.is_global_zero:
+        title = f"{cfg.dataset.name} | {cfg.model.name} | {strategy.name} | seed {cfg.seed}"
+        print_results(rows, module.results, title)
+        print(f"MLflow run {tracker.run_id}. Open the UI with:\n  {tracker.ui_command()}")
     return module.results

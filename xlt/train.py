@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import xlt.config  # noqa: F401  (registers the config schema and resolvers)
 from xlt.errors import XltError
 
-CONFIG_DIR = str(
-    Path(__file__).resolve().parent.parent / "conf"
-)  # the repo's conf/ (editable install)
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")  # the repo's conf/
+log = logging.getLogger(__name__)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from xlt.pipeline import run
 
+    # In a sweep a failing trial is recorded (FAILED run, error artifact) and the others go on.
+    in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         results = run(cfg)
     except XltError as err:
         print(f"xlt: error: {err}", file=sys.stderr)
+        if in_sweep:
+            return None
         raise SystemExit(2) from None
+    except Exception:
+        if not in_sweep:
+            raise
+        log.exception("trial %s failed; the sweep goes on", HydraConfig.get().job.num)
+        return None
     dev = results.get("dev", {})
     return dev.get(f"dev/acc/{cfg.dataset.source_lang}")  # the sweep objective: source dev
 

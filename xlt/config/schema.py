@@ -57,7 +57,7 @@ class TrainerConfig:
     accelerator: str = "auto"
     devices: Any = "auto"
     precision: Any = "32-true"
-    max_epochs: int = 3
+    max_epochs: int = 4
     max_steps: int = -1
     accumulate_grad_batches: int = 1
     gradient_clip_val: float | None = 1.0
@@ -100,6 +100,7 @@ class TrainConfig:
     logger: LoggerConfig = MISSING
     paths: PathsConfig = MISSING
     seed: int = 0
+    torch_threads: int | None = None  # CPU threads per trial; 1 for parallel local trials
     selection: Selection = Selection.source_dev
     print_config: bool = False
 

@@ -1,0 +1,58 @@
+"""Multiruns: one MLflow parent run, a nested child per trial, failures recorded, a report."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from tests.test_cli_end_to_end import run_cli
+
+TINY = ["model=tiny_random", "dataset.limit=48", "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false"]  # fmt: skip
+
+
+def sweep_runs(root):
+    client = MlflowClient(tracking_uri=f"sqlite:///{root}/outputs/mlflow.db")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    parents = [r for r in runs if r.data.tags.get("xlt.sweep") == "true"]
+    children = [r for r in runs if MLFLOW_PARENT_RUN_ID in r.data.tags]
+    return client, parents, children
+
+
+@pytest.mark.slow
+def test_joblib_sweep_is_one_parent_with_a_child_per_trial(tmp_path, token_cache):
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "torch_threads=1",
+            "strategy=zero_shot,linear_probe", "seed=0,1", *TINY]  # fmt: skip
+    proc = run_cli(args, tmp_path, token_cache, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client, parents, children = sweep_runs(tmp_path)
+    assert len(parents) == 1 and len(children) == 4
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert {c.data.tags[MLFLOW_PARENT_RUN_ID] for c in children} == {parent.info.run_id}
+    assert {(c.data.tags["strategy"], c.data.tags["seed"]) for c in children} == {
+        ("zero_shot", "0"),
+        ("zero_shot", "1"),
+        ("linear_probe", "0"),
+        ("linear_probe", "1"),
+    }
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert parent.data.metrics["sweep/n_trials"] == 4 and parent.data.metrics["sweep/n_failed"] == 0
+    report = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.md", "report/report.csv", "report/accuracy_by_language.png"} <= report
+
+
+@pytest.mark.slow
+def test_a_failing_trial_is_recorded_and_the_others_still_land(tmp_path, token_cache):
+    args = ["-m", "dataset.target_langs=[zh],[de]", *TINY]
+    proc = run_cli(args, tmp_path, token_cache, timeout=600)
+    assert proc.returncode == 1
+    assert "1 failed trial(s) of 2" in proc.stdout
+    _, parents, children = sweep_runs(tmp_path)
+    assert len(parents) == 1 and parents[0].info.status == "FAILED"
+    assert parents[0].data.metrics["sweep/n_failed"] == 1
+    by_status = {c.info.status: c for c in children}
+    assert set(by_status) == {"FINISHED", "FAILED"}
+    assert "target_langs" in by_status["FAILED"].data.tags["error"]
+    assert "test/acc/zh" in by_status["FINISHED"].data.metrics

@@ -1,0 +1,55 @@
+"""`xlt-report`: compare runs from MLflow: configurations x languages, mean +- std over seeds."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from xlt.errors import XltError
+from xlt.tracking.store import default_tracking_uri
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="xlt-report", description=__doc__)
+    select = parser.add_argument_group("which runs (default: every experiment)")
+    select.add_argument("--experiment", action="append", help="MLflow experiment name (repeatable)")
+    select.add_argument("--parent", help="a sweep's parent run id: its child runs")
+    select.add_argument(
+        "--filter", default="", help="an MLflow filter, e.g. \"tags.model = 'me5_small'\""
+    )
+    parser.add_argument("--tracking-uri", default=default_tracking_uri())
+    parser.add_argument("--out", type=Path, default=Path("outputs/reports/latest"))
+    parser.add_argument(
+        "--log-to-parent", action="store_true", help="also attach the report to --parent's run"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from xlt.reporting.aggregate import format_table, summarize_runs, varying_keys
+    from xlt.reporting.collect import fetch_runs
+    from xlt.reporting.report import build_report, print_table, report_on_parent
+    from xlt.tracking.store import check_tracking_store
+
+    try:
+        client = check_tracking_store(args.tracking_uri)
+        runs = fetch_runs(client, args.experiment, args.parent, args.filter)
+    except (XltError, ValueError) as err:
+        print(f"xlt-report: error: {err}", file=sys.stderr)
+        return 2
+    if runs.empty:
+        print("xlt-report: no finished xlt runs match", file=sys.stderr)
+        return 1
+    keys = varying_keys(runs)
+    print_table(format_table(summarize_runs(runs), keys), f"{len(runs)} runs")
+    files = build_report(client, runs, args.out)
+    if args.parent and args.log_to_parent:
+        report_on_parent(client, args.parent)
+    print("report files:\n" + "\n".join(f"  {p}" for p in files.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

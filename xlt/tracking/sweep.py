@@ -1,0 +1,95 @@
+"""A Hydra multirun is one MLflow parent run with a nested child run per trial.
+
+The callback opens the parent when the sweep starts and writes its id into the sweep folder,
+where every trial finds it whatever the launcher (in-process, joblib workers, submitit jobs on
+a cluster with a shared file system). At the end it counts the children and closes the parent,
+FAILED if any trial failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+PARENT_FILE = "mlflow_parent.json"
+
+
+def parent_of_current_job() -> dict[str, str] | None:
+    """{"run_id", "experiment_id", "tracking_uri"} of the sweep this job belongs to, if any."""
+    if not HydraConfig.initialized():
+        return None
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return None
+    path = Path(hc.sweep.dir) / PARENT_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def child_runs(client, parent: dict[str, str]) -> list[Any]:
+    return client.search_runs(
+        [parent["experiment_id"]],
+        filter_string=f"tags.mlflow.parentRunId = '{parent['run_id']}'",
+        max_results=10000,
+    )
+
+
+class MlflowSweepCallback(Callback):
+    def __init__(self, report: bool = True) -> None:
+        self.report = report
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from xlt.tracking.store import check_tracking_store, experiment_id
+
+        uri = config.logger.tracking_uri
+        client = check_tracking_store(uri)
+        exp = experiment_id(client, config.logger.experiment_name, config.logger.artifact_location)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        overrides = list(config.hydra.overrides.task)
+        run = client.create_run(
+            exp,
+            run_name=f"sweep-{sweep_dir.name}",
+            tags={"xlt.sweep": "true", "sweep_dir": str(sweep_dir), "sweep": " ".join(overrides)},
+        )
+        for override in overrides:
+            key, _, value = override.partition("=")
+            client.log_param(run.info.run_id, f"sweep/{key.lstrip('+~')}", value[:6000])
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        parent = {"run_id": run.info.run_id, "experiment_id": exp, "tracking_uri": uri}
+        (sweep_dir / PARENT_FILE).write_text(json.dumps(parent))
+        log.info("MLflow parent run %s for sweep %s", run.info.run_id, sweep_dir)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from mlflow import MlflowClient
+
+        path = Path(config.hydra.sweep.dir) / PARENT_FILE
+        if not path.exists():
+            return
+        parent = json.loads(path.read_text())
+        client = MlflowClient(tracking_uri=parent["tracking_uri"])
+        children = child_runs(client, parent)
+        failed = [r for r in children if r.info.status != "FINISHED"]
+        client.log_metric(parent["run_id"], "sweep/n_trials", len(children))
+        client.log_metric(parent["run_id"], "sweep/n_failed", len(failed))
+        if self.report and len(children) > len(failed):
+            try:
+                from xlt.reporting.report import report_on_parent
+
+                report_on_parent(client, parent["run_id"])
+            except Exception as err:  # a report problem must not lose the sweep's status
+                log.warning("sweep report failed: %s", err)
+        client.set_terminated(parent["run_id"], "FAILED" if failed else "FINISHED")
+        summary = f"{len(children)} trials, {len(failed)} failed"
+        log.info(
+            "sweep %s: %s (MLflow parent run %s)", config.hydra.sweep.dir, summary, parent["run_id"]
+        )
+        if failed:  # the sweep's exit status says so, after every trial has run and landed
+            print(f"xlt: sweep finished with {len(failed)} failed trial(s) of {len(children)}")
+            raise SystemExit(1)
