@@ -15,8 +15,13 @@ from lightning.pytorch.utilities import rank_zero_only
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig, OmegaConf
 
-from xlt.tracking.store import check_tracking_store
+from xlt.tracking.store import check_tracking_store, experiment_id
 from xlt.tracking.sweep import parent_of_current_job
+
+
+def artifact_location(cfg: DictConfig) -> str | None:
+    """Local artifacts sit beside a local store; a tracking server keeps its own (proxied)."""
+    return cfg.logger.artifact_location if cfg.logger.tracking_uri.startswith("sqlite") else None
 
 
 class RunTracker:
@@ -26,15 +31,16 @@ class RunTracker:
         self.client = check_tracking_store(self.uri)  # fails here, before the model loads
         parent = parent_of_current_job()
         tags = {**tags, **cfg.logger.tags}
-        experiment = cfg.logger.experiment_name
         if parent:  # a sweep's trials go to the parent's experiment, so the UI nests them
             experiment = self.client.get_experiment(parent["experiment_id"]).name
             tags[MLFLOW_PARENT_RUN_ID] = parent["run_id"]
+        else:
+            experiment = cfg.logger.experiment_name
+            experiment_id(self.client, experiment, artifact_location(cfg))
         self.logger = MLFlowLogger(  # the run itself is created lazily, on first use
             experiment_name=experiment,
             run_name=cfg.logger.run_name or f"{tags['strategy']}-{cfg.model.name}-seed{cfg.seed}",
             tracking_uri=self.uri,
-            artifact_location=cfg.logger.artifact_location,
             tags=tags,
             log_model=False,
         )

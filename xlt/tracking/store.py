@@ -36,12 +36,16 @@ def check_tracking_store(uri: str) -> MlflowClient:
     return client
 
 
+# MLflow 3's UI opens an experiment on its GenAI pages unless told it holds model training runs.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:
     """The id of experiment `name`, created (with artifacts beside the store) if missing."""
     found = client.get_experiment_by_name(name)
     if found is not None and found.lifecycle_stage != "deleted":
         return found.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=artifact_location)
+        return client.create_experiment(name, artifact_location, tags=EXPERIMENT_KIND)
     except Exception:  # a parallel trial created it first
         return client.get_experiment_by_name(name).experiment_id

@@ -50,7 +50,8 @@ class MlflowSweepCallback(Callback):
 
         uri = config.logger.tracking_uri
         client = check_tracking_store(uri)
-        exp = experiment_id(client, config.logger.experiment_name, config.logger.artifact_location)
+        location = config.logger.artifact_location if uri.startswith("sqlite") else None
+        exp = experiment_id(client, config.logger.experiment_name, location)
         sweep_dir = Path(config.hydra.sweep.dir)
         overrides = list(config.hydra.overrides.task)
         run = client.create_run(

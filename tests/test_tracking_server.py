@@ -1,0 +1,99 @@
+"""xlt against real tracking infrastructure: a PostgreSQL-backed MLflow server over HTTP, and
+the MLflow UI opened in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from tests.servers import background, free_port, mlflow_server, postgres_server
+from tests.test_cli_end_to_end import run_cli
+
+TINY = ["model=tiny_random", "dataset.limit=48", "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false", "strategy=zero_shot,linear_probe"]  # fmt: skip
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOT_DIR = Path(os.environ.get("XLT_TEST_ARTIFACTS", REPO / "outputs" / "test-artifacts"))
+
+
+def sweep_parent_and_children(client: MlflowClient):
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    parents = [r for r in runs if r.data.tags.get("xlt.sweep") == "true"]
+    children = [r for r in runs if MLFLOW_PARENT_RUN_ID in r.data.tags]
+    return parents, children
+
+
+@pytest.mark.slow
+def test_sweep_over_http_to_a_postgresql_backed_mlflow_server(tmp_path, token_cache):
+    import psycopg2
+
+    with (
+        postgres_server() as backend,
+        mlflow_server(backend, tmp_path / "artifacts", tmp_path / "server.log") as url,
+    ):
+        proc = run_cli(["-m", f"logger.tracking_uri={url}", *TINY], tmp_path, token_cache, 600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        client = MlflowClient(tracking_uri=url)
+        parents, children = sweep_parent_and_children(client)
+        assert len(parents) == 1 and len(children) == 2
+        assert parents[0].info.status == "FINISHED"
+        child = children[0]
+        assert "test/acc/zh" in child.data.metrics
+        config = client.download_artifacts(child.info.run_id, "config.yaml", str(tmp_path))
+        assert "tiny_random" in Path(config).read_text()  # artifacts served by the server
+        host_port = backend.split("@")[1].split("/")[0]
+        host, port = host_port.split(":")
+        with psycopg2.connect(host=host, port=int(port), user="postgres", dbname="mlflow") as db:
+            cursor = db.cursor()
+            cursor.execute("select count(*) from runs")
+            assert cursor.fetchone()[0] == 3  # the runs really live in PostgreSQL
+    assert not (tmp_path / "outputs" / "mlflow.db").exists()  # nothing went to the local store
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    chromium() is None and not os.environ.get("CI"), reason="chromium not installed (.ci/run does)"
+)
+def test_mlflow_ui_shows_the_sweep_with_its_nested_children(tmp_path, token_cache):
+    from playwright.sync_api import sync_playwright
+
+    proc = run_cli(["-m", *TINY], tmp_path, token_cache, 600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    store = f"sqlite:///{tmp_path}/outputs/mlflow.db"
+    parents, children = sweep_parent_and_children(MlflowClient(tracking_uri=store))
+    port = free_port()
+    ui = [str(Path(sys.executable).parent / "xlt-ui"), "--port", str(port), "--tracking-uri", store]
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOT_DIR / "mlflow_ui_sweep.png"
+    with (
+        background(ui, f"http://127.0.0.1:{port}/health", tmp_path / "ui.log"),
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        experiment = parents[0].info.experiment_id
+        page.goto(f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs")
+        parent_row = page.get_by_role("row").filter(has_text=parents[0].info.run_name)
+        parent_row.wait_for(timeout=60_000)
+        parent_row.get_by_role("button").first.click()  # expand the nested children
+        for child in children:
+            page.get_by_text(child.info.run_name, exact=True).wait_for(timeout=30_000)
+        page.screenshot(path=str(shot))
+        text = page.inner_text("body")
+        browser.close()
+    assert parents[0].info.run_name in text
+    assert all(child.info.run_name in text for child in children)
+    assert shot.stat().st_size > 10_000
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
