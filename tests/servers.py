@@ -111,6 +111,7 @@ def mlflow_server(backend_uri: str, artifacts: Path, log_path: Path) -> Iterator
     port = free_port()
     mlflow_bin = str(Path(sys.executable).parent / "mlflow")
     args = [mlflow_bin, "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1",
-            "--port", str(port), "--artifacts-destination", str(artifacts), "--workers", "1"]  # fmt: skip
+            "--port", str(port), "--artifacts-destination", str(artifacts),
+            "--workers", "1"]  # fmt: skip
     with background(args, f"http://127.0.0.1:{port}/health", log_path):
         yield f"http://127.0.0.1:{port}"

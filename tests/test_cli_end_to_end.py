@@ -96,3 +96,16 @@ def test_a_typo_in_an_override_fails_before_anything_loads(tmp_path, token_cache
     assert proc.returncode != 0
     assert "limt" in proc.stderr
     assert not (tmp_path / "outputs" / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_logs_one_run_from_rank_zero(tmp_path, token_cache):
+    args = ["trainer=ddp", "model=tiny_random", "dataset.limit=48", "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false", "torch_threads=1"]  # fmt: skip
+    proc = run_cli(args, tmp_path, token_cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(runs) == 1  # rank 1 trained too, but never wrote to MLflow
+    assert runs[0].info.status == "FINISHED" and "test/acc/zh" in runs[0].data.metrics
+    assert proc.stdout.count("transfer gap") == 1  # the table is printed once, by rank 0

@@ -56,3 +56,38 @@ def test_a_failing_trial_is_recorded_and_the_others_still_land(tmp_path, token_c
     assert set(by_status) == {"FINISHED", "FAILED"}
     assert "target_langs" in by_status["FAILED"].data.tags["error"]
     assert "test/acc/zh" in by_status["FINISHED"].data.metrics
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_runs_trials_as_separate_jobs(tmp_path, token_cache):
+    args = ["-m", "hydra/launcher=submitit_local", "torch_threads=1", "seed=0,1", *TINY]
+    proc = run_cli(args, tmp_path, token_cache, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, parents, children = sweep_runs(tmp_path)
+    assert len(parents) == 1 and len(children) == 2
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert list(tmp_path.glob("outputs/multiruns/*/*/.submitit"))  # submitit ran the jobs
+
+
+@pytest.mark.slow
+def test_optuna_search_with_a_persistent_study_resumes(tmp_path, token_cache):
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    base = ["-m", "experiment=tune_lr", f"hydra.sweeper.storage={storage}",
+            "hydra.sweeper.study_name=lr", *TINY]  # fmt: skip
+    first = run_cli([*base, "hydra.sweeper.n_trials=2"], tmp_path, token_cache, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_cli([*base, "hydra.sweeper.n_trials=3"], tmp_path, token_cache, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+
+    import optuna
+
+    study = optuna.load_study(study_name="lr", storage=storage)
+    assert len(study.trials) == 3  # the second sweep ran only the missing trial
+    lrs = [t.params["strategy.optimizer.lr"] for t in study.trials]
+    assert all(2e-5 <= lr <= 5e-4 for lr in lrs) and len(set(lrs)) == 3
+    _, parents, children = sweep_runs(tmp_path)
+    assert len(parents) == 2 and len(children) == 3
+    objective = {round(c.data.metrics["dev/acc/en"], 6) for c in children}
+    assert {round(t.value, 6) for t in study.trials} <= objective  # objective = source dev acc
+    results = list(tmp_path.glob("outputs/multiruns/*/*/optimization_results.yaml"))
+    assert len(results) == 2 and "best_params" in results[-1].read_text()

@@ -50,6 +50,26 @@ def load_from_hub(kind: str, name: str, offline_alternative: str, load: Callable
         raise
 
 
+def is_cached(repo_id: str, repo_type: str = "model") -> bool:
+    """A local folder, or a repository with a snapshot in the Hugging Face hub cache."""
+    from pathlib import Path
+
+    if Path(repo_id).expanduser().is_dir():
+        return True
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return (Path(HF_HUB_CACHE) / f"{repo_type}s--{repo_id.replace('/', '--')}").is_dir()
+
+
+def preflight(kind: str, repo_id: str, offline_alternative: str) -> None:
+    """Fail in a second, before any heavy import, when a hub source cannot possibly load."""
+    if is_cached(repo_id, "dataset" if kind == "dataset" else "model"):
+        return  # the real loader decides
+    reason = offline_flag() or hub_connect_error()
+    if reason:
+        raise _hub_error(kind, repo_id, reason, offline_alternative)
+
+
 def _hub_error(kind: str, name: str, reason: str, alternative: str) -> HubUnavailableError:
     return HubUnavailableError(
         f"{kind} {name!r} comes from the Hugging Face hub, which is unreachable here ({reason}), "

@@ -42,6 +42,8 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    # Epoch metrics come from torchmetrics, which already synchronises them across processes.
+    warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed.*")
 
 
 def _choice(cfg: DictConfig, group: str) -> str:

@@ -18,13 +18,27 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")  # the repo's 
 log = logging.getLogger(__name__)
 
 
+def preflight(cfg: DictConfig) -> None:
+    """Checks that need no heavy import, run first: a model or dataset source module may define
+    `preflight`, called with its loader's arguments (hub sources fail within a second offline)."""
+    import importlib
+
+    for spec in (cfg.model.source, cfg.dataset.loader):
+        module_name = str(spec._target_).rpartition(".")[0]
+        check = getattr(importlib.import_module(module_name), "preflight", None)
+        if check is not None:
+            check(**{str(k): v for k, v in spec.items() if not str(k).startswith("_")})
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from xlt.pipeline import run
-
     # In a sweep a failing trial is recorded (FAILED run, error artifact) and the others go on.
     in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
+        if not in_sweep:  # in a sweep, run() records every failure on the trial's MLflow run
+            preflight(cfg)
+        from xlt.pipeline import run  # Lightning, transformers, MLflow: seconds to import
+
         results = run(cfg)
     except XltError as err:
         print(f"xlt: error: {err}", file=sys.stderr)

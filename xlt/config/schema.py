@@ -56,6 +56,8 @@ class TrainerConfig:
     _target_: str = "lightning.Trainer"
     accelerator: str = "auto"
     devices: Any = "auto"
+    strategy: Any = "auto"  # Lightning's distribution strategy ("ddp"), not xlt's transfer one
+    num_nodes: int = 1
     precision: Any = "32-true"
     max_epochs: int = 4
     max_steps: int = -1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch import nn
-from transformers import PreTrainedTokenizerBase
+if TYPE_CHECKING:  # kept out of import time: `xlt-train` checks hub sources before loading torch
+    from torch import nn
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass

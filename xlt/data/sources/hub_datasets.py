@@ -8,10 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 
-from datasets import Dataset, concatenate_datasets
+from typing import TYPE_CHECKING
 
-from xlt.data.transfer_data import TransferData
 from xlt.hub import load_from_hub
+from xlt.hub import preflight as hub_preflight
+
+if TYPE_CHECKING:  # `xlt-train` runs `preflight` before the heavy imports
+    from xlt.data.transfer_data import TransferData
 
 OFFLINE_ALTERNATIVE = "dataset=hsk_topic (EN/ZH, bundled) or dataset=local with your own files"
 
@@ -26,7 +29,9 @@ def load_hub_classification(
     split_names: dict[str, str] | None = None,
 ) -> TransferData:
     """One hub config per language (`load_dataset(path, lang)`); splits become train/dev/test."""
-    from datasets import load_dataset
+    from datasets import Dataset, concatenate_datasets, load_dataset
+
+    from xlt.data.transfer_data import TransferData
 
     split_names = split_names or {"train": "train", "dev": "validation", "test": "test"}
     parts: dict[str, list[Dataset]] = {s: [] for s in split_names}
@@ -56,3 +61,8 @@ def load_hub_classification(
         has_text_pair=text_pair_column is not None,
         info={"source": f"hub:{path}"},
     )
+
+
+def preflight(path: str, **_: object) -> None:
+    """Called by `xlt-train` before anything heavy: a hub dataset that cannot load fails now."""
+    hub_preflight("dataset", path, OFFLINE_ALTERNATIVE)
