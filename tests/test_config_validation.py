@@ -65,3 +65,23 @@ def test_hsk_label_field_is_validated():
     cfg = compose_train(["dataset.loader.label_field=colour"])
     with pytest.raises(ConfigError, match="label_field='colour'"):
         build(cfg.dataset.loader, "dataset.loader")
+
+
+def compose_with_hydra(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+
+    from xlt.train import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", overrides=overrides, return_hydra_config=True)
+
+
+def test_cluster_launcher_and_declared_sweeps_compose():
+    slurm = compose_with_hydra(["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu"])
+    assert slurm.hydra.launcher._target_.endswith("SlurmLauncher")
+    declared = compose_with_hydra(["experiment=compare_strategies"])
+    assert declared.hydra.sweeper.params == {"strategy": "zero_shot,linear_probe", "seed": "0,1,2"}
+    tuned = compose_with_hydra(["experiment=tune_lr"])
+    assert tuned.hydra.sweeper._target_.endswith("XltOptunaSweeper")
+    assert "interval" in tuned.hydra.sweeper.params["strategy.optimizer.lr"]
+    assert list(tuned.hydra.callbacks) == ["mlflow_sweep"]

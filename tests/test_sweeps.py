@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from mlflow import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -91,3 +93,34 @@ def test_optuna_search_with_a_persistent_study_resumes(tmp_path, token_cache):
     assert {round(t.value, 6) for t in study.trials} <= objective  # objective = source dev acc
     results = list(tmp_path.glob("outputs/multiruns/*/*/optimization_results.yaml"))
     assert len(results) == 2 and "best_params" in results[-1].read_text()
+
+
+def test_trials_that_died_before_tracking_count_as_failed(tmp_path):
+    """A job folder without an MLflow run (it died at import or start-up) is a failed trial."""
+    from omegaconf import open_dict
+
+    from tests.test_config_validation import compose_with_hydra
+    from xlt.tracking.sweep import PARENT_FILE, MlflowSweepCallback
+
+    cfg = compose_with_hydra([f"logger.tracking_uri=sqlite:///{tmp_path}/mlflow.db"])
+    with open_dict(cfg):
+        cfg.hydra.sweep.dir = str(tmp_path / "sweep")
+        cfg.hydra.overrides.task = ["seed=0,1,2"]
+    callback = MlflowSweepCallback(report=False)
+    callback.on_multirun_start(cfg)
+    parent = __import__("json").loads((tmp_path / "sweep" / PARENT_FILE).read_text())
+    client = MlflowClient(tracking_uri=parent["tracking_uri"])
+    child = client.create_run(
+        parent["experiment_id"], tags={MLFLOW_PARENT_RUN_ID: parent["run_id"]}
+    )
+    client.set_terminated(child.info.run_id, "FINISHED")
+    for job in range(3):
+        (tmp_path / "sweep" / str(job) / ".hydra").mkdir(parents=True)
+        (tmp_path / "sweep" / str(job) / ".hydra" / "config.yaml").write_text("{}")
+    with pytest.raises(SystemExit) as exit_code:
+        callback.on_multirun_end(cfg)
+    assert exit_code.value.code == 1
+    run = client.get_run(parent["run_id"])
+    assert run.info.status == "FAILED"
+    assert run.data.metrics["sweep/n_trials"] == 3 and run.data.metrics["sweep/n_failed"] == 2
+    assert run.data.params["sweep/seed"] == "0,1,2"

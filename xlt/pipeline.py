@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from xlt.config.schema import Selection
 from xlt.config.validate import build, resolve_languages
 from xlt.data.datamodule import TransferDataModule
-from xlt.evaluation.report import language_rows, print_results
+from xlt.evaluation.results_table import language_rows, print_results
 from xlt.models.classifier import SequenceClassifier
 from xlt.tracking.manifest import build_manifest, git_state
 from xlt.tracking.run_tracker import RunTracker
@@ -42,6 +42,10 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    # Only frozen encoders are left in eval mode (linear probe), on purpose: no dropout on features.
+    warnings.filterwarnings(
+        "ignore", message=r".*module\(s\) in eval mode at the start of training.*"
+    )
     # Epoch metrics come from torchmetrics, which already synchronises them across processes.
     warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed.*")
 

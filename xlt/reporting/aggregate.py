@@ -41,7 +41,10 @@ def format_table(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     for column in summary.columns:
         if column.endswith(":mean"):
             name = column.removesuffix(":mean")
-            std = summary[f"{name}:std"].fillna(0.0)
             label = name.removeprefix("test/").replace("/", " ")
-            table[label] = [f"{m:.4f} ± {s:.4f}" for m, s in zip(summary[column], std, strict=True)]
+            stds = summary[f"{name}:std"]  # NaN with one seed: no spread to report
+            table[label] = [
+                f"{m:.4f}" if pd.isna(s) else f"{m:.4f} ± {s:.4f}"
+                for m, s in zip(summary[column], stds, strict=True)
+            ]
     return table

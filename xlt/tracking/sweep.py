@@ -76,21 +76,24 @@ class MlflowSweepCallback(Callback):
         parent = json.loads(path.read_text())
         client = MlflowClient(tracking_uri=parent["tracking_uri"])
         children = child_runs(client, parent)
-        failed = [r for r in children if r.info.status != "FINISHED"]
-        client.log_metric(parent["run_id"], "sweep/n_trials", len(children))
-        client.log_metric(parent["run_id"], "sweep/n_failed", len(failed))
-        if self.report and len(children) > len(failed):
+        # Jobs that died before their MLflow run existed still left their Hydra job folder.
+        launched = len(list(Path(config.hydra.sweep.dir).glob("*/.hydra/config.yaml")))
+        n_trials = max(launched, len(children))
+        n_failed = sum(r.info.status != "FINISHED" for r in children) + n_trials - len(children)
+        client.log_metric(parent["run_id"], "sweep/n_trials", n_trials)
+        client.log_metric(parent["run_id"], "sweep/n_failed", n_failed)
+        if self.report and n_failed < n_trials:
             try:
                 from xlt.reporting.report import report_on_parent
 
                 report_on_parent(client, parent["run_id"])
             except Exception as err:  # a report problem must not lose the sweep's status
                 log.warning("sweep report failed: %s", err)
-        client.set_terminated(parent["run_id"], "FAILED" if failed else "FINISHED")
-        summary = f"{len(children)} trials, {len(failed)} failed"
+        client.set_terminated(parent["run_id"], "FAILED" if n_failed else "FINISHED")
+        summary = f"{n_trials} trials, {n_failed} failed"
         log.info(
             "sweep %s: %s (MLflow parent run %s)", config.hydra.sweep.dir, summary, parent["run_id"]
         )
-        if failed:  # the sweep's exit status says so, after every trial has run and landed
-            print(f"xlt: sweep finished with {len(failed)} failed trial(s) of {len(children)}")
+        if n_failed:  # the sweep's exit status says so, after every trial has run and landed
+            print(f"xlt: sweep finished with {n_failed} failed trial(s) of {n_trials}")
             raise SystemExit(1)

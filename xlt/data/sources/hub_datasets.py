@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-
 from typing import TYPE_CHECKING
 
 from xlt.hub import load_from_hub
