@@ -108,7 +108,7 @@ def test_trials_that_died_before_tracking_count_as_failed(tmp_path):
         cfg.hydra.overrides.task = ["seed=0,1,2"]
     callback = MlflowSweepCallback(report=False)
     callback.on_multirun_start(cfg)
-    parent = __import__("json").loads((tmp_path / "sweep" / PARENT_FILE).read_text())
+    parent = json.loads((tmp_path / "sweep" / PARENT_FILE).read_text())
     client = MlflowClient(tracking_uri=parent["tracking_uri"])
     child = client.create_run(
         parent["experiment_id"], tags={MLFLOW_PARENT_RUN_ID: parent["run_id"]}
