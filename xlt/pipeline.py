@@ -90,6 +90,7 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
     data = build(cfg.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(cfg, data)
     strategy.check(data, source, targets)
+    strategy.setup_run(cfg, tracker)
     monitor = selection_metric(cfg, source)
     tracker.set_tags(
         {
@@ -125,8 +126,9 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
     datamodule = TransferDataModule(
         data,
         bundle.tokenizer,
-        train_langs=strategy.train_languages(source, targets),
-        eval_langs=[source, *targets],
+        strategy,
+        source_lang=source,
+        target_langs=targets,
         max_length=cfg.model.max_length,
         text_prefix=cfg.model.text_prefix,
         batch_size=cfg.dataset.batch_size,
@@ -139,8 +141,7 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
     module = TransferModule(
         net,
         num_labels=len(data.label_names),
-        optimizer=strategy.optimizer,
-        scheduler=strategy.scheduler,
+        strategy=strategy,
         val_keys=datamodule.val_keys,
         test_keys=datamodule.test_keys,
         source_lang=source,
@@ -150,18 +151,29 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
     checkpoint = ModelCheckpoint(
         dirpath=out_dir / "checkpoints", filename="best", monitor=monitor, mode="max", save_top_k=1
     )
-    callbacks = [checkpoint, LearningRateMonitor(logging_interval="step")]
-    if cfg.trainer.enable_progress_bar:
-        callbacks.append(RichProgressBar())
-    trainer: L.Trainer = build(
-        cfg.trainer,
-        "trainer",
-        logger=tracker.logger,
-        callbacks=callbacks,
-        default_root_dir=str(out_dir),
-    )
-    trainer.fit(module, datamodule=datamodule)
-    best = checkpoint.best_model_path or None
+
+    def make_trainer(**overrides) -> L.Trainer:
+        """A Trainer from the config; later stages (few-shot tuning) override a few arguments."""
+        callbacks = [LearningRateMonitor(logging_interval="step")]
+        if cfg.trainer.enable_progress_bar:
+            callbacks.append(RichProgressBar())
+        if overrides:
+            overrides.setdefault("enable_checkpointing", False)
+        else:
+            callbacks.append(checkpoint)
+        return build(
+            cfg.trainer,
+            "trainer",
+            logger=tracker.logger,
+            callbacks=callbacks,
+            default_root_dir=str(out_dir),
+            **overrides,
+        )
+
+    trainer = make_trainer()
+    best = strategy.fit(trainer, module, datamodule, make_trainer)
+    if best:
+        tracker.set_tags({"best_checkpoint": str(Path(best).resolve())})
     trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
 
     if best and checkpoint.best_model_score is not None:

@@ -1,18 +1,23 @@
-"""One training loader (the languages the strategy trains on) and one evaluation loader per
-(split, language), so every language is scored separately in every run."""
+"""Tokenised training sets per language (labelled, and unlabelled where a strategy wants raw
+target text) and one evaluation loader per (split, language), so every language is scored
+separately in every run. The strategy decides how training sets become a loader."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
-from datasets import Dataset, concatenate_datasets
+from datasets import Dataset
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from xlt.data.collate import PadCollator
 from xlt.data.tokenize import sort_by_length, tokenize
 from xlt.data.transfer_data import TransferData
+
+if TYPE_CHECKING:
+    from xlt.strategies.base import TransferStrategy
 
 EvalKey = tuple[str, str]  # (split, language)
 
@@ -22,9 +27,10 @@ class TransferDataModule(L.LightningDataModule):
         self,
         data: TransferData,
         tokenizer: PreTrainedTokenizerBase,
+        strategy: TransferStrategy,
         *,
-        train_langs: list[str],
-        eval_langs: list[str],
+        source_lang: str,
+        target_langs: list[str],
         max_length: int,
         text_prefix: str,
         batch_size: int,
@@ -36,12 +42,17 @@ class TransferDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.data, self.tokenizer, self.augmentation = data, tokenizer, augmentation
-        self.train_langs, self.eval_langs = list(train_langs), list(eval_langs)
+        self.strategy = strategy
+        self.source_lang, self.target_langs = source_lang, list(target_langs)
+        self.train_langs = strategy.train_languages(source_lang, self.target_langs)
+        self.unlabelled_langs = strategy.unlabelled_languages(source_lang, self.target_langs)
+        self.eval_langs = [source_lang, *self.target_langs]
         self.max_length, self.text_prefix = max_length, text_prefix
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers, self.limit, self.cache_dir = num_workers, limit, cache_dir
         self.collate = PadCollator(tokenizer.pad_token_id)
-        self.train_set: Dataset | None = None
+        self.train_sets: dict[str, Dataset] = {}
+        self.unlabelled_sets: dict[str, Dataset] = {}
         self.eval_sets: dict[EvalKey, Dataset] = {}
 
     @property
@@ -50,11 +61,9 @@ class TransferDataModule(L.LightningDataModule):
 
     @property
     def test_keys(self) -> list[EvalKey]:
-        return [
-            ("test", lang) for lang in self.eval_langs if lang in self.data.languages_of("test")
-        ]
+        return [("test", lang) for lang in self.eval_langs if lang in self.data.languages_of("test")]
 
-    def _tokenize(self, ds: Dataset, key: list) -> Dataset:
+    def tokenized(self, ds: Dataset, key: list) -> Dataset:
         return tokenize(
             ds,
             self.tokenizer,
@@ -65,37 +74,38 @@ class TransferDataModule(L.LightningDataModule):
         )
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
+        if self.eval_sets:
             return
-        raw = concatenate_datasets(
-            [self.data.subset("train", lang, self.limit) for lang in self.train_langs]
-        )
-        aug_key = "none"
-        if self.augmentation is not None:
-            raw = self.augmentation.apply(raw, self.data)
-            aug_key = self.augmentation.fingerprint()
-        self.train_set = self._tokenize(raw, ["train", self.train_langs, aug_key])
+        for lang in self.train_langs:
+            raw, key = self.data.subset("train", lang, self.limit), ["train", lang]
+            if lang == self.source_lang and self.augmentation is not None:
+                raw = self.augmentation.apply(raw, self.data)  # source training data only
+                key.append(self.augmentation.fingerprint())
+            self.train_sets[lang] = self.tokenized(raw, key)
+        for lang in self.unlabelled_langs:  # the same TRAIN text, labels dropped
+            labelled = self.tokenized(self.data.subset("train", lang, self.limit), ["train", lang])
+            self.unlabelled_sets[lang] = labelled.remove_columns("label")
         for split, lang in self.val_keys + self.test_keys:
             subset = self.data.subset(split, lang, self.limit)
-            self.eval_sets[(split, lang)] = sort_by_length(self._tokenize(subset, [split, lang]))
+            self.eval_sets[(split, lang)] = sort_by_length(self.tokenized(subset, [split, lang]))
 
-    def _loader(self, ds: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def loader(self, ds: Dataset, batch_size: int, shuffle: bool, **kwargs) -> DataLoader:
+        columns = [c for c in ("input_ids", "label", "lang") if c in ds.column_names]
+        if "batch_sampler" not in kwargs:  # else the sampler decides the batches
+            kwargs.update(batch_size=batch_size, shuffle=shuffle)
         return DataLoader(
-            ds.with_format(columns=["input_ids", "label"]),
-            batch_size=batch_size,
-            shuffle=shuffle,
+            ds.with_format(columns=columns),
             collate_fn=self.collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            **kwargs,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, shuffle=True)
+    def train_dataloader(self):
+        return self.strategy.train_dataloader(self)
 
     def val_dataloader(self) -> list[DataLoader]:
-        return [self._loader(self.eval_sets[k], self.eval_batch_size, False) for k in self.val_keys]
+        return [self.loader(self.eval_sets[k], self.eval_batch_size, False) for k in self.val_keys]
 
     def test_dataloader(self) -> list[DataLoader]:
-        return [
-            self._loader(self.eval_sets[k], self.eval_batch_size, False) for k in self.test_keys
-        ]
+        return [self.loader(self.eval_sets[k], self.eval_batch_size, False) for k in self.test_keys]

@@ -1,6 +1,12 @@
-"""Encoder + pooling + linear head: the network every classification strategy trains."""
+"""Encoder + pooling + linear head: the network every classification strategy trains.
+
+Strategies may add language-specific heads (routed by each example's language, jiant-style)
+and extra modules (a language discriminator), which then train and checkpoint with the rest.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -23,12 +29,19 @@ class SequenceClassifier(nn.Module):
         self.pooling = Pooling(pooling)
         self.dropout = nn.Dropout(head_dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+        self.language_heads = nn.ModuleDict()  # empty unless a strategy adds per-language heads
+        self.extras = nn.ModuleDict()  # strategy-owned modules, e.g. a language discriminator
+        self.fallback_lang: str | None = None  # whose head a language without one uses
         self.encoder_frozen = False
         self.train()  # from_pretrained returns eval mode; fine-tuning needs the encoder's dropout
         if freeze_embeddings:
             # The word-embedding table is most of a multilingual model (96 M of e5-small's 118 M):
             # freezing it keeps the languages' shared vocabulary space intact and training fast.
             self.encoder.get_input_embeddings().weight.requires_grad_(False)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.encoder.config.hidden_size)
 
     def freeze_encoder(self) -> None:
         """Fixed features: no gradients, and dropout off so the features are deterministic."""
@@ -42,12 +55,46 @@ class SequenceClassifier(nn.Module):
             self.encoder.eval()
         return self
 
+    def add_language_heads(self, languages: Sequence[str], fallback: str) -> None:
+        for lang in languages:
+            self.language_heads[lang] = nn.Linear(self.hidden_size, self.head.out_features)
+        self.fallback_lang = fallback
+
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return pool(hidden, attention_mask, self.pooling)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.embed(input_ids, attention_mask)))
+    def classify(self, pooled: torch.Tensor, langs: Sequence[str] | str | None = None):
+        pooled = self.dropout(pooled)
+        if not self.language_heads or langs is None:
+            return self.head(pooled)
+        if isinstance(langs, str):
+            langs = [langs] * pooled.shape[0]
+        logits = pooled.new_empty(pooled.shape[0], self.head.out_features)
+        for lang in set(langs):
+            rows = torch.tensor([i for i, x in enumerate(langs) if x == lang], device=pooled.device)
+            head = self.language_heads[lang if lang in self.language_heads else self.fallback_lang]
+            logits[rows] = head(pooled[rows])
+        return logits
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        langs: Sequence[str] | str | None = None,
+    ) -> torch.Tensor:
+        return self.classify(self.embed(input_ids, attention_mask), langs)
+
+    def architecture(self) -> dict[str, object]:
+        """What a checkpoint must match to be loaded into this network."""
+        c = self.encoder.config
+        return {
+            "model_type": c.model_type,
+            "hidden_size": c.hidden_size,
+            "num_hidden_layers": c.num_hidden_layers,
+            "vocab_size": c.vocab_size,
+            "num_labels": self.head.out_features,
+        }
 
     def count_parameters(self) -> tuple[int, int]:
         """(trainable, total)."""

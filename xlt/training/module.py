@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from xlt.evaluation.metrics import language_metrics, summarize
 from xlt.models.classifier import SequenceClassifier
+
+if TYPE_CHECKING:
+    from xlt.strategies.base import TransferStrategy
 
 EvalKey = tuple[str, str]
 
@@ -20,8 +22,7 @@ class TransferModule(L.LightningModule):
         self,
         net: SequenceClassifier,
         num_labels: int,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable | None,
+        strategy: TransferStrategy,
         val_keys: list[EvalKey],
         test_keys: list[EvalKey],
         source_lang: str,
@@ -29,7 +30,7 @@ class TransferModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.net = net
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.strategy = strategy
         self.val_keys, self.test_keys = list(val_keys), list(test_keys)
         self.source_lang, self.target_langs = source_lang, list(target_langs)
         self.metrics = nn.ModuleDict(
@@ -42,17 +43,20 @@ class TransferModule(L.LightningModule):
         # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
         self.strict_loading = False
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.net(input_ids, attention_mask)
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self(batch["input_ids"], batch["attention_mask"])
-        loss = F.cross_entropy(logits, batch["labels"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, extra = self.strategy.training_loss(self, batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=self._batch_size(batch))
+        for name, value in extra.items():
+            self.log(f"train/{name}", value, batch_size=self._batch_size(batch))
         return loss
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], key: EvalKey) -> None:
-        logits = self(batch["input_ids"], batch["attention_mask"])
+    @staticmethod
+    def _batch_size(batch: dict) -> int:
+        inner = next(iter(batch.values())) if "input_ids" not in batch else batch
+        return int(inner["input_ids"].shape[0])
+
+    def _eval_step(self, batch: dict, key: EvalKey) -> None:
+        logits = self.net(batch["input_ids"], batch["attention_mask"], key[1])
         self.metrics[f"{key[0]}_{key[1]}"].update(logits.argmax(-1), batch["labels"])
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -78,17 +82,11 @@ class TransferModule(L.LightningModule):
         self._finish("test", self.test_keys)
 
     def configure_optimizers(self):
-        decay, no_decay = [], []
-        for param in self.net.parameters():
-            if param.requires_grad:  # frozen weights get no optimizer state at all
-                (decay if param.ndim >= 2 else no_decay).append(param)
-        optimizer = self.optimizer_factory(
-            [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
-        )
-        if self.scheduler_factory is None:
+        optimizer = self.strategy.optimizer(self.strategy.optimizer_groups(self.net))
+        if self.strategy.scheduler is None:
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)
-        scheduler = self.scheduler_factory(optimizer, total_steps=total)
+        scheduler = self.strategy.scheduler(optimizer, total_steps=total)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
@@ -99,6 +97,7 @@ class TransferModule(L.LightningModule):
         checkpoint["state_dict"] = {
             k: v for k, v in checkpoint["state_dict"].items() if k not in frozen
         }
+        checkpoint["xlt_architecture"] = self.net.architecture()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         trainable = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}

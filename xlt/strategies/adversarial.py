@@ -1,0 +1,82 @@
+"""Language-adversarial adaptation (Ganin et al. 2016; Chen et al. 2018 for cross-lingual text):
+a discriminator learns to tell the language of a pooled sentence vector; a gradient reversal
+layer between encoder and discriminator pushes the encoder to language-invariant features.
+It trains on labelled source data plus UNLABELLED target TRAIN text (labels dropped)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from datasets import concatenate_datasets
+from lightning.pytorch.utilities import CombinedLoader
+from torch import nn
+
+from xlt.models.classifier import SequenceClassifier
+from xlt.models.gradient_reversal import reverse_gradient
+from xlt.strategies.base import TransferStrategy
+
+
+class Adversarial(TransferStrategy):
+    name = "adversarial"
+
+    def __init__(
+        self,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable | None = None,
+        lambda_max: float = 0.1,
+        gamma: float = 10.0,
+        discriminator_hidden: int = 256,
+    ) -> None:
+        super().__init__(optimizer, scheduler)
+        self.lambda_max, self.gamma = lambda_max, gamma
+        self.discriminator_hidden = discriminator_hidden
+
+    def unlabelled_languages(self, source: str, targets: list[str]) -> list[str]:
+        return list(targets)
+
+    def prepare(self, net: SequenceClassifier) -> None:
+        self.languages = [self.source, *self.targets]
+        net.extras["discriminator"] = nn.Sequential(
+            nn.Linear(net.hidden_size, self.discriminator_hidden),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Linear(self.discriminator_hidden, len(self.languages)),
+        )
+
+    def lambda_at(self, progress: float) -> float:
+        """DANN schedule: 0 at the start, rising smoothly to lambda_max."""
+        return self.lambda_max * (2.0 / (1.0 + math.exp(-self.gamma * progress)) - 1.0)
+
+    def train_dataloader(self, dm):
+        labelled = dm.loader(dm.train_sets[self.source], dm.batch_size, shuffle=True)
+        text = concatenate_datasets([dm.unlabelled_sets[lang] for lang in self.targets])
+        unlabelled = dm.loader(text, dm.batch_size, shuffle=True)
+        return CombinedLoader({"labelled": labelled, "unlabelled": unlabelled}, "max_size_cycle")
+
+    def training_loss(self, module, batch):
+        net, labelled, unlabelled = module.net, batch["labelled"], batch["unlabelled"]
+        source_vec = net.embed(labelled["input_ids"], labelled["attention_mask"])
+        target_vec = net.embed(unlabelled["input_ids"], unlabelled["attention_mask"])
+        task = F.cross_entropy(net.classify(source_vec), labelled["labels"])
+        total = max(1, int(module.trainer.estimated_stepping_batches))
+        lambd = self.lambda_at(min(1.0, module.global_step / total))
+        features = torch.cat([source_vec, target_vec])
+        langs = torch.tensor(
+            [self.languages.index(x) for x in labelled["lang"] + unlabelled["lang"]],
+            device=features.device,
+        )
+        logits = net.extras["discriminator"](reverse_gradient(features, lambd))
+        adversarial = F.cross_entropy(logits, langs)
+        accuracy = (logits.argmax(-1) == langs).float().mean()
+        return task + adversarial, {
+            "task_loss": task.detach(),
+            "language_loss": adversarial.detach(),
+            "language_acc": accuracy,
+            "lambda": torch.tensor(lambd),
+        }
+
+    def describe(self) -> dict[str, str]:
+        return {**super().describe(), "strategy.lambda_max": str(self.lambda_max)}

@@ -1,0 +1,83 @@
+"""Partial fine-tuning: freeze the embeddings and the lowest N transformer layers, and/or use
+layer-wise learning-rate decay (lower layers, which hold the most language-general features,
+move less). The run logs how many parameters train."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from xlt.models.classifier import SequenceClassifier
+from xlt.strategies.base import TransferStrategy
+
+
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The transformer blocks of a BERT / XLM-R style encoder."""
+    for path in ("encoder.layer", "base_model.encoder.layer", "layers"):
+        module = encoder
+        try:
+            for part in path.split("."):
+                module = getattr(module, part)
+            return module
+        except AttributeError:
+            continue
+    raise ValueError(f"cannot find the transformer layers of {type(encoder).__name__}")
+
+
+class FreezeLower(TransferStrategy):
+    name = "freeze_lower"
+
+    def __init__(
+        self,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable | None = None,
+        freeze_layers: int = 6,
+        freeze_embeddings: bool = True,
+        layer_lr_decay: float | None = None,
+    ) -> None:
+        super().__init__(optimizer, scheduler)
+        self.freeze_layers, self.freeze_embeddings = freeze_layers, freeze_embeddings
+        self.layer_lr_decay = layer_lr_decay
+
+    def prepare(self, net: SequenceClassifier) -> None:
+        layers = encoder_layers(net.encoder)
+        if self.freeze_layers > len(layers):
+            from xlt.errors import ConfigError
+
+            raise ConfigError(
+                f"strategy.freeze_layers={self.freeze_layers} but the encoder has {len(layers)}"
+            )
+        if self.freeze_embeddings:
+            net.encoder.embeddings.requires_grad_(False)
+        for layer in layers[: self.freeze_layers]:
+            layer.requires_grad_(False)
+
+    def optimizer_groups(self, net: SequenceClassifier):
+        if self.layer_lr_decay is None:
+            return super().optimizer_groups(net)
+        base = self.optimizer.keywords["lr"]
+        layers = encoder_layers(net.encoder)
+        depth = {id(p): i + 1 for i, layer in enumerate(layers) for p in layer.parameters()}
+        depth.update({id(p): 0 for p in net.encoder.embeddings.parameters()})
+        top = len(layers) + 1  # the head and anything above the encoder: full learning rate
+        groups: dict[tuple[int, bool], list] = {}
+        for param in net.parameters():
+            if param.requires_grad:
+                key = (depth.get(id(param), top), param.ndim >= 2)
+                groups.setdefault(key, []).append(param)
+        return [
+            {
+                "params": params,
+                "lr": base * self.layer_lr_decay ** (top - level),
+                **({} if decays else {"weight_decay": 0.0}),
+            }
+            for (level, decays), params in sorted(groups.items(), key=lambda kv: kv[0])
+        ]
+
+    def describe(self) -> dict[str, str]:
+        tags = {**super().describe(), "strategy.freeze_layers": str(self.freeze_layers)}
+        if self.layer_lr_decay is not None:
+            tags["strategy.layer_lr_decay"] = str(self.layer_lr_decay)
+        return tags

@@ -1,0 +1,54 @@
+"""Parameter-efficient transfer with `peft`: the encoder stays frozen and a small task adapter
+(LoRA, or IA3) trains on the source language with the head; targets are evaluated through the
+same adapter. Its few parameters keep the multilingual space nearly untouched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from xlt.errors import ConfigError
+from xlt.models.classifier import SequenceClassifier
+from xlt.strategies.base import TransferStrategy
+
+
+class LanguageAdapters(TransferStrategy):
+    name = "lang_adapters"
+
+    def __init__(
+        self,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable | None = None,
+        method: str = "lora",
+        r: int = 8,
+        alpha: int = 16,
+        dropout: float = 0.1,
+        target_modules: list[str] | None = None,
+    ) -> None:
+        super().__init__(optimizer, scheduler)
+        if method not in ("lora", "ia3"):
+            raise ConfigError(f"strategy.method={method!r}: use 'lora' or 'ia3'")
+        self.method, self.r, self.alpha, self.dropout = method, r, alpha, dropout
+        self.target_modules = list(target_modules or ["query", "value"])
+
+    def adapter_config(self):
+        from peft import IA3Config, LoraConfig
+
+        if self.method == "lora":
+            return LoraConfig(
+                r=self.r,
+                lora_alpha=self.alpha,
+                lora_dropout=self.dropout,
+                target_modules=self.target_modules,
+            )
+        return IA3Config(target_modules=[*self.target_modules, "output.dense"],
+                         feedforward_modules=["output.dense"])  # fmt: skip
+
+    def prepare(self, net: SequenceClassifier) -> None:
+        from peft import get_peft_model
+
+        net.encoder = get_peft_model(net.encoder, self.adapter_config())  # base weights frozen
+
+    def describe(self) -> dict[str, str]:
+        return {**super().describe(), "strategy.method": self.method, "strategy.r": str(self.r)}

@@ -1,0 +1,95 @@
+"""Sequential transfer (parameter initialisation): start from a previous run's checkpoint, named
+by path, by MLflow run id, or as `latest:STRATEGY` (the newest finished run of that strategy
+with the same dataset, model and seed), then fine-tune on k target examples per class or on
+the source data of this run's dataset (another task: `load_head: false`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from xlt.errors import ConfigError
+from xlt.models.classifier import SequenceClassifier
+from xlt.strategies.few_shot import FewShot
+from xlt.training.checkpoints import load_weights
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Sequential(FewShot):
+    name = "sequential"
+
+    def __init__(
+        self,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable | None = None,
+        init_from: str = "latest:zero_shot",
+        train_on: str = "target_few_shot",
+        k: int = 8,
+        load_head: bool = True,
+        sample_seed: int = 0,
+    ) -> None:
+        super().__init__(optimizer, scheduler, k=k, sample_seed=sample_seed)
+        if train_on not in ("target_few_shot", "source"):
+            raise ConfigError(f"strategy.train_on={train_on!r}: use target_few_shot or source")
+        self.init_from, self.train_on, self.load_head = init_from, train_on, load_head
+        self.checkpoint: Path | None = None
+        if train_on == "source":
+            self.k = 0
+
+    def setup_run(self, cfg, tracker) -> None:
+        self.checkpoint = self.resolve(cfg, tracker)
+        tracker.set_tags({"strategy.init_checkpoint": str(self.checkpoint)})
+
+    def resolve(self, cfg, tracker) -> Path:
+        spec = str(self.init_from)
+        if spec.startswith("latest:"):
+            strategy = spec.removeprefix("latest:")
+            query = (
+                f"tags.strategy = '{strategy}' and tags.dataset = '{cfg.dataset.name}' and "
+                f"tags.model = '{cfg.model.name}' and tags.seed = '{cfg.seed}' and "
+                "attributes.status = 'FINISHED'"
+            )
+            experiments = [e.experiment_id for e in tracker.client.search_experiments()]
+            runs = tracker.client.search_runs(
+                experiments, query, order_by=["attributes.start_time DESC"], max_results=20
+            )
+            runs = [r for r in runs if "best_checkpoint" in r.data.tags]
+            if not runs:
+                raise ConfigError(
+                    f"strategy.init_from={spec!r}: no finished {strategy!r} run with dataset "
+                    f"{cfg.dataset.name}, model {cfg.model.name}, seed {cfg.seed} and a checkpoint"
+                    f" in {tracker.uri}; run it first or give a checkpoint path or run id."
+                )
+            return Path(runs[0].data.tags["best_checkpoint"])
+        if RUN_ID.match(spec):
+            run = tracker.client.get_run(spec)
+            if "best_checkpoint" not in run.data.tags:
+                raise ConfigError(f"strategy.init_from: run {spec} recorded no checkpoint")
+            return Path(run.data.tags["best_checkpoint"])
+        return Path(spec).expanduser()
+
+    def prepare(self, net: SequenceClassifier) -> None:
+        if self.checkpoint is None:
+            raise ConfigError("strategy sequential: setup_run was not called")
+        self.loaded = load_weights(net, self.checkpoint, load_head=self.load_head)
+
+    def train_dataloader(self, dm):
+        if self.train_on == "source":
+            return super(FewShot, self).train_dataloader(dm)
+        return dm.loader(self.few_shot_set(dm), dm.batch_size, shuffle=True)
+
+    def fit(self, trainer, module, dm, make_trainer):
+        # One stage: the loaded weights are the source stage already.
+        trainer.fit(module, datamodule=dm)
+        return trainer.checkpoint_callback.best_model_path or None
+
+    def describe(self) -> dict[str, str]:
+        return {
+            **super().describe(),
+            "strategy.init_from": str(self.init_from),
+            "strategy.train_on": self.train_on,
+        }
