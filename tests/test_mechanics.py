@@ -67,7 +67,7 @@ def test_zero_shot_trains_on_the_source_language_only():
 
 def test_checkpoints_hold_trainable_weights_only_and_refuse_a_mismatched_model():
     net, _ = tiny_net(freeze_embeddings=True)
-    module = TransferModule(net, 3, torch.optim.AdamW, None, [("dev", "en")], [], "en", ["zh"])
+    module = TransferModule(net, 3, ZeroShot(torch.optim.AdamW), [("dev", "en")], [], "en", ["zh"])
     checkpoint = {"state_dict": module.state_dict()}
     module.on_save_checkpoint(checkpoint)
     assert "net.encoder.embeddings.word_embeddings.weight" not in checkpoint["state_dict"]

@@ -20,7 +20,9 @@ from xlt.training.module import TransferModule
 
 
 def strategy(name: str, *overrides: str):
-    return instantiate(compose_train([f"strategy={name}", "model=tiny_random", *overrides]).strategy)
+    return instantiate(
+        compose_train([f"strategy={name}", "model=tiny_random", *overrides]).strategy
+    )
 
 
 def tiny_net(num_labels: int = 3) -> tuple[SequenceClassifier, object]:
@@ -63,7 +65,9 @@ def test_freeze_lower_leaves_frozen_weights_bit_identical():
     before = snapshot(net)
     step(net, tok, s.optimizer_groups(net))
     after = net.state_dict()
-    frozen = [k for k in before if k.startswith(("encoder.embeddings.", "encoder.encoder.layer.0."))]
+    frozen = [
+        k for k in before if k.startswith(("encoder.embeddings.", "encoder.encoder.layer.0."))
+    ]
     moved = [k for k in before if k.startswith("encoder.encoder.layer.1.") and k.endswith("weight")]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
     assert moved and any(not torch.equal(before[k], after[k]) for k in moved)
@@ -206,7 +210,10 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
         assert run.info.status == "FINISHED"
         assert {"test/acc/en", "test/acc/zh", "params/trainable"} <= set(run.data.metrics)
     sequential = by_strategy["sequential"].data.tags
-    assert sequential["strategy.init_checkpoint"] == by_strategy["zero_shot"].data.tags["best_checkpoint"]
+    assert (
+        sequential["strategy.init_checkpoint"]
+        == by_strategy["zero_shot"].data.tags["best_checkpoint"]
+    )
     trainable = {name: r.data.metrics["params/trainable"] for name, r in by_strategy.items()}
     assert trainable["lang_adapters"] < trainable["freeze_lower"] < trainable["zero_shot"]
     assert "train/language_acc" in by_strategy["adversarial"].data.metrics

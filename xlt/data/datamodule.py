@@ -61,7 +61,9 @@ class TransferDataModule(L.LightningDataModule):
 
     @property
     def test_keys(self) -> list[EvalKey]:
-        return [("test", lang) for lang in self.eval_langs if lang in self.data.languages_of("test")]
+        return [
+            ("test", lang) for lang in self.eval_langs if lang in self.data.languages_of("test")
+        ]
 
     def tokenized(self, ds: Dataset, key: list) -> Dataset:
         return tokenize(

@@ -24,7 +24,9 @@ def load_weights(net: SequenceClassifier, path: str | Path, load_head: bool = Tr
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated files
-        raise ConfigError(f"{path}: not a loadable checkpoint ({type(err).__name__}: {err})") from err
+        raise ConfigError(
+            f"{path}: not a loadable checkpoint ({type(err).__name__}: {err})"
+        ) from err
     saved, mine = checkpoint.get("xlt_architecture"), net.architecture()
     if saved is None:
         raise ConfigError(f"{path}: not an xlt checkpoint (no architecture record)")
@@ -37,7 +39,8 @@ def load_weights(net: SequenceClassifier, path: str | Path, load_head: bool = Tr
     state = {
         k.removeprefix("net."): v
         for k, v in checkpoint["state_dict"].items()
-        if k.startswith("net.") and (load_head or not k.removeprefix("net.").startswith(HEAD_PREFIXES))
+        if k.startswith("net.")
+        and (load_head or not k.removeprefix("net.").startswith(HEAD_PREFIXES))
     }
     result = net.load_state_dict(state, strict=False)
     if result.unexpected_keys:
