@@ -83,3 +83,19 @@ def test_unknown_split_name_is_a_config_error(tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", ROWS)
     with pytest.raises(ConfigError, match="unknown split"):
         load_local({"train": str(train), "validation": str(train)})
+
+
+def test_dataset_local_config_reads_files_given_on_the_command_line(tmp_path):
+    from hydra.utils import instantiate
+
+    from tests.conftest import compose_train
+
+    train = write_jsonl(tmp_path / "train.jsonl", ROWS)
+    cfg = compose_train(["dataset=local", f"dataset.files.train={train}",
+                         f"dataset.files.test={{de: {train}}}"])  # fmt: skip
+    data = instantiate(cfg.dataset.loader)
+    assert data.languages_of("train") == ["de", "en"] and data.languages_of("test") == ["de"]
+    from xlt.config.validate import check_required
+
+    with pytest.raises(ConfigError, match=r"not set: dataset.files.train \(e.g. `dataset.files"):
+        check_required(compose_train(["dataset=local"], root=tmp_path))

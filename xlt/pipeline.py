@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 from omegaconf import DictConfig, OmegaConf
 
 from xlt.config.schema import Selection
-from xlt.config.validate import build, resolve_languages
+from xlt.config.validate import build, check_required, resolve_languages
 from xlt.data.datamodule import TransferDataModule
 from xlt.evaluation.results_table import language_rows, print_results
 from xlt.models.classifier import SequenceClassifier
@@ -62,6 +62,7 @@ def _choice(cfg: DictConfig, group: str) -> str:
 def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     """Train and evaluate one configuration; any failure is recorded on its MLflow run."""
     _quiet_libraries()
+    check_required(cfg)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     out_dir = Path(cfg.paths.output_dir)

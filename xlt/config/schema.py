@@ -35,6 +35,7 @@ class DatasetConfig:
     source_lang: str = "en"
     target_langs: list[str] = field(default_factory=list)  # empty: every other language
     limit: int | None = None  # cap on examples per split and language (quick runs, tests)
+    files: Any = None  # dataset=local: {train: PATH, dev: PATH, test: PATH} or per language
     batch_size: int = 32
     eval_batch_size: int = 128
     num_workers: int = 0

@@ -7,10 +7,18 @@ from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from xlt.data.transfer_data import TransferData
 from xlt.errors import ConfigError, DataError, XltError
+
+
+def check_required(cfg: DictConfig) -> None:
+    """Every `???` value must be given; say which, before anything starts."""
+    missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra"))
+    if missing:
+        listed = ", ".join(missing)
+        raise ConfigError(f"required config value(s) not set: {listed} (e.g. `{missing[0]}=...`)")
 
 
 def build(spec: Any, key: str, **kwargs: Any) -> Any:
