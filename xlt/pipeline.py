@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -84,6 +85,18 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
         raise
 
 
+def _log_augmentation(tracker: RunTracker, datamodule: TransferDataModule, augmentation) -> None:
+    """How many rows each augmentation produced, a sample of them, and whether it was cached."""
+    counts, sample = datamodule.augmentation_summary()
+    if not counts:
+        return
+    tracker.log_metrics({f"augment/n_{kind}": n for kind, n in counts.items()})
+    tracker.set_tags({"augmentation.cache": getattr(augmentation, "cache_status", "none")})
+    if sample:
+        lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in sample)
+        tracker.log_text("augmented_sample.jsonl", lines)
+
+
 def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[str, float]]:
     strategy = build(cfg.strategy, "strategy")
     augmentation = build(cfg.augmentation, "augmentation")
@@ -100,6 +113,11 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
             "target_langs": ",".join(targets),
             "selection_metric": monitor,
             "data_fingerprint": data.fingerprint,
+            **(
+                {"augmentation.translator": t.name}
+                if (t := getattr(augmentation, "translator", None))
+                else {}
+            ),
         }
     )
     if cfg.print_config:
@@ -138,7 +156,10 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
         limit=cfg.dataset.limit,
         cache_dir=cfg.paths.cache_dir,
         augmentation=augmentation,
+        seed=cfg.seed,
     )
+    datamodule.setup("fit")
+    _log_augmentation(tracker, datamodule, augmentation)
     module = TransferModule(
         net,
         num_labels=len(data.label_names),
@@ -173,6 +194,12 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
 
     trainer = make_trainer()
     best = strategy.fit(trainer, module, datamodule, make_trainer)
+    switched = getattr(datamodule.collate, "replaced", None)
+    if switched is not None:  # dynamic code-switching: how much it really switched
+        eligible = max(1, datamodule.collate.eligible)
+        tracker.log_metrics(
+            {"augment/n_switched_words": switched, "augment/switch_rate": switched / eligible}
+        )
     if best:
         tracker.set_tags({"best_checkpoint": str(Path(best).resolve())})
     trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)

@@ -1,21 +1,90 @@
-"""An augmentation turns the raw (untokenised) training rows into the rows training sees.
+"""An augmentation turns the raw (untokenised) source training rows into the rows training sees.
 
-It receives the training split only: target TEST text never reaches it.
+It sees TRAIN data only (the source rows it is given, and other languages' TRAIN split through
+`TransferData`): target dev/test text never reaches it. Every row it adds keeps provenance:
+`orig_id` (the item it came from), `aug` (which augmentation made it) and `lang`.
+Static augmentations are built once and cached on disk by a fingerprint of their inputs.
 """
 
 from __future__ import annotations
 
-from datasets import Dataset
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset, concatenate_datasets, load_from_disk
 
 from xlt.data.transfer_data import TransferData
+
+log = logging.getLogger(__name__)
+COLUMNS = ("id", "text", "label", "lang", "orig_id", "aug")
+
+
+@dataclass
+class AugmentContext:
+    source: str
+    targets: list[str]
+    seed: int
+    cache_dir: str
+
+
+def rows(ids, texts, labels, langs, orig_ids, aug: str) -> Dataset:
+    return Dataset.from_dict(
+        {
+            "id": list(ids),
+            "text": list(texts),
+            "label": list(labels),
+            "lang": list(langs),
+            "orig_id": list(orig_ids),
+            "aug": [aug] * len(ids),
+        }
+    )
+
+
+def originals(ds: Dataset) -> Dataset:
+    """The untouched rows, with provenance columns so they concatenate with augmented ones."""
+    return rows(ds["id"], ds["text"], ds["label"], ds["lang"], ds["id"], "original")
 
 
 class Augmentation:
     name = "base"
+    dynamic = False  # True: rows are rewritten at batch time, anew each epoch
 
-    def apply(self, train: Dataset, data: TransferData) -> Dataset:
-        raise NotImplementedError
+    def params(self) -> dict:
+        return {}
 
     def fingerprint(self) -> str:
-        """Identifies the output for a given input, so tokenised results can be cached."""
-        return self.name
+        key = json.dumps([self.name, self.params()], sort_keys=True, default=str)
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    def build(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
+        raise NotImplementedError
+
+    def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
+        """`build`, cached by (data, rows, augmentation and translator parameters, seed)."""
+        key = json.dumps(
+            [data.fingerprint, self.fingerprint(), ctx.seed, ctx.targets, train["id"]], default=str
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        folder = Path(ctx.cache_dir).expanduser() / "augmented" / f"{self.name}-{digest}"
+        if (folder / "dataset_info.json").exists():
+            log.info("augmentation %s: cache hit (%s)", self.name, folder)
+            self.cache_status = "hit"
+            return load_from_disk(str(folder))
+        built = self.build(train, data, ctx).select_columns(list(COLUMNS))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".aug-", dir=folder.parent))
+        built.save_to_disk(str(staging))
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+        log.info("augmentation %s: built %d rows into %s", self.name, len(built), folder)
+        self.cache_status = "built"
+        return load_from_disk(str(folder))
+
+
+def concat(parts: list[Dataset]) -> Dataset:
+    return concatenate_datasets([p for p in parts if len(p)])

@@ -2,12 +2,12 @@
 
 from datasets import Dataset
 
-from xlt.augment.base import Augmentation
+from xlt.augment.base import Augmentation, AugmentContext, originals
 from xlt.data.transfer_data import TransferData
 
 
 class NoAugmentation(Augmentation):
     name = "none"
 
-    def apply(self, train: Dataset, data: TransferData) -> Dataset:
-        return train
+    def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
+        return originals(train)

@@ -12,7 +12,8 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
-from xlt.data.collate import PadCollator
+from xlt.augment.base import AugmentContext
+from xlt.data.collate import PadCollator, SwitchingCollator
 from xlt.data.tokenize import sort_by_length, tokenize
 from xlt.data.transfer_data import TransferData
 
@@ -39,6 +40,7 @@ class TransferDataModule(L.LightningDataModule):
         limit: int | None,
         cache_dir: str | Path,
         augmentation=None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.data, self.tokenizer, self.augmentation = data, tokenizer, augmentation
@@ -50,7 +52,9 @@ class TransferDataModule(L.LightningDataModule):
         self.max_length, self.text_prefix = max_length, text_prefix
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers, self.limit, self.cache_dir = num_workers, limit, cache_dir
+        self.seed = seed
         self.collate = PadCollator(tokenizer.pad_token_id)
+        self.augmented: Dataset | None = None
         self.train_sets: dict[str, Dataset] = {}
         self.unlabelled_sets: dict[str, Dataset] = {}
         self.eval_sets: dict[EvalKey, Dataset] = {}
@@ -81,8 +85,22 @@ class TransferDataModule(L.LightningDataModule):
         for lang in self.train_langs:
             raw, key = self.data.subset("train", lang, self.limit), ["train", lang]
             if lang == self.source_lang and self.augmentation is not None:
-                raw = self.augmentation.apply(raw, self.data)  # source training data only
-                key.append(self.augmentation.fingerprint())
+                context = AugmentContext(
+                    self.source_lang, self.target_langs, self.seed, str(self.cache_dir)
+                )
+                raw = self.augmentation.apply(raw, self.data, context)  # source TRAIN rows only
+                self.augmented = raw
+                key += [self.augmentation.fingerprint(), self.seed, raw["id"]]
+                if self.augmentation.dynamic:
+                    self.collate = SwitchingCollator(
+                        self.tokenizer.pad_token_id,
+                        self.tokenizer,
+                        self.max_length,
+                        self.text_prefix,
+                        self.augmentation,
+                        self.source_lang,
+                        self.seed,
+                    )
             self.train_sets[lang] = self.tokenized(raw, key)
         for lang in self.unlabelled_langs:  # the same TRAIN text, labels dropped
             labelled = self.tokenized(self.data.subset("train", lang, self.limit), ["train", lang])
@@ -92,7 +110,8 @@ class TransferDataModule(L.LightningDataModule):
             self.eval_sets[(split, lang)] = sort_by_length(self.tokenized(subset, [split, lang]))
 
     def loader(self, ds: Dataset, batch_size: int, shuffle: bool, **kwargs) -> DataLoader:
-        columns = [c for c in ("input_ids", "label", "lang") if c in ds.column_names]
+        wanted = ("input_ids", "label", "lang", "text")
+        columns = [c for c in wanted if c in ds.column_names]
         if "batch_sampler" not in kwargs:  # else the sampler decides the batches
             kwargs.update(batch_size=batch_size, shuffle=shuffle)
         return DataLoader(
@@ -105,6 +124,15 @@ class TransferDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         return self.strategy.train_dataloader(self)
+
+    def augmentation_summary(self) -> tuple[dict[str, int], list[dict]]:
+        """Rows per augmentation (provenance `aug`) and a sample of the augmented ones."""
+        if self.augmented is None:
+            return {}, []
+        kinds = self.augmented["aug"]
+        counts = {kind: kinds.count(kind) for kind in sorted(set(kinds))}
+        made = [i for i, kind in enumerate(kinds) if kind != "original"][:50]
+        return counts, [self.augmented[i] for i in made]
 
     def val_dataloader(self) -> list[DataLoader]:
         return [self.loader(self.eval_sets[k], self.eval_batch_size, False) for k in self.val_keys]

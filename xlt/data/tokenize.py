@@ -28,8 +28,11 @@ def tokenize(
     cache_dir: str | Path,
     key: list,
 ) -> Dataset:
-    """Add `input_ids` and `length`; drop the raw text. `key` must identify `ds`'s content."""
-    ident = json.dumps([tokenizer_identity(tokenizer), max_length, text_prefix, *key], default=str)
+    """Add `input_ids` and `length` (the text stays, for batch-time rewriting such as
+    code-switching). `key` must identify `ds`'s content."""
+    ident = json.dumps(
+        ["v2", tokenizer_identity(tokenizer), max_length, text_prefix, *key], default=str
+    )
     fingerprint = hashlib.sha256(ident.encode()).hexdigest()[:24]
     path = Path(cache_dir).expanduser() / "tokenized" / f"{fingerprint}.arrow"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,12 +46,10 @@ def tokenize(
         ids = enc["input_ids"]
         return {"input_ids": ids, "length": [len(x) for x in ids]}
 
-    drop = [c for c in ("text", "text_pair") if c in ds.column_names]
     return ds.map(
         encode,
         batched=True,
         batch_size=1000,
-        remove_columns=drop,
         cache_file_name=str(path),
         new_fingerprint=fingerprint,
         load_from_cache_file=True,

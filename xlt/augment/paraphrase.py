@@ -1,0 +1,26 @@
+"""Paraphrasing by round-trip translation of the source training data through a pivot."""
+
+from __future__ import annotations
+
+from xlt.augment.back_translation import round_trip
+from xlt.augment.base import Augmentation, concat, originals
+from xlt.augment.translators import Translator
+
+
+class Paraphrase(Augmentation):
+    name = "paraphrase"
+
+    def __init__(self, translator: Translator, pivot: str | None = None) -> None:
+        self.translator, self.pivot = translator, pivot
+
+    def params(self) -> dict:
+        return {"translator": self.translator.fingerprint(), "pivot": self.pivot}
+
+    def build(self, train, data, ctx):
+        pivot = self.pivot or ctx.targets[0]
+        return concat(
+            [
+                originals(train),
+                round_trip(train, data, self.translator, ctx.source, pivot, self.name),
+            ]
+        )

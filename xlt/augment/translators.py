@@ -1,0 +1,153 @@
+"""Translators for augmentation: the data's own gold translations (`parallel`), word-by-word
+with a bilingual lexicon (`dictionary`), or a MarianMT / NLLB model from the hub (`marian`).
+
+Each translates a batch of training rows into one language and returns None where it cannot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+
+import numpy as np
+
+from xlt.augment.lexicon import Lexicon, join, segment
+from xlt.data.transfer_data import TransferData
+
+
+class Translator:
+    name = "base"
+
+    def translate(
+        self, texts: list[str], ids: list[str], src: str, tgt: str, data: TransferData
+    ) -> list[str | None]:
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        return {}
+
+    def fingerprint(self) -> str:
+        key = json.dumps([self.name, self.params()], sort_keys=True, default=str)
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+class ParallelTranslator(Translator):
+    """Gold translations from the dataset (same item id in another language), TRAIN split only:
+    the translate-train upper bound."""
+
+    name = "parallel"
+
+    def translate(self, texts, ids, src, tgt, data):
+        train = data.splits["train"]
+        langs = np.asarray(train["lang"])
+        rows = np.flatnonzero(langs == tgt)
+        gold = dict(zip(train.select(rows)["id"], train.select(rows)["text"], strict=True))
+        return [gold.get(i) for i in ids]
+
+
+class DictionaryTranslator(Translator):
+    """Word-by-word with the data's lexicon (HSK glosses) and, optionally, CC-CEDICT. Chinese is
+    segmented with the data's gold tokens where it has them, jieba otherwise."""
+
+    name = "dictionary"
+
+    def __init__(self, cedict: bool = False, keep_unknown: bool = True) -> None:
+        self.cedict, self.keep_unknown = cedict, keep_unknown
+        self._lexicons: dict[int, Lexicon] = {}
+
+    def params(self) -> dict:
+        return {"cedict": self.cedict, "keep_unknown": self.keep_unknown}
+
+    def lexicon(self, data: TransferData) -> Lexicon:
+        key = id(data)
+        if key not in self._lexicons:
+            entries = list(data.lexicon)
+            self._lexicons[key] = Lexicon.with_cedict(entries) if self.cedict else Lexicon(entries)
+        return self._lexicons[key]
+
+    def translate_words(self, words: list[str], src: str, tgt: str, lexicon: Lexicon) -> list:
+        out = []
+        for word in words:
+            found = lexicon.lookup(word, src, tgt)
+            if found is not None:
+                out.append(found)
+            elif self.keep_unknown:
+                out.append(word)
+        return out
+
+    def translate(self, texts, ids, src, tgt, data):
+        lexicon = self.lexicon(data)
+        results = []
+        for text in texts:
+            words = segment(text, src, data.segmentation)
+            translated = self.translate_words(words, src, tgt, lexicon)
+            changed = any(lexicon.lookup(w, src, tgt) for w in words)
+            results.append(join(translated, tgt) if changed else None)
+        return results
+
+
+class MarianTranslator(Translator):
+    """A transformers seq2seq translation model by hub name, batched generation. The name may use
+    {src} and {tgt}: `Helsinki-NLP/opus-mt-{src}-{tgt}`."""
+
+    name = "marian"
+
+    def __init__(
+        self,
+        model: str = "Helsinki-NLP/opus-mt-{src}-{tgt}",
+        batch_size: int = 32,
+        max_length: int = 256,
+        num_beams: int = 4,
+    ) -> None:
+        self.model_template, self.batch_size = model, batch_size
+        self.max_length, self.num_beams = max_length, num_beams
+        self._models: dict[str, tuple] = {}
+
+    def params(self) -> dict:
+        return {"model": self.model_template, "beams": self.num_beams, "max": self.max_length}
+
+    def load(self, src: str, tgt: str):
+        from xlt.hub import load_from_hub, preflight
+
+        name = self.model_template.format(src=src, tgt=tgt)
+        alternative = "augmentation translator=parallel or translator=dictionary"
+        if name not in self._models:
+            preflight("model", name, alternative)  # fails in a second when offline
+
+            def load():
+                from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+                return AutoTokenizer.from_pretrained(name), AutoModelForSeq2SeqLM.from_pretrained(
+                    name
+                )
+
+            self._models[name] = load_from_hub("model", name, alternative, load)
+        return self._models[name]
+
+    @cached_property
+    def device(self) -> str:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def translate(self, texts, ids, src, tgt, data):
+        import torch
+
+        tokenizer, model = self.load(src, tgt)
+        model.to(self.device).eval()
+        out: list[str | None] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = tokenizer(
+                texts[start : start + self.batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+            )
+            with torch.no_grad():
+                generated = model.generate(
+                    **batch.to(self.device), num_beams=self.num_beams, max_length=self.max_length
+                )
+            out.extend(tokenizer.batch_decode(generated, skip_special_tokens=True))
+        return out
