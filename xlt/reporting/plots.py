@@ -23,7 +23,8 @@ def _label(row: pd.Series, keys: list[str]) -> str:
 def language_bars(summary: pd.DataFrame, keys: list[str], path: Path) -> Path:
     langs = [c.removeprefix("test/acc/").removesuffix(":mean") for c in summary.columns
              if c.startswith("test/acc/") and c.endswith(":mean")]  # fmt: skip
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(langs) * max(1, len(summary)) / 2), 4))
+    bars = len(langs) * max(1, len(summary))
+    fig, ax = plt.subplots(figsize=(min(12, max(6, 0.35 * bars + 2)), 4.5))
     width = 0.8 / max(1, len(summary))
     x = np.arange(len(langs))
     for i, (_, row) in enumerate(summary.iterrows()):
