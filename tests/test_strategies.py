@@ -193,6 +193,7 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
     from tests.test_cli_end_to_end import run_cli
 
     common = ["model=tiny_random", "trainer.max_epochs=1", "trainer.limit_train_batches=4",
+              "trainer.log_every_n_steps=1",
               "trainer.enable_progress_bar=false", "dataset.eval_batch_size=512"]  # fmt: skip
     names = "zero_shot,few_shot,sequential,multitask,adversarial,lang_adapters"
     proc = run_cli(["-m", f"strategy={names}", *common], tmp_path, token_cache, timeout=900)
