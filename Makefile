@@ -29,12 +29,12 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check xlt tests
-	$(BIN)/ruff format --check xlt tests
+	$(BIN)/ruff check xlt tests hydra_plugins
+	$(BIN)/ruff format --check xlt tests hydra_plugins
 
 format: install
-	$(BIN)/ruff format xlt tests
-	$(BIN)/ruff check --fix xlt tests
+	$(BIN)/ruff format xlt tests hydra_plugins
+	$(BIN)/ruff check --fix xlt tests hydra_plugins
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
