@@ -13,6 +13,7 @@ import torch
 
 from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
+from xlt.strategies.base import TransferStrategy
 from xlt.strategies.few_shot import FewShot
 from xlt.training.checkpoints import load_weights
 
@@ -79,13 +80,11 @@ class Sequential(FewShot):
 
     def train_dataloader(self, dm):
         if self.train_on == "source":
-            return super(FewShot, self).train_dataloader(dm)
+            return TransferStrategy.train_dataloader(self, dm)
         return dm.loader(self.few_shot_set(dm), dm.batch_size, shuffle=True)
 
-    def fit(self, trainer, module, dm, make_trainer):
-        # One stage: the loaded weights are the source stage already.
-        trainer.fit(module, datamodule=dm)
-        return trainer.checkpoint_callback.best_model_path or None
+    # One stage: the loaded weights already are the source stage (no few-shot second stage).
+    fit = TransferStrategy.fit
 
     def describe(self) -> dict[str, str]:
         return {

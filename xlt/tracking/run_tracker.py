@@ -95,8 +95,8 @@ class RunTracker:
 
     def ui_command(self) -> str:
         """The command that serves this store's UI on loopback, and where this run is in it."""
-        mlflow_bin = Path(sys.executable).parent / "mlflow"
-        exe = str(mlflow_bin) if mlflow_bin.exists() else "mlflow"
-        serve = f"{exe} ui --backend-store-uri {self.uri} --host 127.0.0.1 --port 5000"
+        from xlt.tracking.ui import ui_command
+
+        serve = " ".join(ui_command(self.uri, "127.0.0.1", 5000))
         exp, run = self.logger.experiment_id, self.run_id
         return f"{serve}\n  then open http://127.0.0.1:5000/#/experiments/{exp}/runs/{run}"
