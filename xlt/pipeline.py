@@ -18,6 +18,8 @@ from xlt.config.validate import build, check_required, resolve_languages
 from xlt.data.datamodule import TransferDataModule
 from xlt.evaluation.results_table import language_rows, print_results
 from xlt.models.classifier import SequenceClassifier
+from xlt.models.init_encoder import load_encoder_weights
+from xlt.models.init_encoder import resolve as resolve_encoder
 from xlt.tracking.manifest import build_manifest, git_state
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.module import TransferModule
@@ -124,6 +126,11 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
         print(OmegaConf.to_yaml(cfg, resolve=True))
 
     bundle = build(cfg.model.source, "model.source")
+    if cfg.model.init_encoder:
+        weights = resolve_encoder(str(cfg.model.init_encoder), tracker.client)
+        n = load_encoder_weights(bundle.encoder, weights)
+        tracker.set_tags({"model.init_encoder": str(weights)})
+        log.info("encoder initialised from %s (%d tensors)", weights, n)
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     manifest = build_manifest(config, _overrides(), cfg.paths.root_dir, cfg.seed, data.fingerprint)
     tracker.start(cfg, manifest)

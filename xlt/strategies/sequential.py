@@ -5,7 +5,6 @@ the source data of this run's dataset (another task: `load_head: false`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,11 +12,10 @@ import torch
 
 from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
+from xlt.models.init_encoder import RUN_ID
 from xlt.strategies.base import TransferStrategy
 from xlt.strategies.few_shot import FewShot
 from xlt.training.checkpoints import load_weights
-
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class Sequential(FewShot):

@@ -70,8 +70,12 @@ class RunTracker:
         self.logger.experiment.log_artifact(self.run_id, str(self.out_dir / name))
 
     @rank_zero_only
-    def log_metrics(self, metrics: dict[str, float]) -> None:
-        self.logger.log_metrics(metrics)
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.logger.log_metrics(metrics, step=step)
+
+    @rank_zero_only
+    def log_file(self, path: Path) -> None:
+        self.logger.experiment.log_artifact(self.run_id, str(path))
 
     @rank_zero_only
     def log_table(self, name: str, rows: list[dict[str, Any]]) -> None:
@@ -81,6 +85,10 @@ class RunTracker:
             writer.writeheader()
             writer.writerows(rows)
         self.logger.experiment.log_artifact(self.run_id, str(path))
+
+    @rank_zero_only
+    def finish(self) -> None:
+        self.logger.finalize("success")
 
     @rank_zero_only
     def fail(self, err: BaseException) -> None:

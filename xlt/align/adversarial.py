@@ -1,0 +1,154 @@
+"""Unsupervised word-level mapping: a linear map trained against a language discriminator
+(Conneau et al. 2018, "Word translation without parallel data"), kept orthogonal, with the
+epoch chosen by MUSE's unsupervised criterion (no dictionary involved)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from xlt.align.procrustes import mean_cosine_criterion, refine
+
+
+@dataclass
+class AdversarialSettings:
+    """MUSE's defaults, except `epoch_size` (MUSE: 1,000,000 for 200k-word vocabularies)."""
+
+    epochs: int = 5
+    epoch_size: int = 100_000  # samples per epoch
+    batch_size: int = 32
+    dis_steps: int = 5
+    dis_hidden: int = 2048
+    dis_layers: int = 2
+    dis_input_dropout: float = 0.1
+    dis_smooth: float = 0.1
+    map_lr: float = 0.1
+    dis_lr: float = 0.1
+    lr_decay: float = 0.98
+    lr_shrink: float = 0.5  # when the criterion gets worse
+    map_beta: float = 0.001  # orthogonalisation step
+    most_frequent: int = 75_000  # discriminator samples from this many first words
+    criterion_words: int = 10_000
+    restarts: int = 1  # the first from the identity (MUSE), the others from random rotations
+    refinement_iterations: int = 5  # Procrustes refinement after each restart
+    seed: int = 0
+
+
+def discriminator(dim: int, hidden: int, layers: int, input_dropout: float) -> nn.Sequential:
+    parts: list[nn.Module] = [nn.Dropout(input_dropout)]
+    width = dim
+    for _ in range(layers):
+        parts += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+        width = hidden
+    parts.append(nn.Linear(width, 1))  # a logit; BCEWithLogits applies the sigmoid
+    return nn.Sequential(*parts)
+
+
+def orthogonalize(weight: torch.Tensor, beta: float) -> None:
+    """W <- (1 + beta) W - beta (W W^T) W: one step towards the orthogonal manifold."""
+    with torch.no_grad():
+        weight.copy_((1 + beta) * weight - beta * weight @ weight.T @ weight)
+
+
+def random_rotation(dim: int, seed: int) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(dim, dim, generator=torch.Generator().manual_seed(seed)))
+    return q * torch.sign(torch.diagonal(r))  # Haar-distributed
+
+
+def unsupervised_map(
+    source: torch.Tensor,
+    target: torch.Tensor,
+    settings: AdversarialSettings | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, float]]]:
+    """Adversarial training then Procrustes refinement, per restart; the restart whose refined
+    map scores best on the unsupervised criterion wins (GANs land in a bad basin often).
+
+    Returns (adversarial map, refined map, logs) of the chosen restart.
+    """
+    s = settings or AdversarialSettings()
+    best, chosen, logs = -float("inf"), None, []
+    for restart in range(s.restarts):
+        init = None if restart == 0 else random_rotation(source.shape[1], s.seed * 1000 + restart)
+        adv, history = adversarial_map(source, target, s, init, restart, on_epoch)
+        refined, _ = refine(source, target, adv, s.refinement_iterations)
+        score = mean_cosine_criterion(source, target, refined, s.criterion_words)
+        logs += history + [{"restart": restart, "refined_criterion": score}]
+        if score > best:
+            best, chosen = score, (adv, refined)
+    return chosen[0], chosen[1], logs
+
+
+def adversarial_map(
+    source: torch.Tensor,
+    target: torch.Tensor,
+    settings: AdversarialSettings | None = None,
+    init: torch.Tensor | None = None,
+    restart: int = 0,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[torch.Tensor, list[dict[str, float]]]:
+    """The mapping W (source -> target, `source @ W.T`) of the best epoch, and per-epoch logs."""
+    s = settings or AdversarialSettings()
+    generator = torch.Generator().manual_seed(s.seed * 1000 + restart)
+    torch.manual_seed(s.seed * 1000 + restart)
+    dim = source.shape[1]
+    mapping = nn.Linear(dim, dim, bias=False)
+    with torch.no_grad():
+        mapping.weight.copy_(torch.eye(dim) if init is None else init)
+    dis = discriminator(dim, s.dis_hidden, s.dis_layers, s.dis_input_dropout)
+    map_opt = torch.optim.SGD(mapping.parameters(), lr=s.map_lr)
+    dis_opt = torch.optim.SGD(dis.parameters(), lr=s.dis_lr)
+    loss_fn = nn.BCEWithLogitsLoss()
+    n_src, n_tgt = min(s.most_frequent, len(source)), min(s.most_frequent, len(target))
+    smooth = s.dis_smooth
+    labels = torch.cat(
+        [torch.full((s.batch_size,), 1 - smooth), torch.full((s.batch_size,), smooth)]
+    )
+
+    def batch(grad: bool) -> torch.Tensor:
+        x = source[torch.randint(n_src, (s.batch_size,), generator=generator)]
+        y = target[torch.randint(n_tgt, (s.batch_size,), generator=generator)]
+        with torch.set_grad_enabled(grad):
+            mapped = mapping(x)
+        return torch.cat([mapped, y])
+
+    best, best_weight, history = -float("inf"), mapping.weight.detach().clone(), []
+    for epoch in range(s.epochs):
+        dis_losses = []
+        for _ in range(max(1, s.epoch_size // s.batch_size)):
+            dis.train()
+            for _ in range(s.dis_steps):
+                loss = loss_fn(dis(batch(grad=False)).squeeze(1), labels)
+                dis_opt.zero_grad()
+                loss.backward()
+                dis_opt.step()
+                dis_losses.append(loss.detach())
+            dis.eval()  # the mapping fools a fixed discriminator, labels flipped
+            loss = loss_fn(dis(batch(grad=True)).squeeze(1), 1 - labels)
+            map_opt.zero_grad()
+            loss.backward()
+            map_opt.step()
+            orthogonalize(mapping.weight, s.map_beta)
+        weight = mapping.weight.detach().clone()
+        criterion = mean_cosine_criterion(source, target, weight, s.criterion_words)
+        log = {
+            "restart": restart,
+            "epoch": epoch,
+            "dis_loss": float(torch.stack(dis_losses).mean()),
+            "criterion": criterion,
+        }
+        history.append(log)
+        if on_epoch:
+            on_epoch(restart * s.epochs + epoch, log)
+        if criterion > best:
+            best, best_weight = criterion, weight
+        else:  # MUSE: shrink the learning rate when the criterion does not improve
+            for group in map_opt.param_groups:
+                group["lr"] *= s.lr_shrink
+        for opt in (map_opt, dis_opt):
+            for group in opt.param_groups:
+                group["lr"] *= s.lr_decay
+    return best_weight, history

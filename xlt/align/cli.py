@@ -1,0 +1,68 @@
+"""`xlt-align`: the Hydra entry point of the alignment toolkit (configs in conf/align/)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+import xlt.config  # noqa: F401  (resolvers)
+from xlt.errors import ConfigError, XltError
+
+ALIGN_CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf" / "align")
+
+
+def run(cfg: DictConfig) -> dict[str, float]:
+    import lightning as L
+    import torch
+
+    from xlt.pipeline import _overrides, _quiet_libraries
+    from xlt.tracking.manifest import build_manifest, git_state
+    from xlt.tracking.run_tracker import RunTracker
+
+    for key in ("encoder", "source_encoder"):
+        if not isinstance(cfg.get(key), DictConfig):
+            raise ConfigError(
+                f"{key}={cfg.get(key)!r} is not a model config: choose one with "
+                f"model@{key}=NAME (the names of conf/model/, e.g. model@{key}=me5_small)"
+            )
+    _quiet_libraries()
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    L.seed_everything(cfg.seed, workers=True)
+    tags = {
+        "task": f"align/{cfg.task.name}",
+        "model": cfg.encoder.name,
+        "dataset": cfg.dataset.name,
+        "seed": str(cfg.seed),
+        "git_commit": git_state(cfg.paths.root_dir)["commit"],
+    }
+    if cfg.task.name == "bli":
+        tags["source_model"] = cfg.source_encoder.name
+    tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir))
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        tracker.start(cfg, build_manifest(config, _overrides(), cfg.paths.root_dir, cfg.seed, ""))
+        task = hydra.utils.instantiate(cfg.task, _partial_=True)
+        metrics = task(cfg=cfg, tracker=tracker)
+        tracker.finish()
+        print(f"MLflow run {tracker.run_id}; see it with:\n  {tracker.ui_command()}")
+        return metrics
+    except BaseException as err:
+        tracker.fail(err)
+        raise
+
+
+@hydra.main(version_base="1.3", config_path=ALIGN_CONFIG_DIR, config_name="align")
+def main(cfg: DictConfig) -> None:
+    try:
+        run(cfg)
+    except XltError as err:
+        print(f"xlt-align: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

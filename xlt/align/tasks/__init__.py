@@ -1,0 +1,1 @@
+"""One module per `xlt-align task=...`; each exposes `run(cfg, tracker, **settings)`."""

@@ -1,0 +1,43 @@
+"""What the alignment tasks share: encoders from model configs, parallel sentence pairs."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from xlt.align.embed import TextEncoder
+from xlt.config.validate import build
+from xlt.data.transfer_data import TransferData
+
+
+def text_encoder(model_cfg: DictConfig, key: str, weights: str | None = None, client=None):
+    """A TextEncoder for a conf/model config, optionally with other weights loaded."""
+    from xlt.models.init_encoder import load_encoder_weights, resolve
+
+    bundle = build(model_cfg.source, f"{key}.source")
+    if weights:
+        load_encoder_weights(bundle.encoder, resolve(str(weights), client))
+    return TextEncoder(
+        bundle,
+        prefix=model_cfg.text_prefix,
+        max_length=model_cfg.max_length,
+        pooling=model_cfg.pooling,
+    )
+
+
+def parallel_pairs(
+    data: TransferData, split: str, source: str, target: str
+) -> tuple[list[str], list[str], list[str]]:
+    """(ids, source texts, target texts) of the sentences `split` has in both languages."""
+    rows = data.splits[split]
+    by_lang: dict[str, dict[str, str]] = {source: {}, target: {}}
+    for id_, text, lang in zip(rows["id"], rows["text"], rows["lang"], strict=True):
+        if lang in by_lang:
+            by_lang[lang][str(id_)] = text
+    ids = sorted(set(by_lang[source]) & set(by_lang[target]))
+    return ids, [by_lang[source][i] for i in ids], [by_lang[target][i] for i in ids]
+
+
+def markdown(rows: list[dict]) -> str:
+    import pandas as pd
+
+    return pd.DataFrame(rows).to_markdown(index=False, floatfmt=".4f")

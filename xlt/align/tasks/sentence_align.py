@@ -1,0 +1,106 @@
+"""Align a sentence encoder on the dataset's TRAIN translation pairs (ranking or distillation),
+save it where `xlt-train model.init_encoder=PATH|RUN_ID` can start from it, and measure
+retrieval on held-out pairs before and after."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+
+import lightning as L
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+
+from xlt.align.bitext import retrieval_accuracy
+from xlt.align.sentence_training import AlignmentLoss, PairCollator, ParallelAlignment
+from xlt.align.tasks.bitext import SCORINGS
+from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
+from xlt.config.validate import build, resolve_languages
+
+log = logging.getLogger(__name__)
+
+
+def retrieval_rows(encoder, pairs_by_target, label: str, scorings) -> list[dict]:
+    rows = []
+    for pair, (src_texts, tgt_texts) in pairs_by_target.items():
+        src, tgt = encoder.sentences(src_texts), encoder.sentences(tgt_texts)
+        for scoring in scorings:
+            rows.append(
+                {
+                    "encoder": label,
+                    "pair": pair,
+                    "scoring": scoring,
+                    **retrieval_accuracy(src, tgt, scoring),
+                }
+            )
+    return rows
+
+
+def run(
+    cfg: DictConfig,
+    tracker,
+    loss: str = "ranking",
+    teacher: DictConfig | None = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    lr: float = 2e-5,
+    scale: float = 20.0,
+    warmup_ratio: float = 0.1,
+    eval_split: str = "test",
+    scorings: list[str] = SCORINGS,
+    name: str = "sentence_align",
+) -> dict[str, float]:
+    data = build(cfg.dataset.loader, "dataset.loader")
+    source, targets = resolve_languages(cfg, data)
+    train_pairs, held_out = [], {}
+    for target in targets:  # training pairs from TRAIN only; test sentences are never seen
+        _, src, tgt = parallel_pairs(data, "train", source, target)
+        train_pairs += list(zip(src, tgt, strict=True))
+        held_out[f"{source}-{target}"] = parallel_pairs(data, eval_split, source, target)[1:]
+    tracker.log_metrics({"align/train_pairs": len(train_pairs)})
+
+    student = text_encoder(cfg.encoder, "encoder")
+    if cfg.encoder.freeze_embeddings:
+        student.bundle.encoder.get_input_embeddings().weight.requires_grad_(False)
+    rows = retrieval_rows(student, held_out, "before", scorings)
+    teacher_enc = None
+    if AlignmentLoss(loss) == AlignmentLoss.distill:
+        # Default teacher: a frozen copy of the student's starting point (keeps its space).
+        teacher_enc = text_encoder(teacher, "task.teacher") if teacher else copy.deepcopy(student)
+
+    module = ParallelAlignment(student, teacher_enc, loss, lr, scale, warmup_ratio)
+    loader = DataLoader(
+        train_pairs,
+        batch_size=batch_size,
+        shuffle=True,
+        collate_fn=PairCollator(student, teacher_enc),
+    )
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        logger=tracker.logger,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=10,
+        gradient_clip_val=1.0,
+        deterministic=True,
+    )
+    trainer.fit(module, loader)
+
+    out = Path(cfg.paths.output_dir) / "aligned_encoder"
+    student.bundle.encoder.save_pretrained(out)
+    student.bundle.tokenizer.save_pretrained(out)
+    tracker.set_tags({"aligned_encoder": str(out), "align.loss": loss})
+    rows += retrieval_rows(student, held_out, "after", scorings)
+    metrics = {
+        f"align/{r['encoder']}/{r['pair']}/{r['scoring']}/{k}": r[k]
+        for r in rows
+        for k in ("p1_fwd", "p1_bwd", "xsim_error")
+    }
+    tracker.log_metrics(metrics)
+    tracker.log_table("retrieval_before_after.csv", rows)
+    print(f"\nRetrieval on {eval_split} pairs before/after {loss} alignment\n{markdown(rows)}")
+    print(f"aligned encoder: {out}")
+    print(f"  fine-tune from it: xlt-train model.init_encoder={tracker.run_id}")
+    return metrics
