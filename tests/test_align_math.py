@@ -43,6 +43,7 @@ def test_refinement_grows_a_small_seed_dictionary_into_the_full_one():
     assert p1(x, y, refined) >= 0.99
 
 
+@pytest.mark.slow  # ~20 s: ten short GAN restarts
 def test_adversarial_mapping_recovers_a_rotation_without_any_pair():
     x, y, _ = rotated_pair(1000, 4, noise=0.01)
     settings = AdversarialSettings(

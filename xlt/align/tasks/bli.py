@@ -123,7 +123,7 @@ def run(
     for method in methods:
         scores = evaluate(apply_map(X, maps[method]), Y, test_gold, knn)
         rows.append({"method": method, **scores})
-        metrics |= {f"bli/{method}/{k}": v for k, v in scores.items()}
+        metrics |= {f"bli/{method.replace('+', '_')}/{k}": v for k, v in scores.items()}
     tracker.log_metrics(metrics)
     tracker.log_table("bli.csv", rows)
     table = markdown(rows)
