@@ -11,6 +11,7 @@ from xlt.models.classifier import SequenceClassifier
 from xlt.models.sources.random_init import build_random_encoder
 from xlt.strategies.linear_probe import LinearProbe
 from xlt.strategies.zero_shot import ZeroShot
+from xlt.tasks.classification import Classification
 from xlt.training.module import TransferModule
 
 
@@ -67,7 +68,17 @@ def test_zero_shot_trains_on_the_source_language_only():
 
 def test_checkpoints_hold_trainable_weights_only_and_refuse_a_mismatched_model():
     net, _ = tiny_net(freeze_embeddings=True)
-    module = TransferModule(net, 3, ZeroShot(torch.optim.AdamW), [("dev", "en")], [], "en", ["zh"])
+    scorers = {("dev", "en"): Classification().scorer(["a", "b", "c"], None, None)}
+    module = TransferModule(
+        net,
+        Classification(),
+        scorers,
+        ZeroShot(torch.optim.AdamW),
+        [("dev", "en")],
+        [],
+        "en",
+        ["zh"],
+    )
     checkpoint = {"state_dict": module.state_dict()}
     module.on_save_checkpoint(checkpoint)
     assert "net.encoder.embeddings.word_embeddings.weight" not in checkpoint["state_dict"]

@@ -15,6 +15,7 @@ from xlt.models.classifier import SequenceClassifier
 from xlt.models.gradient_reversal import reverse_gradient
 from xlt.models.sources.random_init import build_random_encoder
 from xlt.strategies.sampling import TemperatureBatchSampler, k_per_class, temperature_probabilities
+from xlt.tasks.classification import Classification
 from xlt.training.checkpoints import load_weights
 from xlt.training.module import TransferModule
 
@@ -163,7 +164,9 @@ def test_sequential_start_loads_the_checkpoint_weights(tmp_path):
     source, _ = tiny_net()
     with torch.no_grad():
         source.head.weight.fill_(0.5)
-    module = TransferModule(source, 3, strategy("zero_shot"), [], [], "en", ["zh"])
+    module = TransferModule(
+        source, Classification(), {}, strategy("zero_shot"), [], [], "en", ["zh"]
+    )
     checkpoint = {"state_dict": module.state_dict()}
     module.on_save_checkpoint(checkpoint)
     torch.save(checkpoint, tmp_path / "best.ckpt")

@@ -17,9 +17,9 @@ from xlt.config.schema import Selection
 from xlt.config.validate import build, check_required, resolve_languages
 from xlt.data.datamodule import TransferDataModule
 from xlt.evaluation.results_table import language_rows, print_results
-from xlt.models.classifier import SequenceClassifier
 from xlt.models.init_encoder import load_encoder_weights
 from xlt.models.init_encoder import resolve as resolve_encoder
+from xlt.tasks import check_strategy_task, check_task_data, get_task
 from xlt.tracking.manifest import build_manifest, git_state
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.module import TransferModule
@@ -27,9 +27,10 @@ from xlt.training.module import TransferModule
 log = logging.getLogger(__name__)
 
 
-def selection_metric(cfg: DictConfig, source: str) -> str:
-    """XTREME protocol: the source language's dev accuracy picks the checkpoint."""
-    return f"dev/acc/{source}" if cfg.selection == Selection.source_dev else "dev/acc/avg_target"
+def selection_metric(cfg: DictConfig, source: str, primary: str = "acc") -> str:
+    """XTREME protocol: the source language's dev score (accuracy, F1) picks the checkpoint."""
+    where = source if cfg.selection == Selection.source_dev else "avg_target"
+    return f"dev/{primary}/{where}"
 
 
 def _overrides() -> list[str]:
@@ -102,12 +103,15 @@ def _log_augmentation(tracker: RunTracker, datamodule: TransferDataModule, augme
 def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[str, float]]:
     strategy = build(cfg.strategy, "strategy")
     augmentation = build(cfg.augmentation, "augmentation")
+    task = get_task(cfg.dataset.task, **cfg.dataset.task_options)
     L.seed_everything(cfg.seed, workers=True)
     data = build(cfg.dataset.loader, "dataset.loader")
+    check_task_data(task, data, cfg.dataset.name)
     source, targets = resolve_languages(cfg, data)
     strategy.check(data, source, targets)
+    check_strategy_task(strategy, task, augmentation)
     strategy.setup_run(cfg, tracker)
-    monitor = selection_metric(cfg, source)
+    monitor = selection_metric(cfg, source, task.primary_metric)
     tracker.set_tags(
         {
             **strategy.describe(),
@@ -137,13 +141,7 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
     if data.attribution:
         tracker.log_text("DATA_ATTRIBUTION.txt", data.attribution + "\n")
 
-    net = SequenceClassifier(
-        bundle.encoder,
-        num_labels=len(data.label_names),
-        pooling=cfg.model.pooling,
-        head_dropout=cfg.model.head_dropout,
-        freeze_embeddings=cfg.model.freeze_embeddings,
-    )
+    net = task.build_net(bundle.encoder, len(data.label_names), cfg.model)
     strategy.prepare(net)
     trainable, total = net.count_parameters()
     tracker.log_metrics({"params/trainable": trainable, "params/total": total})
@@ -153,6 +151,7 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
         data,
         bundle.tokenizer,
         strategy,
+        task=task,
         source_lang=source,
         target_langs=targets,
         max_length=cfg.model.max_length,
@@ -167,9 +166,14 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
     )
     datamodule.setup("fit")
     _log_augmentation(tracker, datamodule, augmentation)
+    scorers = {
+        key: task.scorer(data.label_names, datamodule.eval_sets[key], datamodule.eval_examples[key])
+        for key in datamodule.val_keys + datamodule.test_keys
+    }
     module = TransferModule(
         net,
-        num_labels=len(data.label_names),
+        task=task,
+        scorers=scorers,
         strategy=strategy,
         val_keys=datamodule.val_keys,
         test_keys=datamodule.test_keys,
@@ -213,10 +217,11 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
 
     if best and checkpoint.best_model_score is not None:
         tracker.log_metrics({f"best/{monitor}": float(checkpoint.best_model_score)})
-    rows = language_rows(module.results, [source, *targets], source)
+    languages = [source, *targets]
+    rows = language_rows(module.results, languages, source, task.metric_names, task.primary_metric)
     tracker.log_table("metrics_per_language.csv", rows)
     if trainer.is_global_zero:
         title = f"{cfg.dataset.name} | {cfg.model.name} | {strategy.name} | seed {cfg.seed}"
-        print_results(rows, module.results, title)
+        print_results(rows, module.results, title, task.primary_metric)
         print(f"MLflow run {tracker.run_id}. Open the UI with:\n  {tracker.ui_command()}")
     return module.results

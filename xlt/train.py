@@ -50,8 +50,10 @@ def main(cfg: DictConfig) -> float | None:
             raise
         log.exception("trial %s failed; the sweep goes on", HydraConfig.get().job.num)
         return None
-    dev = results.get("dev", {})
-    return dev.get(f"dev/acc/{cfg.dataset.source_lang}")  # the sweep objective: source dev
+    from xlt.tasks import get_task
+
+    primary = get_task(cfg.dataset.task, **cfg.dataset.task_options).primary_metric
+    return results.get("dev", {}).get(f"dev/{primary}/{cfg.dataset.source_lang}")  # objective
 
 
 if __name__ == "__main__":

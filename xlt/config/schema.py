@@ -30,7 +30,8 @@ class Selection(StrEnum):
 @dataclass
 class DatasetConfig:
     name: str = MISSING
-    task: str = "classification"
+    task: str = "classification"  # classification | pair_classification | tagging | qa
+    task_options: dict[str, Any] = field(default_factory=dict)  # e.g. qa: {normalization: mlqa}
     loader: Any = MISSING  # _target_ spec returning xlt.data.TransferData
     source_lang: str = "en"
     target_langs: list[str] = field(default_factory=list)  # empty: every other language

@@ -13,9 +13,10 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from xlt.augment.base import AugmentContext
-from xlt.data.collate import PadCollator, SwitchingCollator
-from xlt.data.tokenize import sort_by_length, tokenize
+from xlt.data.collate import SwitchingCollator
+from xlt.data.tokenize import sort_by_length
 from xlt.data.transfer_data import TransferData
+from xlt.tasks.base import TaskType
 
 if TYPE_CHECKING:
     from xlt.strategies.base import TransferStrategy
@@ -30,6 +31,7 @@ class TransferDataModule(L.LightningDataModule):
         tokenizer: PreTrainedTokenizerBase,
         strategy: TransferStrategy,
         *,
+        task: TaskType,
         source_lang: str,
         target_langs: list[str],
         max_length: int,
@@ -53,11 +55,13 @@ class TransferDataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers, self.limit, self.cache_dir = num_workers, limit, cache_dir
         self.seed = seed
-        self.collate = PadCollator(tokenizer.pad_token_id)
+        self.task = task
+        self.collate = task.collator(tokenizer)
         self.augmented: Dataset | None = None
         self.train_sets: dict[str, Dataset] = {}
         self.unlabelled_sets: dict[str, Dataset] = {}
-        self.eval_sets: dict[EvalKey, Dataset] = {}
+        self.eval_sets: dict[EvalKey, Dataset] = {}  # tokenised (QA: windows of a context)
+        self.eval_examples: dict[EvalKey, Dataset] = {}  # the rows they came from
 
     @property
     def val_keys(self) -> list[EvalKey]:
@@ -70,13 +74,14 @@ class TransferDataModule(L.LightningDataModule):
         ]
 
     def tokenized(self, ds: Dataset, key: list) -> Dataset:
-        return tokenize(
+        return self.task.tokenize(
             ds,
             self.tokenizer,
             max_length=self.max_length,
             text_prefix=self.text_prefix,
             cache_dir=self.cache_dir,
             key=[self.data.fingerprint, self.limit, *key],
+            train=key[0] == "train",
         )
 
     def setup(self, stage: str | None = None) -> None:
@@ -107,11 +112,11 @@ class TransferDataModule(L.LightningDataModule):
             self.unlabelled_sets[lang] = labelled.remove_columns("label")
         for split, lang in self.val_keys + self.test_keys:
             subset = self.data.subset(split, lang, self.limit)
+            self.eval_examples[(split, lang)] = subset
             self.eval_sets[(split, lang)] = sort_by_length(self.tokenized(subset, [split, lang]))
 
     def loader(self, ds: Dataset, batch_size: int, shuffle: bool, **kwargs) -> DataLoader:
-        wanted = ("input_ids", "label", "lang", "text")
-        columns = [c for c in wanted if c in ds.column_names]
+        columns = [c for c in self.task.loader_columns if c in ds.column_names]
         if "batch_sampler" not in kwargs:  # else the sampler decides the batches
             kwargs.update(batch_size=batch_size, shuffle=shuffle)
         return DataLoader(

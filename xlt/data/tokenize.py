@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,31 @@ def tokenizer_identity(tokenizer: PreTrainedTokenizerBase) -> str:
     return f"{type(tokenizer).__name__}:{tokenizer.name_or_path}:{len(tokenizer)}"
 
 
+def cached_map(
+    ds: Dataset,
+    encode: Callable[[dict], dict],
+    identity: list,
+    cache_dir: str | Path,
+    remove_columns: list[str] | None = None,
+) -> Dataset:
+    """`ds.map(encode, batched=True)` cached in cache_dir/tokenized under a hash of `identity`
+    (which must name the content, the tokenizer and every setting of `encode`)."""
+    fingerprint = hashlib.sha256(json.dumps(identity, default=str).encode()).hexdigest()[:24]
+    path = Path(cache_dir).expanduser() / "tokenized" / f"{fingerprint}.arrow"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log.debug("tokenised %s: %s", "cache hit" if path.exists() else "building", path.name)
+    return ds.map(
+        encode,
+        batched=True,
+        batch_size=1000,
+        cache_file_name=str(path),
+        new_fingerprint=fingerprint,
+        load_from_cache_file=True,
+        remove_columns=remove_columns,
+        desc="tokenising",
+    )
+
+
 def tokenize(
     ds: Dataset,
     tokenizer: PreTrainedTokenizerBase,
@@ -30,13 +56,6 @@ def tokenize(
 ) -> Dataset:
     """Add `input_ids` and `length` (the text stays, for batch-time rewriting such as
     code-switching). `key` must identify `ds`'s content."""
-    ident = json.dumps(
-        ["v2", tokenizer_identity(tokenizer), max_length, text_prefix, *key], default=str
-    )
-    fingerprint = hashlib.sha256(ident.encode()).hexdigest()[:24]
-    path = Path(cache_dir).expanduser() / "tokenized" / f"{fingerprint}.arrow"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    log.debug("tokenised %s: %s", "cache hit" if path.exists() else "building", path.name)
     has_pair = "text_pair" in ds.column_names
 
     def encode(batch: dict) -> dict:
@@ -46,15 +65,8 @@ def tokenize(
         ids = enc["input_ids"]
         return {"input_ids": ids, "length": [len(x) for x in ids]}
 
-    return ds.map(
-        encode,
-        batched=True,
-        batch_size=1000,
-        cache_file_name=str(path),
-        new_fingerprint=fingerprint,
-        load_from_cache_file=True,
-        desc="tokenising",
-    )
+    identity = ["v2", tokenizer_identity(tokenizer), max_length, text_prefix, *key]
+    return cached_map(ds, encode, identity, cache_dir)
 
 
 def sort_by_length(ds: Dataset) -> Dataset:

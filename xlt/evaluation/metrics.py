@@ -20,15 +20,20 @@ def language_metrics(num_classes: int) -> MetricCollection:
 
 
 def summarize(
-    split: str, scores: dict[str, dict[str, float]], source: str, targets: list[str]
+    split: str,
+    scores: dict[str, dict[str, float]],
+    source: str,
+    targets: list[str],
+    primary: str = "acc",
 ) -> dict[str, float]:
     """Flat metrics named `{split}/{metric}/{lang}`, plus `avg_target` and `{split}/transfer_gap`
-    (source accuracy minus the mean target accuracy)."""
+    (the source's primary metric minus its mean over the targets)."""
     out = {f"{split}/{m}/{lang}": v for lang, ms in scores.items() for m, v in ms.items()}
-    present = [t for t in targets if t in scores]
+    present = [t for t in targets if scores.get(t)]
     if present:
-        for m in METRICS:
+        for m in scores[present[0]]:
             out[f"{split}/{m}/avg_target"] = mean(scores[t][m] for t in present)
-        if source in scores:
-            out[f"{split}/transfer_gap"] = scores[source]["acc"] - out[f"{split}/acc/avg_target"]
+        if scores.get(source):
+            gap = scores[source][primary] - out[f"{split}/{primary}/avg_target"]
+            out[f"{split}/transfer_gap"] = gap
     return out

@@ -1,4 +1,5 @@
-"""The per-language results table printed at the end of a run (and logged as CSV)."""
+"""The per-language results table printed at the end of a run (and logged as CSV): the task's
+metrics on test, and its primary metric on dev (the selection split)."""
 
 from __future__ import annotations
 
@@ -9,45 +10,45 @@ from rich.table import Table
 
 
 def language_rows(
-    results: dict[str, dict[str, float]], languages: list[str], source: str
+    results: dict[str, dict[str, float]],
+    languages: list[str],
+    source: str,
+    metrics: tuple[str, ...] = ("acc", "macro_f1"),
+    primary: str = "acc",
 ) -> list[dict[str, Any]]:
     test, dev = results.get("test", {}), results.get("dev", {})
     rows = []
     for lang in languages:
-        rows.append(
-            {
-                "language": lang,
-                "role": "source" if lang == source else "target",
-                "test_acc": test.get(f"test/acc/{lang}"),
-                "test_macro_f1": test.get(f"test/macro_f1/{lang}"),
-                "dev_acc": dev.get(f"dev/acc/{lang}"),
-            }
-        )
+        row: dict[str, Any] = {"language": lang, "role": "source" if lang == source else "target"}
+        row |= {f"test_{m}": test.get(f"test/{m}/{lang}") for m in metrics}
+        row[f"dev_{primary}"] = dev.get(f"dev/{primary}/{lang}")
+        rows.append(row)
     return rows
 
 
 def print_results(
-    rows: list[dict[str, Any]], results: dict[str, dict[str, float]], title: str
+    rows: list[dict[str, Any]],
+    results: dict[str, dict[str, float]],
+    title: str,
+    primary: str = "acc",
 ) -> None:
     def fmt(v: float | None) -> str:
         return "-" if v is None else f"{v:.4f}"
 
+    columns = [c for c in rows[0] if c not in ("language", "role")]
     table = Table(title=title)
-    for column in ("language", "role", "test acc", "test macro-F1", "dev acc"):
-        table.add_column(column, justify="left" if column in ("language", "role") else "right")
+    table.add_column("language")
+    table.add_column("role")
+    for column in columns:
+        table.add_column(column.replace("_", " ", 1), justify="right")
     for r in rows:
-        table.add_row(
-            r["language"], r["role"], fmt(r["test_acc"]), fmt(r["test_macro_f1"]), fmt(r["dev_acc"])
-        )
+        table.add_row(r["language"], r["role"], *(fmt(r[c]) for c in columns))
     test = results.get("test", {})
     if "test/transfer_gap" in test:
         table.add_section()
-        table.add_row(
-            "avg target",
-            "",
-            fmt(test["test/acc/avg_target"]),
-            fmt(test["test/macro_f1/avg_target"]),
-            "",
-        )
-        table.add_row("transfer gap", "source - avg target", fmt(test["test/transfer_gap"]), "", "")
+        averages = [fmt(test.get(f"test/{c.removeprefix('test_')}/avg_target"))
+                    if c.startswith("test_") else "" for c in columns]  # fmt: skip
+        table.add_row("avg target", "", *averages)
+        gap = [fmt(test["test/transfer_gap"]) if c == f"test_{primary}" else "" for c in columns]
+        table.add_row("transfer gap", "source - avg target", *gap)
     Console().print(table)

@@ -22,6 +22,11 @@ from xlt.strategies.base import TransferStrategy
 class Adversarial(TransferStrategy):
     name = "adversarial"
 
+    def supported_tasks(self) -> tuple[str, ...]:
+        from xlt.tasks import CLASSIFICATION
+
+        return CLASSIFICATION  # the discriminator reads pooled sentence vectors
+
     def __init__(
         self,
         optimizer: Callable[..., torch.optim.Optimizer],

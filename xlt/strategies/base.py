@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 
 from xlt.data.transfer_data import TransferData
 from xlt.models.classifier import SequenceClassifier
@@ -30,6 +29,12 @@ class TransferStrategy:
     ) -> None:
         self.optimizer = optimizer
         self.scheduler = scheduler
+
+    def supported_tasks(self) -> tuple[str, ...]:
+        """Task families (dataset.task) this strategy can train."""
+        from xlt.tasks import ALL_TASKS
+
+        return ALL_TASKS
 
     # --- data -------------------------------------------------------------------------------
     def train_languages(self, source: str, targets: list[str]) -> list[str]:
@@ -82,8 +87,7 @@ class TransferStrategy:
         self, module: TransferModule, batch: dict[str, Any]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss of one training batch, plus extra values to log."""
-        logits = module.net(batch["input_ids"], batch["attention_mask"], batch.get("lang"))
-        return F.cross_entropy(logits, batch["labels"]), {}
+        return module.task.loss(module.net, batch), {}
 
     def fit(self, trainer: L.Trainer, module: TransferModule, dm: TransferDataModule, make_trainer):
         """Train; the returned checkpoint path (or None) holds the weights to test."""

@@ -17,6 +17,11 @@ from xlt.strategies.sampling import k_per_class
 class FewShot(TransferStrategy):
     name = "few_shot"
 
+    def supported_tasks(self) -> tuple[str, ...]:
+        from xlt.tasks import CLASSIFICATION
+
+        return CLASSIFICATION  # k examples per class
+
     def __init__(
         self,
         optimizer: Callable[..., torch.optim.Optimizer],

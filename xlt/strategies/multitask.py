@@ -19,6 +19,11 @@ from xlt.strategies.sampling import TemperatureBatchSampler
 class Multitask(TransferStrategy):
     name = "multitask"
 
+    def supported_tasks(self) -> tuple[str, ...]:
+        from xlt.tasks import ALL_TASKS, CLASSIFICATION
+
+        return CLASSIFICATION if self.language_heads else ALL_TASKS
+
     def __init__(
         self,
         optimizer: Callable[..., torch.optim.Optimizer],

@@ -8,8 +8,9 @@ import lightning as L
 import torch
 from torch import nn
 
-from xlt.evaluation.metrics import language_metrics, summarize
+from xlt.evaluation.metrics import summarize
 from xlt.models.classifier import SequenceClassifier
+from xlt.tasks.base import Scorer, TaskType
 
 if TYPE_CHECKING:
     from xlt.strategies.base import TransferStrategy
@@ -21,7 +22,8 @@ class TransferModule(L.LightningModule):
     def __init__(
         self,
         net: SequenceClassifier,
-        num_labels: int,
+        task: TaskType,
+        scorers: dict[EvalKey, Scorer],
         strategy: TransferStrategy,
         val_keys: list[EvalKey],
         test_keys: list[EvalKey],
@@ -29,15 +31,12 @@ class TransferModule(L.LightningModule):
         target_langs: list[str],
     ) -> None:
         super().__init__()
-        self.net = net
+        self.net, self.task = net, task
         self.strategy = strategy
         self.val_keys, self.test_keys = list(val_keys), list(test_keys)
         self.source_lang, self.target_langs = source_lang, list(target_langs)
-        self.metrics = nn.ModuleDict(
-            {
-                f"{s}_{lang}": language_metrics(num_labels)
-                for s, lang in self.val_keys + self.test_keys
-            }
+        self.scorers = nn.ModuleDict(
+            {f"{s}_{lang}": scorer for (s, lang), scorer in scorers.items()}
         )
         self.results: dict[str, dict[str, float]] = {}  # split -> summary of the last evaluation
         # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
@@ -56,8 +55,8 @@ class TransferModule(L.LightningModule):
         return int(inner["input_ids"].shape[0])
 
     def _eval_step(self, batch: dict, key: EvalKey) -> None:
-        logits = self.net(batch["input_ids"], batch["attention_mask"], key[1])
-        self.metrics[f"{key[0]}_{key[1]}"].update(logits.argmax(-1), batch["labels"])
+        outputs = self.net(batch["input_ids"], batch["attention_mask"], key[1])
+        self.scorers[f"{key[0]}_{key[1]}"].update(outputs, batch)
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._eval_step(batch, self.val_keys[dataloader_idx])
@@ -68,10 +67,12 @@ class TransferModule(L.LightningModule):
     def _finish(self, split: str, keys: list[EvalKey]) -> None:
         scores = {}
         for s, lang in keys:
-            collection = self.metrics[f"{s}_{lang}"]
-            scores[lang] = {name: float(v) for name, v in collection.compute().items()}
-            collection.reset()
-        summary = summarize(split, scores, self.source_lang, self.target_langs)
+            scorer = self.scorers[f"{s}_{lang}"]
+            scores[lang] = scorer.compute()
+            scorer.reset()
+        summary = summarize(
+            split, scores, self.source_lang, self.target_langs, self.task.primary_metric
+        )
         self.results[split] = summary
         self.log_dict(summary, add_dataloader_idx=False)
 

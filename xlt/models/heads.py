@@ -1,0 +1,42 @@
+"""Heads for token-level tasks on the same encoder: a tag per token (NER, POS) and a start/end
+score per token (extractive QA). They reuse SequenceClassifier's freezing, counting and
+checkpoint record, so strategies that only touch the encoder work unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from xlt.models.classifier import SequenceClassifier
+
+
+class TokenTagger(SequenceClassifier):
+    """Logits [batch, tokens, labels]."""
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        langs: Sequence[str] | str | None = None,
+    ) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(self.dropout(hidden))
+
+
+class SpanExtractor(SequenceClassifier):
+    """Start and end logits [batch, tokens, 2] (SQuAD-style span head)."""
+
+    def __init__(self, encoder: nn.Module, **kwargs) -> None:
+        super().__init__(encoder, num_labels=2, **kwargs)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        langs: Sequence[str] | str | None = None,
+    ) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        logits = self.head(self.dropout(hidden))
+        return logits.masked_fill(~attention_mask.bool().unsqueeze(-1), -1e4)

@@ -1,0 +1,161 @@
+"""Extractive QA (SQuAD v1.1 training, XQuAD / MLQA evaluation): question and context through
+the pair encoding, long contexts cut into overlapping windows (stride), a start/end head, and
+answers read back through the character offsets; EM and F1 per language."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from xlt.data.tokenize import cached_map, tokenizer_identity
+from xlt.evaluation.qa_metrics import best_over_answers, exact_match, f1
+from xlt.models.heads import SpanExtractor
+from xlt.tasks.base import Scorer, TaskType
+
+
+class QACollator:
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict]) -> dict:
+        longest = max(len(r["input_ids"]) for r in rows)
+        input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = len(row["input_ids"])
+            input_ids[i, :n] = torch.as_tensor(row["input_ids"])
+            attention_mask[i, :n] = 1
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        for key in ("start_positions", "end_positions", "feature_idx"):
+            if key in rows[0]:
+                batch[key] = torch.as_tensor([r[key] for r in rows], dtype=torch.long)
+        if "lang" in rows[0]:
+            batch["lang"] = [r["lang"] for r in rows]
+        return batch
+
+
+class QAScorer(Scorer):
+    """Collects start/end logits per window; per example, the best valid span over its
+    windows (end >= start, at most `max_answer_tokens`, inside the context) is the answer."""
+
+    def __init__(self, features, examples, style: str, n_best: int = 20, max_answer_tokens=30):
+        super().__init__()
+        self.features, self.examples, self.style = features, examples, style
+        self.n_best, self.max_answer_tokens = n_best, max_answer_tokens
+        self.reset()
+
+    def reset(self) -> None:
+        self.logits: dict[int, np.ndarray] = {}
+
+    def update(self, outputs: torch.Tensor, batch: dict) -> None:
+        lengths = batch["attention_mask"].sum(1).tolist()
+        for row, idx in enumerate(batch["feature_idx"].tolist()):
+            self.logits[idx] = outputs[row, : lengths[row]].float().cpu().numpy()
+
+    def predictions(self) -> dict[int, str]:
+        best: dict[int, tuple[float, str]] = {}
+        offsets_all = self.features["offsets"]
+        example_of = self.features["example_idx"]
+        for idx, logits in self.logits.items():
+            offsets, ex = offsets_all[idx], example_of[idx]
+            context = self.examples[ex]["context"]
+            starts = np.argsort(logits[:, 0])[::-1][: self.n_best]
+            ends = np.argsort(logits[:, 1])[::-1][: self.n_best]
+            for s in starts:
+                for e in ends:
+                    if offsets[s][0] < 0 or offsets[e][0] < 0:
+                        continue  # question or special token
+                    if e < s or e - s + 1 > self.max_answer_tokens:
+                        continue
+                    score = float(logits[s, 0] + logits[e, 1])
+                    if ex not in best or score > best[ex][0]:
+                        best[ex] = (score, context[offsets[s][0] : offsets[e][1]])
+        return {ex: text for ex, (_, text) in best.items()}
+
+    def compute(self) -> dict[str, float]:
+        if not self.logits:
+            return {}
+        predicted = self.predictions()
+        em, f = [], []
+        for ex, row in enumerate(self.examples):
+            answer, golds, lang = predicted.get(ex, ""), row["answers"]["text"], row["lang"]
+            em.append(best_over_answers(exact_match, answer, golds, lang, self.style))
+            f.append(best_over_answers(f1, answer, golds, lang, self.style))
+        return {"f1": float(np.mean(f)), "em": float(np.mean(em))}
+
+
+class ExtractiveQA(TaskType):
+    name = "qa"
+    columns = ("question", "context", "answers")
+    primary_metric = "f1"
+    metric_names = ("f1", "em")
+    loader_columns = ("input_ids", "start_positions", "end_positions", "feature_idx", "lang")
+
+    def __init__(self, doc_stride: int = 128, normalization: str = "squad") -> None:
+        self.doc_stride, self.normalization = doc_stride, normalization
+
+    def tokenize(self, ds, tokenizer, *, max_length, text_prefix, cache_dir, key, train):
+        stride = min(self.doc_stride, max_length // 2)
+
+        def encode(batch: dict) -> dict:
+            enc = tokenizer(
+                [text_prefix + q.lstrip() for q in batch["question"]],
+                batch["context"],
+                truncation="only_second",
+                max_length=max_length,
+                stride=stride,
+                return_overflowing_tokens=True,
+                return_offsets_mapping=True,
+            )
+            out = {"input_ids": enc["input_ids"], "example_idx": [], "offsets": []}
+            out |= {"start_positions": [], "end_positions": [], "lang": []}
+            for i, offsets in enumerate(enc["offset_mapping"]):
+                ex = enc["overflow_to_sample_mapping"][i]
+                in_context = [s == 1 for s in enc.sequence_ids(i)]
+                spans = [
+                    tuple(o) if c else (-1, -1) for o, c in zip(offsets, in_context, strict=True)
+                ]
+                answer = batch["answers"][ex]
+                start_char = answer["answer_start"][0] if answer["answer_start"] else -1
+                end_char = start_char + len(answer["text"][0]) if answer["text"] else -1
+                start = end = 0  # the first token (CLS) when the answer is not in this window
+                inside = [j for j, (a, b) in enumerate(spans) if a >= 0]
+                if (
+                    inside
+                    and spans[inside[0]][0] <= start_char
+                    and spans[inside[-1]][1] >= end_char
+                ):
+                    start = next(j for j in inside if spans[j][1] > start_char)
+                    end = next(j for j in reversed(inside) if spans[j][0] < end_char)
+                out["example_idx"].append(batch["_example_idx"][ex])
+                out["offsets"].append([list(span) for span in spans])
+                out["start_positions"].append(start)
+                out["end_positions"].append(end)
+                out["lang"].append(batch["lang"][ex])
+            out["length"] = [len(x) for x in out["input_ids"]]
+            return out
+
+        numbered = ds.add_column("_example_idx", list(range(len(ds))))
+        identity = ["qa-v1", tokenizer_identity(tokenizer), max_length, stride, text_prefix, *key]
+        features = cached_map(numbered, encode, identity, cache_dir, numbered.column_names)
+        return features.add_column("feature_idx", list(range(len(features))))
+
+    def collator(self, tokenizer):
+        return QACollator(tokenizer.pad_token_id)
+
+    def build_net(self, encoder, num_labels, model_cfg) -> SpanExtractor:
+        return SpanExtractor(
+            encoder,
+            head_dropout=model_cfg.head_dropout,
+            freeze_embeddings=model_cfg.freeze_embeddings,
+        )
+
+    def loss(self, net, batch) -> torch.Tensor:
+        logits = net(batch["input_ids"], batch["attention_mask"])
+        start = F.cross_entropy(logits[..., 0], batch["start_positions"])
+        end = F.cross_entropy(logits[..., 1], batch["end_positions"])
+        return (start + end) / 2
+
+    def scorer(self, label_names, features, examples) -> Scorer:
+        return QAScorer(features, examples, self.normalization)

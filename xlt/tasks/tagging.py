@@ -1,0 +1,114 @@
+"""Token classification (PAN-X / WikiANN NER, POS): rows are words with a tag each; the tag sits
+on a word's first subword (the others are ignored, -100), and entity-level F1 is computed with
+seqeval per language, words cut by truncation counting as predicted 'O'."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from xlt.data.tokenize import cached_map, tokenizer_identity
+from xlt.models.heads import TokenTagger
+from xlt.tasks.base import Scorer, TaskType
+
+IGNORE = -100
+
+
+class TaggingCollator:
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict]) -> dict:
+        longest = max(len(r["input_ids"]) for r in rows)
+        input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), longest), IGNORE, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = len(row["input_ids"])
+            input_ids[i, :n] = torch.as_tensor(row["input_ids"])
+            labels[i, :n] = torch.as_tensor(row["labels"])
+            attention_mask[i, :n] = 1
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        batch["tags"] = [r["tags"] for r in rows]  # every word's gold tag, truncated ones too
+        if "lang" in rows[0]:
+            batch["lang"] = [r["lang"] for r in rows]
+        return batch
+
+
+class TaggingScorer(Scorer):
+    def __init__(self, label_names: list[str]) -> None:
+        super().__init__()
+        self.names = label_names
+        self.reset()
+
+    def reset(self) -> None:
+        self.gold: list[list[str]] = []
+        self.pred: list[list[str]] = []
+
+    def update(self, outputs: torch.Tensor, batch: dict) -> None:
+        predicted = outputs.argmax(-1).cpu()
+        first_subword = (batch["labels"] != IGNORE).cpu()
+        for row, tags in enumerate(batch["tags"]):
+            words = [self.names[t] for t in predicted[row][first_subword[row]].tolist()]
+            words += ["O"] * (len(tags) - len(words))  # truncated words: nothing predicted
+            self.gold.append([self.names[t] for t in tags])
+            self.pred.append(words)
+
+    def compute(self) -> dict[str, float]:
+        from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+        if not self.gold:
+            return {}
+        kwargs = {"zero_division": 0}
+        return {
+            "f1": float(f1_score(self.gold, self.pred, **kwargs)),
+            "precision": float(precision_score(self.gold, self.pred, **kwargs)),
+            "recall": float(recall_score(self.gold, self.pred, **kwargs)),
+            "acc": float(accuracy_score(self.gold, self.pred)),  # per word
+        }
+
+
+class Tagging(TaskType):
+    name = "tagging"
+    columns = ("tokens", "tags")
+    primary_metric = "f1"
+    metric_names = ("f1", "precision", "recall", "acc")
+    loader_columns = ("input_ids", "labels", "tags", "lang")
+
+    def tokenize(self, ds, tokenizer, *, max_length, text_prefix, cache_dir, key, train):
+        prefix = text_prefix.split()  # e5's "query: " becomes an untagged first word
+
+        def encode(batch: dict) -> dict:
+            words = [prefix + list(tokens) for tokens in batch["tokens"]]
+            enc = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
+            labels = []
+            for row, tags in enumerate(batch["tags"]):
+                aligned, previous = [], None
+                for word in enc.word_ids(row):
+                    first = word is not None and word != previous and word >= len(prefix)
+                    aligned.append(tags[word - len(prefix)] if first else IGNORE)
+                    previous = word
+                labels.append(aligned)
+            ids = enc["input_ids"]
+            return {"input_ids": ids, "labels": labels, "length": [len(x) for x in ids]}
+
+        identity = ["tagging-v1", tokenizer_identity(tokenizer), max_length, text_prefix, *key]
+        return cached_map(ds, encode, identity, cache_dir)
+
+    def collator(self, tokenizer):
+        return TaggingCollator(tokenizer.pad_token_id)
+
+    def build_net(self, encoder, num_labels, model_cfg) -> TokenTagger:
+        return TokenTagger(
+            encoder,
+            num_labels=num_labels,
+            head_dropout=model_cfg.head_dropout,
+            freeze_embeddings=model_cfg.freeze_embeddings,
+        )
+
+    def loss(self, net, batch) -> torch.Tensor:
+        logits = net(batch["input_ids"], batch["attention_mask"])
+        return F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE)
+
+    def scorer(self, label_names, features, examples) -> Scorer:
+        return TaggingScorer(label_names)
