@@ -76,7 +76,12 @@ def test_cfg_job_prints_the_composed_config(tmp_path, token_cache):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "alternative"),
-    [("model=xlmr_base", "model=me5_small"), ("dataset=xnli", "dataset=hsk_topic")],
+    [
+        ("model=xlmr_base", "model=me5_small"),
+        ("dataset=xnli", "dataset=hsk_topic"),
+        ("dataset=panx", "dataset=local_tagging"),
+        ("dataset=mlqa", "dataset=local_qa"),
+    ],
 )
 def test_hub_configs_fail_fast_offline_with_a_clear_message(
     tmp_path, token_cache, override, alternative

@@ -19,7 +19,7 @@ from xlt.data.datamodule import TransferDataModule
 from xlt.evaluation.results_table import language_rows, print_results
 from xlt.models.init_encoder import load_encoder_weights
 from xlt.models.init_encoder import resolve as resolve_encoder
-from xlt.tasks import check_strategy_task, check_task_data, get_task
+from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
 from xlt.tracking.manifest import build_manifest, git_state
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.module import TransferModule
@@ -161,7 +161,7 @@ def _train_and_evaluate(cfg: DictConfig, tracker: RunTracker) -> dict[str, dict[
         num_workers=cfg.dataset.num_workers,
         limit=cfg.dataset.limit,
         cache_dir=cfg.paths.cache_dir,
-        augmentation=augmentation,
+        augmentation=augmentation if task.name in CLASSIFICATION else None,  # rewrites texts
         seed=cfg.seed,
     )
     datamodule.setup("fit")

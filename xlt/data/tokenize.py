@@ -29,6 +29,7 @@ def cached_map(
 ) -> Dataset:
     """`ds.map(encode, batched=True)` cached in cache_dir/tokenized under a hash of `identity`
     (which must name the content, the tokenizer and every setting of `encode`)."""
+    identity = [*identity, sorted(ds.column_names), len(ds)]  # what reaches `encode`
     fingerprint = hashlib.sha256(json.dumps(identity, default=str).encode()).hexdigest()[:24]
     path = Path(cache_dir).expanduser() / "tokenized" / f"{fingerprint}.arrow"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,11 +36,11 @@ def print_results(
         return "-" if v is None else f"{v:.4f}"
 
     columns = [c for c in rows[0] if c not in ("language", "role")]
-    table = Table(title=title)
+    table = Table(title=f"{title} (test, except dev {primary})")
     table.add_column("language")
     table.add_column("role")
     for column in columns:
-        table.add_column(column.replace("_", " ", 1), justify="right")
+        table.add_column(column.removeprefix("test_").replace("_", " "), justify="right")
     for r in rows:
         table.add_row(r["language"], r["role"], *(fmt(r[c]) for c in columns))
     test = results.get("test", {})
@@ -50,5 +50,5 @@ def print_results(
                     if c.startswith("test_") else "" for c in columns]  # fmt: skip
         table.add_row("avg target", "", *averages)
         gap = [fmt(test["test/transfer_gap"]) if c == f"test_{primary}" else "" for c in columns]
-        table.add_row("transfer gap", "source - avg target", *gap)
+        table.add_row("transfer gap", "src - avg", *gap)
     Console().print(table)

@@ -19,13 +19,19 @@ def languages(runs: pd.DataFrame, metric: str = "acc", split: str = "test") -> l
     return [lang for lang in langs if lang != "avg_target"]
 
 
-def summarize_runs(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
+def primary_metric(runs: pd.DataFrame) -> str:
+    """Accuracy for classification runs, F1 for tagging and QA (entity / token-overlap F1)."""
+    span_or_tags = any(c.startswith(("test/em/", "test/precision/")) for c in runs.columns)
+    return "f1" if span_or_tags else "acc"
+
+
+def summarize_runs(runs: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     """One row per configuration: n seeds, and mean/std per language, target average and gap."""
+    metric = metric or primary_metric(runs)
     keys = varying_keys(runs)
     langs = languages(runs, metric)
     columns = [f"test/{metric}/{lang}" for lang in langs] + [f"test/{metric}/avg_target"]
-    if metric == "acc":
-        columns.append("test/transfer_gap")
+    columns.append("test/transfer_gap")
     columns = [c for c in columns if c in runs]
     grouped = runs.groupby(keys, dropna=False, sort=True)
     out = grouped[columns].agg(["mean", "std"])

@@ -21,6 +21,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tracking-uri", default=default_tracking_uri())
     parser.add_argument("--out", type=Path, default=Path("outputs/reports/latest"))
     parser.add_argument(
+        "--reference",
+        type=Path,
+        help="published numbers (CSV, e.g. experiments/xtreme/references.csv) to compare with",
+    )
+    parser.add_argument(
         "--log-to-parent", action="store_true", help="also attach the report to --parent's run"
     )
     return parser.parse_args(argv)
@@ -39,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     except (XltError, ValueError) as err:
         print(f"xlt-report: error: {err}", file=sys.stderr)
         return 2
+    if args.reference is not None:
+        return reference_report(runs, args.reference, args.out)
     if runs.empty:
         print("xlt-report: no finished xlt runs match", file=sys.stderr)
         return 1
@@ -48,6 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.parent and args.log_to_parent:
         report_on_parent(client, args.parent)
     print("report files:\n" + "\n".join(f"  {p}" for p in files.values()))
+    return 0
+
+
+def reference_report(runs, path: Path, out: Path) -> int:
+    from xlt.reporting.reference import compare, load_references
+    from xlt.reporting.report import print_table
+
+    try:
+        table = compare(runs, load_references(path))
+    except XltError as err:
+        print(f"xlt-report: error: {err}", file=sys.stderr)
+        return 2
+    print_table(table, f"measured here vs published ({path})")
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "reference.csv", index=False)
+    (out / "reference.md").write_text(table.to_markdown(index=False) + "\n")
+    print(f"report files:\n  {out / 'reference.csv'}\n  {out / 'reference.md'}")
     return 0
 
 

@@ -45,6 +45,8 @@ def fetch_runs(
         row.update({t: tags.get(t, "") for t in CONFIG_TAGS})
         row["seed"] = int(tags.get("seed", "0"))
         row["target_langs"] = tags.get("target_langs", "")
+        row["reference_task"] = tags.get("reference_task", "")
+        row["reference_model"] = tags.get("reference_model", "")
         row.update({k: v for k, v in run.data.metrics.items() if k.startswith(("test/", "dev/"))})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -51,7 +51,7 @@ def check_strategy_task(strategy, task: TaskType, augmentation) -> None:
             f"strategy {strategy.name!r} works on {list(supported)} tasks, not {task.name!r} "
             "(use zero_shot, linear_probe, freeze_lower, lang_adapters or multitask)."
         )
-    if task.name not in CLASSIFICATION and type(augmentation).__name__ != "NoAugmentation":
+    if task.name != "classification" and type(augmentation).__name__ != "NoAugmentation":
         raise ConfigError(
-            f"augmentation rewrites sentence texts; {task.name} data needs augmentation=none."
+            f"augmentation rewrites single sentences; {task.name} data needs augmentation=none."
         )

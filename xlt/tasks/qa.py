@@ -55,10 +55,11 @@ class QAScorer(Scorer):
 
     def predictions(self) -> dict[int, str]:
         best: dict[int, tuple[float, str]] = {}
-        offsets_all = self.features["offsets"]
-        example_of = self.features["example_idx"]
+        # Evaluation sets are sorted by length: find windows by their feature_idx.
+        position = {idx: i for i, idx in enumerate(self.features["feature_idx"])}
+        offsets_all, example_of = self.features["offsets"], self.features["example_idx"]
         for idx, logits in self.logits.items():
-            offsets, ex = offsets_all[idx], example_of[idx]
+            offsets, ex = offsets_all[position[idx]], example_of[position[idx]]
             context = self.examples[ex]["context"]
             starts = np.argsort(logits[:, 0])[::-1][: self.n_best]
             ends = np.argsort(logits[:, 1])[::-1][: self.n_best]

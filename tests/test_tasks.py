@@ -1,0 +1,207 @@
+"""Task families on small data: QA windows and answers, tag alignment, official answer
+normalisation, seqeval, strategy/task checks, the second HSK tasks, XTREME configs and the
+reference table."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from datasets import Dataset
+from omegaconf import OmegaConf
+
+from xlt.errors import ConfigError
+from xlt.evaluation.qa_metrics import exact_match, f1, normalize_answer
+from xlt.models.sources.random_init import byte_level_tokenizer
+from xlt.reporting.reference import NOT_MEASURED, compare, load_references
+from xlt.tasks import get_task
+from xlt.tasks.tagging import IGNORE, TaggingScorer
+
+REFERENCES = Path(__file__).resolve().parents[1] / "experiments" / "xtreme" / "references.csv"
+
+
+def qa_examples() -> Dataset:
+    context = "filler words here. " * 12 + "Marie Curie was born in Warsaw in 1867. " + "more. " * 8
+    start = context.index("Warsaw")
+    return Dataset.from_dict(
+        {
+            "id": ["q0"],
+            "question": ["Where was Marie Curie born?"],
+            "context": [context],
+            "answers": [{"text": ["Warsaw"], "answer_start": [start]}],
+            "lang": ["en"],
+        }
+    )
+
+
+def test_qa_windows_cover_a_long_context_and_point_at_the_answer(tmp_path):
+    task, tokenizer = get_task("qa", doc_stride=32), byte_level_tokenizer()
+    examples = qa_examples()
+    features = task.tokenize(examples, tokenizer, max_length=96, text_prefix="",
+                             cache_dir=tmp_path, key=["t"], train=True)  # fmt: skip
+    assert len(features) > 3  # one context, several overlapping windows
+    assert all(len(ids) <= 96 for ids in features["input_ids"])
+    context = examples[0]["context"]
+    found = 0
+    for f in features:
+        if f["start_positions"] == 0:
+            continue  # the answer is not inside this window
+        start, end = f["offsets"][f["start_positions"]][0], f["offsets"][f["end_positions"]][1]
+        assert context[start:end] == "Warsaw"
+        found += 1
+    assert found >= 1
+
+    # Logits that point at the gold span give EM = F1 = 1 through the real post-processing.
+    scorer = task.scorer([], features, examples)
+    batch = task.collator(tokenizer)([dict(f) for f in features])
+    logits = torch.full((*batch["input_ids"].shape, 2), -10.0)
+    for row, f in enumerate(features):
+        if f["start_positions"]:
+            logits[row, f["start_positions"], 0] = logits[row, f["end_positions"], 1] = 10.0
+    scorer.update(logits, batch)
+    assert scorer.compute() == {"f1": 1.0, "em": 1.0}
+
+
+def test_official_answer_normalisation():
+    assert normalize_answer("The  Cat, sat!") == "cat sat"  # SQuAD v1.1
+    assert exact_match("the Warsaw", "Warsaw.") == 1.0
+    assert f1("in Warsaw Poland", "Warsaw") == pytest.approx(0.5)
+    # MLQA: Spanish articles, Chinese mixed segmentation (a token per character)
+    assert normalize_answer("La casa blanca", "es", "mlqa") == "casa blanca"
+    assert normalize_answer("北京大学", "zh", "mlqa") == "北 京 大 学"
+    assert f1("北京", "北京大学", "zh", "mlqa") == pytest.approx(2 * 1.0 * 0.5 / 1.5)
+    assert f1("北京", "北京大学", "zh", "squad") == 0.0  # without segmentation: one token each
+
+
+def test_tags_sit_on_first_subwords_and_truncated_words_count_as_missed(tmp_path):
+    task, tokenizer = get_task("tagging"), byte_level_tokenizer()
+    ds = Dataset.from_dict({"id": ["0"], "tokens": [["Alice", "sees", "Paris"]],
+                            "tags": [[1, 0, 3]], "lang": ["en"]})  # fmt: skip
+    (row,) = task.tokenize(ds, tokenizer, max_length=64, text_prefix="query: ",
+                           cache_dir=tmp_path, key=["t"], train=True)  # fmt: skip
+    tagged = [t for t in row["labels"] if t != IGNORE]
+    assert tagged == [1, 0, 3]  # one label per word; prefix, specials and continuations ignored
+    assert row["labels"][0] == IGNORE and len(row["labels"]) == len(row["input_ids"])
+
+    names = ["O", "B-PER", "I-PER", "B-LOC"]
+    scorer = TaggingScorer(names)
+    labels = torch.tensor([[IGNORE, 1, IGNORE, 0]])  # only 2 of 3 words survived truncation
+    logits = torch.zeros(1, 4, 4)
+    logits[0, 1, 1] = logits[0, 3, 0] = 5.0
+    scorer.update(logits, {"labels": labels, "tags": [[1, 0, 3]]})
+    scores = scorer.compute()
+    assert scores["precision"] == 1.0 and scores["recall"] == 0.5  # Paris (B-LOC) was cut off
+
+
+def test_strategies_and_augmentations_refuse_tasks_they_cannot_train(compose_cfg):
+    from xlt.config.validate import build
+    from xlt.tasks import check_strategy_task
+
+    tagging = get_task("tagging")
+    cfg = compose_cfg("strategy=few_shot")
+    with pytest.raises(ConfigError, match="few_shot.*not 'tagging'"):
+        check_strategy_task(build(cfg.strategy, "strategy"), tagging, build(cfg.augmentation, "a"))
+    cfg = compose_cfg("augmentation=translate_train")
+    with pytest.raises(ConfigError, match="augmentation=none"):
+        check_strategy_task(build(cfg.strategy, "strategy"), tagging, build(cfg.augmentation, "a"))
+    with pytest.raises(ConfigError, match="not a task family"):
+        get_task("summarization")
+
+
+@pytest.mark.parametrize(("dataset", "n_labels"), [("hsk_level", 6), ("hsk_sentence_type", 3)])
+def test_second_offline_hsk_tasks(compose_cfg, dataset, n_labels):
+    from xlt.config.validate import build
+
+    cfg = compose_cfg(f"dataset={dataset}")
+    data = build(cfg.dataset.loader, "dataset.loader")
+    assert cfg.dataset.name == dataset and len(data.label_names) == n_labels
+    assert data.languages == ["en", "zh"]
+
+
+def test_every_xtreme_experiment_composes_with_the_papers_settings(compose_cfg):
+    folder = Path(__file__).resolve().parents[1] / "conf" / "experiment" / "xtreme"
+    names = sorted(p.stem for p in folder.glob("*.yaml"))
+    for needed in ("xnli_mbert", "xnli_xlmr_large", "pawsx_mbert", "panx_mbert", "xquad_mbert",
+                   "mlqa_mbert"):  # fmt: skip
+        assert needed in names
+    for name in names:
+        cfg = compose_cfg(f"experiment=xtreme/{name}")
+        task, model = name.split("_", 1)
+        assert cfg.model.name == model and cfg.logger.tags.reference_task == task
+        assert cfg.selection.value == "source_dev" and cfg.strategy._target_.endswith("ZeroShot")
+        assert cfg.dataset.batch_size * cfg.trainer.accumulate_grad_batches == 32
+    xnli = compose_cfg("experiment=xtreme/xnli_mbert")
+    assert xnli.strategy.optimizer.lr == 2e-5 and xnli.trainer.max_epochs == 5
+    assert xnli.model.max_length == 128 and xnli.dataset.task == "pair_classification"
+    assert OmegaConf.select(xnli, "trainer.precision") == "bf16-mixed"
+
+
+def test_reference_file_holds_the_published_averages():
+    refs = load_references(REFERENCES)
+    avg = {(r.model, r.task, r.setting, r.metric): r.value
+           for r in refs.itertuples() if r.language == "avg"}  # fmt: skip
+    assert avg[("mbert", "xnli", "zero-shot", "acc")] == 65.4
+    assert avg[("xlmr_large", "mlqa", "zero-shot", "f1")] == 71.6
+    assert avg[("xlmr_large", "xnli", "translate-train-all", "acc")] == 83.6
+    with REFERENCES.open() as handle:
+        assert list(csv.DictReader(handle))[0].keys() >= {"paper", "table", "value"}
+
+
+def test_reference_table_lines_runs_up_with_published_numbers():
+    runs = pd.DataFrame(
+        [
+            {"dataset": "xnli", "model": "mbert", "strategy": "zero_shot", "augmentation": "none",
+             "reference_task": "", "reference_model": "", "seed": s,
+             "test/acc/en": en, "test/acc/zh": zh, "test/macro_f1/en": 0.5}
+            for s, en, zh in [(0, 0.80, 0.66), (1, 0.82, 0.68)]
+        ]
+        + [{"dataset": "hsk_topic", "model": "me5_small", "strategy": "zero_shot",
+            "augmentation": "none", "reference_task": "", "reference_model": "", "seed": 0,
+            "test/acc/en": 0.57, "test/acc/zh": 0.57, "test/macro_f1/en": 0.5}]
+    )  # fmt: skip
+    table = compare(runs, load_references(REFERENCES))
+    row = table[(table.task == "xnli") & (table.model == "mbert") & (table.language == "avg")]
+    assert row.measured.item() == "74.0 ± 1.4" and row.delta.item() == "+8.6"
+    en = table[(table.task == "xnli") & (table.model == "mbert") & (table.language == "en")]
+    assert en.measured.item() == "81.0 ± 1.4" and en.published.item() == "80.8"
+    assert (table[table.model == "xlmr_large"].measured == NOT_MEASURED).all()
+    hsk = table[table.task == "hsk_topic"]
+    assert hsk.measured.item() == "57.0" and hsk.published.item() == "-"
+
+
+@pytest.mark.slow
+def test_each_task_family_learns_its_fixture_through_the_cli(tmp_path, token_cache):
+    import subprocess
+
+    from mlflow import MlflowClient
+
+    from tests.task_fixtures import write_task_files
+    from tests.test_cli_end_to_end import XLT_TRAIN, run_cli
+
+    common = ["model=tiny_random", "trainer.max_epochs=8", "strategy.optimizer.lr=1e-3",
+              "trainer.enable_progress_bar=false"]  # fmt: skip
+    floors = {"pairs": ("acc", 0.9), "tagging": ("f1", 0.5), "qa": ("f1", 0.4)}
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    for kind, (metric, floor) in floors.items():
+        overrides = write_task_files(tmp_path / "data", kind)
+        proc = run_cli([*overrides, *common], tmp_path, token_cache)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        name = {"pairs": "local", "tagging": "local_tagging", "qa": "local_qa"}[kind]
+        (run,) = client.search_runs([client.get_experiment_by_name(f"xlt-{name}").experiment_id])
+        score = run.data.metrics[f"test/{metric}/en"]
+        assert score >= floor, f"{kind}: test {metric} {score:.3f} < {floor}"  # it learnt
+        assert run.data.tags["selection_metric"] == f"dev/{metric}/en"
+
+    report = subprocess.run(
+        [str(Path(XLT_TRAIN).with_name("xlt-report")), "--reference", str(REFERENCES),
+         "--tracking-uri", f"sqlite:///{tmp_path}/outputs/mlflow.db", "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "r" / "reference.csv")
+    assert set(table[table.published == "-"].task) == {"local", "local_tagging", "local_qa"}
+    assert (table[table.published != "-"].measured == NOT_MEASURED).all()
+    assert "not measured here" in report.stdout

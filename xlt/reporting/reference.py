@@ -1,0 +1,99 @@
+"""Measured results next to published ones: `xlt-report --reference FILE`.
+
+A run matches a reference row by task, model and setting. Its task and model are the tags
+`reference_task` / `reference_model` (experiment configs set them), else its dataset and model
+names; its setting is "zero-shot" for zero_shot without augmentation, else
+"STRATEGY+AUGMENTATION". Published values are percentages, and so is the table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from xlt.errors import ConfigError
+from xlt.reporting.aggregate import primary_metric
+
+COLUMNS = ("paper", "table", "model", "task", "setting", "metric", "language", "value")
+NOT_MEASURED = "not measured here"
+
+
+def load_references(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise ConfigError(
+            f"--reference {path}: no such file (e.g. experiments/xtreme/references.csv)"
+        )
+    refs = pd.read_csv(path, dtype={"value": float}, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in refs]
+    if missing:
+        raise ConfigError(f"{path}: missing column(s) {missing}; a reference file has {COLUMNS}")
+    return refs
+
+
+def run_keys(runs: pd.DataFrame) -> pd.DataFrame:
+    runs = runs.copy()
+    runs["ref_task"] = runs.get("reference_task", "").replace("", pd.NA).fillna(runs["dataset"])
+    runs["ref_model"] = runs.get("reference_model", "").replace("", pd.NA).fillna(runs["model"])
+    plain = (runs["strategy"] == "zero_shot") & runs["augmentation"].isin(
+        ["none", "noaugmentation", ""]
+    )
+    runs["ref_setting"] = runs["strategy"] + "+" + runs["augmentation"]
+    runs.loc[plain, "ref_setting"] = "zero-shot"
+    return runs
+
+
+def run_value(run: pd.Series, metric: str, language: str) -> float | None:
+    """Percent; `avg` is the mean over every language the run tested (source included)."""
+    if language != "avg":
+        value = run.get(f"test/{metric}/{language}")
+        return None if value is None or pd.isna(value) else 100 * float(value)
+    prefix = f"test/{metric}/"
+    values = [run[c] for c in run.index if c.startswith(prefix) and c != f"{prefix}avg_target"]
+    values = [v for v in values if not pd.isna(v)]
+    return 100 * sum(values) / len(values) if values else None
+
+
+def _measured(group: pd.DataFrame, metric: str, language: str) -> tuple[str, float | None, int]:
+    values = pd.Series([run_value(r, metric, language) for _, r in group.iterrows()]).dropna()
+    if values.empty:
+        return NOT_MEASURED, None, 0
+    mean, std = float(values.mean()), float(values.std()) if len(values) > 1 else None
+    text = f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
+    return text, mean, len(values)
+
+
+def compare(runs: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
+    """Every reference row (measured or not), then measured groups no reference covers."""
+    runs = run_keys(runs) if not runs.empty else runs
+    rows, covered = [], set()
+    for _, ref in refs.iterrows():
+        key = (ref["task"], ref["model"], ref["setting"])
+        group = runs[(runs["ref_task"] == key[0]) & (runs["ref_model"] == key[1])
+                     & (runs["ref_setting"] == key[2])] if not runs.empty else runs  # fmt: skip
+        measured, mean, n = _measured(group, ref["metric"], ref["language"])
+        if n:
+            covered.add(key)
+        rows.append(
+            {
+                "task": key[0], "model": key[1], "setting": key[2], "metric": ref["metric"],
+                "language": ref["language"], "measured": measured, "seeds": n,
+                "published": f"{ref['value']:.1f}",
+                "delta": f"{mean - ref['value']:+.1f}" if mean is not None else "",
+                "source": f"{ref['paper']}, {ref['table']}",
+            }
+        )  # fmt: skip
+    if not runs.empty:
+        for key, group in runs.groupby(["ref_task", "ref_model", "ref_setting"], sort=True):
+            if key in covered:
+                continue
+            metric = primary_metric(group.dropna(axis=1, how="all"))
+            measured, _, n = _measured(group, metric, "avg")
+            rows.append(
+                {
+                    "task": key[0], "model": key[1], "setting": key[2], "metric": metric,
+                    "language": "avg", "measured": measured, "seeds": n, "published": "-",
+                    "delta": "", "source": "no published number",
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows)
