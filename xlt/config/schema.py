@@ -110,6 +110,10 @@ class TrainConfig:
     torch_threads: int | None = None  # CPU threads per trial; 1 for parallel local trials
     selection: Selection = Selection.source_dev
     print_config: bool = False
+    # Continue a killed run: its MLflow run id, or "auto" (the run recorded in this output dir).
+    resume: str | None = None
+    # In a multirun: a previous sweep's parent run id; trials that finished there are skipped.
+    sweep_retry: str | None = None
 
 
 def register_configs() -> None:

@@ -14,7 +14,7 @@ from transformers import PreTrainedTokenizerBase
 
 from xlt.augment.base import AugmentContext
 from xlt.data.collate import SwitchingCollator
-from xlt.data.tokenize import sort_by_length
+from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.transfer_data import TransferData
 from xlt.tasks.base import TaskType
 
@@ -62,6 +62,7 @@ class TransferDataModule(L.LightningDataModule):
         self.unlabelled_sets: dict[str, Dataset] = {}
         self.eval_sets: dict[EvalKey, Dataset] = {}  # tokenised (QA: windows of a context)
         self.eval_examples: dict[EvalKey, Dataset] = {}  # the rows they came from
+        self.truncated: dict[str, int] = {}  # "split/lang" -> texts cut at max_length
 
     @property
     def val_keys(self) -> list[EvalKey]:
@@ -74,7 +75,7 @@ class TransferDataModule(L.LightningDataModule):
         ]
 
     def tokenized(self, ds: Dataset, key: list) -> Dataset:
-        return self.task.tokenize(
+        tokens = self.task.tokenize(
             ds,
             self.tokenizer,
             max_length=self.max_length,
@@ -83,6 +84,9 @@ class TransferDataModule(L.LightningDataModule):
             key=[self.data.fingerprint, self.limit, *key],
             train=key[0] == "train",
         )
+        where = "/".join(map(str, key[:2]))
+        self.truncated[where] = count_truncated(tokens, self.max_length, where)
+        return tokens
 
     def setup(self, stage: str | None = None) -> None:
         if self.eval_sets:

@@ -70,6 +70,17 @@ def tokenize(
     return cached_map(ds, encode, identity, cache_dir)
 
 
+def count_truncated(ds: Dataset, max_length: int, where: str) -> int:
+    """Rows that reached the token limit (and so were cut): counted, and a warning if any."""
+    n = int(np.sum(np.asarray(ds["length"]) >= max_length)) if len(ds) else 0
+    if n:
+        log.warning(
+            "%s: %d of %d texts reached model.max_length=%d tokens and were truncated",
+            where, n, len(ds), max_length,
+        )  # fmt: skip
+    return n
+
+
 def sort_by_length(ds: Dataset) -> Dataset:
     """Evaluation order does not change metrics; similar lengths together waste less padding."""
     return ds.select(np.argsort(np.asarray(ds["length"]), kind="stable"))

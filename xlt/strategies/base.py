@@ -91,7 +91,7 @@ class TransferStrategy:
 
     def fit(self, trainer: L.Trainer, module: TransferModule, dm: TransferDataModule, make_trainer):
         """Train; the returned checkpoint path (or None) holds the weights to test."""
-        trainer.fit(module, datamodule=dm)
+        trainer.fit(module, datamodule=dm, ckpt_path=module.resume_from, weights_only=True)
         return trainer.checkpoint_callback.best_model_path or None
 
     def describe(self) -> dict[str, str]:

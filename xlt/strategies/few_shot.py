@@ -70,6 +70,10 @@ class FewShot(TransferStrategy):
         return groups
 
     def fit(self, trainer, module, dm, make_trainer):
+        if module.resume_from:
+            from xlt.errors import ConfigError
+
+            raise ConfigError(f"resume: strategy {self.name!r} has two stages; rerun it instead")
         best = super().fit(trainer, module, dm, make_trainer)
         if self.k == 0:
             return best

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -57,16 +58,34 @@ def hardware() -> dict[str, Any]:
     return info
 
 
+SECRET_KEY = re.compile(r"token|password|passwd|secret|api_?key|credential|auth", re.IGNORECASE)
+MASK = "***"
+
+
+def mask_secrets(value: Any, key: str = "") -> Any:
+    """The config with values under secret-looking keys replaced, at any depth; overrides such
+    as `+model.source.token=...` too. Nothing from the environment is ever logged."""
+    if SECRET_KEY.search(key) and not isinstance(value, dict | list):
+        return MASK
+    if isinstance(value, dict):
+        return {k: mask_secrets(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v, key) for v in value]
+    if isinstance(value, str) and "=" in value and SECRET_KEY.search(value.partition("=")[0]):
+        return f"{value.partition('=')[0]}={MASK}"
+    return value
+
+
 def build_manifest(
     config: dict, overrides: list[str], root: str | Path, seed: int, data_fingerprint: str
 ) -> dict[str, Any]:
     return {
-        "overrides": overrides,
+        "overrides": mask_secrets(overrides),
         "seed": seed,
         "data_fingerprint": data_fingerprint,
         "git": git_state(root),
         "packages": package_versions(),
         "hardware": hardware(),
-        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
-        "config": config,
+        "command": mask_secrets([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "config": mask_secrets(config),
     }

@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig, OmegaConf
 
+from xlt.tracking.manifest import mask_secrets
 from xlt.tracking.store import check_tracking_store, experiment_id
 from xlt.tracking.sweep import parent_of_current_job
 
@@ -25,12 +26,14 @@ def artifact_location(cfg: DictConfig) -> str | None:
 
 
 class RunTracker:
-    def __init__(self, cfg: DictConfig, tags: dict[str, str], out_dir: Path) -> None:
+    def __init__(
+        self, cfg: DictConfig, tags: dict[str, str], out_dir: Path, run_id: str | None = None
+    ) -> None:
         self.uri = cfg.logger.tracking_uri
         self.out_dir = out_dir
         self.client = check_tracking_store(self.uri)  # fails here, before the model loads
         parent = parent_of_current_job()
-        tags = {**tags, **cfg.logger.tags}
+        tags = mask_secrets({**tags, **cfg.logger.tags})
         if parent:  # a sweep's trials go to the parent's experiment, so the UI nests them
             experiment = self.client.get_experiment(parent["experiment_id"]).name
             tags[MLFLOW_PARENT_RUN_ID] = parent["run_id"]
@@ -43,6 +46,7 @@ class RunTracker:
             tracking_uri=self.uri,
             tags=tags,
             log_model=False,
+            run_id=run_id,  # resuming: the same run, its metric history continues
         )
 
     @property
@@ -53,6 +57,9 @@ class RunTracker:
     def start(self, cfg: DictConfig, manifest: dict[str, Any]) -> None:
         """Params (the flattened config) and the files that let anyone rerun this job."""
         self.logger.log_hyperparams(manifest["config"])
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "mlflow_run_id").write_text(self.run_id)  # resume=auto finds it
+        self.logger.experiment.set_tag(self.run_id, "output_dir", str(self.out_dir.resolve()))
         self.logger.experiment.set_tag(self.run_id, "git_dirty", str(manifest["git"]["dirty"]))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.log_text("config.yaml", OmegaConf.to_yaml(manifest["config"]))

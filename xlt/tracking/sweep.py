@@ -54,6 +54,18 @@ class MlflowSweepCallback(Callback):
         exp = experiment_id(client, config.logger.experiment_name, location)
         sweep_dir = Path(config.hydra.sweep.dir)
         overrides = list(config.hydra.overrides.task)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if config.get("sweep_retry"):  # the same parent: finished trials are skipped, see run()
+            old = client.get_run(str(config.sweep_retry))
+            client.update_run(old.info.run_id, status="RUNNING")
+            parent = {"run_id": old.info.run_id, "experiment_id": old.info.experiment_id,
+                      "tracking_uri": uri}  # fmt: skip
+            (sweep_dir / PARENT_FILE).write_text(json.dumps(parent))
+            log.info("retrying the failed or missing trials of sweep %s", old.info.run_id)
+            return
+        from xlt.tracking.manifest import mask_secrets
+
+        overrides = mask_secrets(overrides)
         run = client.create_run(
             exp,
             run_name=f"sweep-{sweep_dir.name}",
@@ -62,7 +74,6 @@ class MlflowSweepCallback(Callback):
         for override in overrides:
             key, _, value = override.partition("=")
             client.log_param(run.info.run_id, f"sweep/{key.lstrip('+~')}", value[:6000])
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         parent = {"run_id": run.info.run_id, "experiment_id": exp, "tracking_uri": uri}
         (sweep_dir / PARENT_FILE).write_text(json.dumps(parent))
         log.info("MLflow parent run %s for sweep %s", run.info.run_id, sweep_dir)
@@ -75,11 +86,15 @@ class MlflowSweepCallback(Callback):
             return
         parent = json.loads(path.read_text())
         client = MlflowClient(tracking_uri=parent["tracking_uri"])
-        children = child_runs(client, parent)
+        # A trial is its job overrides: after a retry it may have a FAILED and a FINISHED run.
+        trials: dict[str, bool] = {}
+        for run in child_runs(client, parent):
+            key = run.data.tags.get("job_overrides", run.info.run_id)
+            trials[key] = trials.get(key, False) or run.info.status == "FINISHED"
         # Jobs that died before their MLflow run existed still left their Hydra job folder.
         launched = len(list(Path(config.hydra.sweep.dir).glob("*/.hydra/config.yaml")))
-        n_trials = max(launched, len(children))
-        n_failed = sum(r.info.status != "FINISHED" for r in children) + n_trials - len(children)
+        n_trials = max(launched, len(trials))
+        n_failed = sum(not done for done in trials.values()) + n_trials - len(trials)
         client.log_metric(parent["run_id"], "sweep/n_trials", n_trials)
         client.log_metric(parent["run_id"], "sweep/n_failed", n_failed)
         if self.report and n_failed < n_trials:

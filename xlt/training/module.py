@@ -11,6 +11,7 @@ from torch import nn
 from xlt.evaluation.metrics import summarize
 from xlt.models.classifier import SequenceClassifier
 from xlt.tasks.base import Scorer, TaskType
+from xlt.training.resume import rng_state, set_rng_state
 
 if TYPE_CHECKING:
     from xlt.strategies.base import TransferStrategy
@@ -38,6 +39,7 @@ class TransferModule(L.LightningModule):
         self.scorers = nn.ModuleDict(
             {f"{s}_{lang}": scorer for (s, lang), scorer in scorers.items()}
         )
+        self.resume_from: str | None = None  # a last.ckpt to continue training from
         self.results: dict[str, dict[str, float]] = {}  # split -> summary of the last evaluation
         # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
         self.strict_loading = False
@@ -99,8 +101,11 @@ class TransferModule(L.LightningModule):
             k: v for k, v in checkpoint["state_dict"].items() if k not in frozen
         }
         checkpoint["xlt_architecture"] = self.net.architecture()
+        checkpoint["xlt_rng"] = rng_state()  # a resumed run continues the same random streams
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "xlt_rng" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":
+            set_rng_state(checkpoint["xlt_rng"])
         trainable = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
         missing = sorted(trainable - set(checkpoint["state_dict"]))
         if missing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from datasets import Dataset
 
 from xlt.data.transfer_data import SPLITS, TransferData
 from xlt.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 _READERS = {
     ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
@@ -39,6 +42,18 @@ def _read_table(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
     return frame
+
+
+def _drop_empty_texts(frame: pd.DataFrame, path: Path, columns: list[str | None]) -> pd.DataFrame:
+    """Rows with an empty text cannot be classified: dropped, and the rows named in a warning."""
+    empty = pd.Series(False, index=frame.index)
+    for column in filter(None, columns):
+        empty |= frame[column].isna() | (frame[column].astype(str).str.strip() == "")
+    if empty.any():
+        rows = (frame.loc[empty, "_row"] + 1).tolist()
+        shown = ", ".join(map(str, rows[:20]))
+        log.warning("%s: dropped %d row(s) with an empty text: row %s", path, len(rows), shown)
+    return frame[~empty]
 
 
 def _split_files(files: Mapping[str, Any]) -> dict[str, list[tuple[Path, str | None]]]:
@@ -85,6 +100,7 @@ def load_local(
                     "Set dataset.loader.text_column / label_column / lang_column."
                 )
             frame = frame.assign(_file=str(path), _row=range(len(frame)))
+            frame = _drop_empty_texts(frame, path, [text_column, text_pair_column])
             if lang is not None:
                 frame["lang"] = lang
             elif lang_column != "lang":
