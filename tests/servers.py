@@ -107,8 +107,10 @@ def background(args: list[str], health_url: str, log_path: Path) -> Iterator[Non
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_uri: str, artifacts: Path, log_path: Path) -> Iterator[str]:
-    port = free_port()
+def mlflow_server(
+    backend_uri: str, artifacts: Path, log_path: Path, port: int | None = None
+) -> Iterator[str]:
+    port = port or free_port()
     mlflow_bin = str(Path(sys.executable).parent / "mlflow")
     args = [mlflow_bin, "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1",
             "--port", str(port), "--artifacts-destination", str(artifacts),

@@ -322,4 +322,5 @@ def _train_and_evaluate(
         title = f"{cfg.dataset.name} | {cfg.model.name} | {strategy.name} | seed {cfg.seed}"
         print_results(rows, module.results, title, task.primary_metric)
         print(f"MLflow run {tracker.run_id}. Open the UI with:\n  {tracker.ui_command()}")
+    tracker.finish()  # sends anything queued while the store was unreachable
     return module.results

@@ -10,12 +10,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig, OmegaConf
 
 from xlt.tracking.manifest import mask_secrets
+from xlt.tracking.resilient_logger import ResilientMLFlowLogger, fail_fast_http
 from xlt.tracking.store import check_tracking_store, experiment_id
 from xlt.tracking.sweep import parent_of_current_job
 
@@ -40,13 +40,15 @@ class RunTracker:
         else:
             experiment = cfg.logger.experiment_name
             experiment_id(self.client, experiment, artifact_location(cfg))
-        self.logger = MLFlowLogger(  # the run itself is created lazily, on first use
+        fail_fast_http()
+        self.logger = ResilientMLFlowLogger(  # the run itself is created lazily, on first use
             experiment_name=experiment,
             run_name=cfg.logger.run_name or f"{tags['strategy']}-{cfg.model.name}-seed{cfg.seed}",
             tracking_uri=self.uri,
             tags=tags,
             log_model=False,
             run_id=run_id,  # resuming: the same run, its metric history continues
+            spool=out_dir / "metrics.jsonl",
         )
 
     @property
@@ -68,13 +70,14 @@ class RunTracker:
 
     @rank_zero_only
     def set_tags(self, tags: dict[str, str]) -> None:
+        run_id = self.run_id
         for key, value in tags.items():
-            self.logger.experiment.set_tag(self.run_id, key, value)
+            self.logger.call(lambda k=key, v=value: self.logger.experiment.set_tag(run_id, k, v))
 
     @rank_zero_only
     def log_text(self, name: str, text: str) -> None:
         (self.out_dir / name).write_text(text)
-        self.logger.experiment.log_artifact(self.run_id, str(self.out_dir / name))
+        self.log_file(self.out_dir / name)
 
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
@@ -82,7 +85,8 @@ class RunTracker:
 
     @rank_zero_only
     def log_file(self, path: Path) -> None:
-        self.logger.experiment.log_artifact(self.run_id, str(path))
+        run_id = self.run_id
+        self.logger.call(lambda: self.logger.experiment.log_artifact(run_id, str(path)))
 
     @rank_zero_only
     def log_table(self, name: str, rows: list[dict[str, Any]]) -> None:
@@ -91,7 +95,7 @@ class RunTracker:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        self.logger.experiment.log_artifact(self.run_id, str(path))
+        self.log_file(path)
 
     @rank_zero_only
     def finish(self) -> None:

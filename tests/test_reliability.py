@@ -1,0 +1,197 @@
+"""Fault injection: a run killed mid-training, a kill during a checkpoint write, a failing
+trial retried, the tracking server going away mid-run, an out-of-memory step, secrets in the
+config. Each checks that nothing already done is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from tests.test_cli_end_to_end import XLT_TRAIN, run_cli
+from xlt.training.resume import AtomicCheckpointIO
+
+LEARN = ["model=tiny_random", "dataset.limit=600", "strategy.optimizer.lr=1e-3",
+         "trainer.max_epochs=4", "trainer.deterministic=true", "trainer.log_every_n_steps=1",
+         "trainer.enable_progress_bar=false"]  # fmt: skip
+
+
+def env(root: Path, cache: Path) -> dict[str, str]:
+    return {**os.environ, "XLT_ROOT": str(root), "XLT_CACHE_DIR": str(cache),
+            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
+
+
+def wait_for(path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
+
+
+def history(client: MlflowClient, run_id: str, key: str) -> dict[int, float]:
+    return {m.step: m.value for m in client.get_metric_history(run_id, key)}
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_training_resumes_in_the_same_run_with_identical_results(
+    tmp_path, token_cache
+):
+    reference = run_cli([*LEARN, f"hydra.run.dir={tmp_path}/ref"], tmp_path, token_cache)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen([XLT_TRAIN, *LEARN, f"hydra.run.dir={killed_dir}"], cwd=tmp_path,
+                            env=env(tmp_path, token_cache), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    wait_for(killed_dir / "checkpoints" / "last.ckpt")  # epoch 1 done, epoch 2 under way
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    run_id = (killed_dir / "mlflow_run_id").read_text()
+
+    resumed = run_cli([f"resume={run_id}"], tmp_path, token_cache)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+    assert len(runs) == 2  # the reference and the killed-then-resumed one: no duplicate run
+    ref = next(r for r in runs if r.info.run_id != run_id)
+    again = client.get_run(run_id)
+    assert again.info.status == "FINISHED" and "resumed_from" in again.data.tags
+    tests = {k: v for k, v in ref.data.metrics.items() if k.startswith("test/")}
+    assert tests == {k: again.data.metrics[k] for k in tests}  # bit-identical on CPU
+    # The loss curve is continuous and equal to the uninterrupted one, step by step.
+    assert history(client, run_id, "train/loss") == history(client, ref.info.run_id, "train/loss")
+
+
+def test_a_failure_during_a_checkpoint_write_leaves_the_previous_one_intact(tmp_path, monkeypatch):
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+
+    def half_then_fail(obj, handle, *args, **kwargs):
+        handle.write(b"partial bytes")
+        raise KeyboardInterrupt  # what a kill looks like from inside
+
+    monkeypatch.setattr(torch, "save", half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left
+
+
+@pytest.mark.slow
+def test_sigkill_during_checkpoint_writes_never_leaves_a_truncated_file(tmp_path):
+    path = tmp_path / "last.ckpt"
+    writer = (
+        "import sys, torch\n"
+        "from xlt.training.resume import AtomicCheckpointIO\n"
+        "io = AtomicCheckpointIO()\n"
+        "for i in range(10**6):\n"
+        "    io.save_checkpoint({'i': i, 'w': torch.full((4_000_000,), float(i))}, sys.argv[1])\n"
+    )
+    for delay in (0.8, 1.1, 1.7):  # kill at different points of a 16 MB write
+        proc = subprocess.Popen([sys.executable, "-c", writer, str(path)])
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if path.exists():
+            state = torch.load(path, weights_only=True)
+            assert torch.all(state["w"] == state["i"])  # complete, never half-written
+
+
+@pytest.mark.slow
+def test_a_failed_trial_is_retried_alone_and_the_sweep_completes(tmp_path, token_cache):
+    good = tmp_path / "good.jsonl"
+    late = tmp_path / "late.jsonl"  # missing at first: that trial fails
+    good.write_text("".join(f'{{"text": "t{i}", "label": "{i % 2}", "lang": "{lang}"}}\n'
+                            for i in range(40) for lang in ("en", "zh")))  # fmt: skip
+    common = ["dataset=local", "model=tiny_random", "trainer.max_epochs=1",
+              "trainer.enable_progress_bar=false"]  # fmt: skip
+    sweep = ["-m", f"dataset.files.train={good},{late}", *common]
+    first = run_cli(sweep, tmp_path, token_cache, timeout=600)
+    assert first.returncode == 1 and "1 failed trial(s) of 2" in first.stdout
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    (parent,) = [r for r in client.search_runs([client.get_experiment_by_name("xlt-local")
+                 .experiment_id]) if r.data.tags.get("xlt.sweep") == "true"]  # fmt: skip
+
+    late.write_text(good.read_text())
+    retry = run_cli([*sweep, f"sweep_retry={parent.info.run_id}"], tmp_path, token_cache,
+                    timeout=600)  # fmt: skip
+    assert retry.returncode == 0, retry.stdout[-2000:] + retry.stderr[-2000:]
+    assert "already finished" in retry.stdout + retry.stderr  # the good trial was not rerun
+    runs = client.search_runs([parent.info.experiment_id])
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.info.status for r in children) == ["FAILED", "FINISHED", "FINISHED"]
+    parent = client.get_run(parent.info.run_id)
+    assert parent.info.status == "FINISHED" and parent.data.metrics["sweep/n_failed"] == 0
+
+
+@pytest.mark.slow
+def test_the_tracking_server_going_away_mid_run_loses_no_metric(tmp_path, token_cache):
+    from tests.servers import free_port, mlflow_server
+
+    port, backend = free_port(), f"sqlite:///{tmp_path}/server.db"
+    artifacts, run_dir = tmp_path / "artifacts", tmp_path / "run"
+    args = [*LEARN, "trainer.max_epochs=6", f"hydra.run.dir={run_dir}",
+            f"logger.tracking_uri=http://127.0.0.1:{port}"]  # fmt: skip
+    with mlflow_server(backend, artifacts, tmp_path / "server1.log", port=port):
+        proc = subprocess.Popen(
+            [XLT_TRAIN, *args], cwd=tmp_path, env=env(tmp_path, token_cache),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        wait_for(run_dir / "checkpoints" / "last.ckpt")
+    time.sleep(3)  # the server is down for a while; training goes on
+    assert proc.poll() is None
+    with mlflow_server(backend, artifacts, tmp_path / "server2.log", port=port) as uri:
+        output, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, output[-3000:]
+        assert "unreachable" in output
+        client = MlflowClient(tracking_uri=uri)
+        (run,) = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+        steps = history(client, run.info.run_id, "train/loss")
+        assert len(steps) == 6 * 19  # every step of 6 epochs (600 rows / 32 per batch)
+        assert run.info.status == "FINISHED" and "test/acc/zh" in run.data.metrics
+
+
+def test_out_of_memory_gets_advice_and_keeps_the_failed_run(compose_cfg, monkeypatch, tmp_path):
+    from xlt.errors import XltError
+    from xlt.pipeline import run
+    from xlt.tasks.classification import Classification
+
+    def oom(self, net, batch):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Classification, "loss", oom)
+    cfg = compose_cfg("model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
+                      "trainer.enable_progress_bar=false")  # fmt: skip
+    with pytest.raises(XltError, match=r"dataset.batch_size=16 trainer.accumulate_grad_batches=2"):
+        run(cfg)
+    client = MlflowClient(tracking_uri=cfg.logger.tracking_uri)
+    (failed,) = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+    assert failed.info.status == "FAILED" and "out of memory" in failed.data.tags["error"]
+
+
+def test_secrets_never_reach_mlflow(compose_cfg, monkeypatch):
+    from xlt.pipeline import run
+
+    monkeypatch.setenv("XLT_TEST_SECRET_ENV", "env-secret-value")
+    cfg = compose_cfg("model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
+                      "trainer.enable_progress_bar=false",
+                      "+logger.tags.hub_token=hf_abcdef")  # fmt: skip
+    run(cfg)
+    client = MlflowClient(tracking_uri=cfg.logger.tracking_uri)
+    (logged,) = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+    assert logged.data.tags["hub_token"] == "***"
+    everything = str(logged.data.params) + str(logged.data.tags)
+    out_dir = Path(cfg.paths.output_dir)
+    for name in ("manifest.json", "config.yaml", "overrides.yaml"):
+        everything += (out_dir / name).read_text()
+    assert "hf_abcdef" not in everything and "env-secret-value" not in everything
