@@ -195,3 +195,17 @@ def test_secrets_never_reach_mlflow(compose_cfg, monkeypatch):
     for name in ("manifest.json", "config.yaml", "overrides.yaml"):
         everything += (out_dir / name).read_text()
     assert "hf_abcdef" not in everything and "env-secret-value" not in everything
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:9", "sqlite:///FILE/mlflow.db", "./mlruns"])
+def test_an_unreachable_store_fails_before_training_with_the_fix(uri, tmp_path):
+    from xlt.errors import TrackingError
+    from xlt.tracking.store import check_tracking_store
+
+    (tmp_path / "a-file").write_text("not a folder")
+    uri = uri.replace("FILE", str(tmp_path / "a-file"))
+    start = time.monotonic()
+    with pytest.raises(TrackingError) as err:
+        check_tracking_store(uri)
+    assert uri in str(err.value) or "file stores" in str(err.value)
+    assert time.monotonic() - start < 30

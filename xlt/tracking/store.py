@@ -18,8 +18,17 @@ def default_tracking_uri() -> str:
 
 def check_tracking_store(uri: str) -> MlflowClient:
     """A client for `uri`, after one real request; a failure names the URI and the fix."""
+    from xlt.tracking.resilient_logger import fail_fast_http
+
+    fail_fast_http()  # a dead server answers in seconds, not after minutes of retries
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise TrackingError(
+                f"cannot open the MLflow store {uri!r}: its folder cannot be made ({err}). "
+                "Fix logger.tracking_uri or XLT_ROOT."
+            ) from err
     elif uri.startswith("file:") or "://" not in uri:
         raise TrackingError(
             f"logger.tracking_uri={uri!r}: MLflow 3 refuses plain file stores; use "
