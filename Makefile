@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: install run test ui lint format clean
+.PHONY: install run test ui lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,17 @@ ui: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Speed, measured side by side in one session (docs/benchmarks.md has the latest numbers).
+bench: install
+	for b in train_throughput data_cache eval_throughput startup profile_step sweep_overhead; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+
 lint: install
-	$(BIN)/ruff check xlt tests hydra_plugins
-	$(BIN)/ruff format --check xlt tests hydra_plugins
+	$(BIN)/ruff check xlt tests hydra_plugins benchmarks
+	$(BIN)/ruff format --check xlt tests hydra_plugins benchmarks
 
 format: install
-	$(BIN)/ruff format xlt tests hydra_plugins
-	$(BIN)/ruff check --fix xlt tests hydra_plugins
+	$(BIN)/ruff format xlt tests hydra_plugins benchmarks
+	$(BIN)/ruff check --fix xlt tests hydra_plugins benchmarks
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

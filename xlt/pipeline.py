@@ -250,6 +250,7 @@ def _train_and_evaluate(
         cache_dir=cfg.paths.cache_dir,
         augmentation=augmentation if task.name in CLASSIFICATION else None,  # rewrites texts
         seed=cfg.seed,
+        length_grouped=cfg.dataset.length_grouped,
     )
     datamodule.setup("fit")
     _log_augmentation(tracker, datamodule, augmentation)

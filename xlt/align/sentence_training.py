@@ -97,7 +97,7 @@ class ParallelAlignment(L.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.student.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.01)
+        optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.01, fused=True)
         total = int(self.trainer.estimated_stepping_batches)
         schedule = linear_warmup(optimizer, total, self.warmup_ratio)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

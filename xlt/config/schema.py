@@ -40,6 +40,8 @@ class DatasetConfig:
     batch_size: int = 32
     eval_batch_size: int = 128
     num_workers: int = 0
+    # Batches of similar lengths (less padding); random order when false.
+    length_grouped: bool = True
 
 
 @dataclass

@@ -6,23 +6,34 @@ import numpy as np
 import torch
 
 
+def pad(rows: list[dict], key: str, value: int) -> torch.Tensor:
+    """rows[i][key] (lists of ints) as one [rows, longest] tensor, filled with `value`."""
+    out = torch.full((len(rows), max(len(r[key]) for r in rows)), value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row[key])] = torch.as_tensor(row[key], dtype=torch.long)
+    return out
+
+
+def pad_inputs(rows: list[dict], pad_id: int) -> dict:
+    """input_ids padded with `pad_id`, and the attention mask; `lang` passed through (it routes
+    language heads and discriminators)."""
+    input_ids = pad(rows, "input_ids", pad_id)
+    lengths = torch.tensor([len(r["input_ids"]) for r in rows])
+    mask = (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long()
+    batch = {"input_ids": input_ids, "attention_mask": mask}
+    if "lang" in rows[0]:
+        batch["lang"] = [r["lang"] for r in rows]
+    return batch
+
+
 class PadCollator:
     def __init__(self, pad_id: int) -> None:
         self.pad_id = pad_id
 
     def __call__(self, rows: list[dict]) -> dict:
-        longest = max(len(r["input_ids"]) for r in rows)
-        input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for i, row in enumerate(rows):
-            n = len(row["input_ids"])
-            input_ids[i, :n] = torch.as_tensor(row["input_ids"], dtype=torch.long)
-            attention_mask[i, :n] = 1
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        batch = pad_inputs(rows, self.pad_id)
         if "label" in rows[0]:
             batch["labels"] = torch.as_tensor([r["label"] for r in rows], dtype=torch.long)
-        if "lang" in rows[0]:
-            batch["lang"] = [r["lang"] for r in rows]  # routes language heads, discriminators
         return batch
 
 
@@ -58,3 +69,28 @@ class SwitchingCollator(PadCollator):
                     self.text_prefix + text, truncation=True, max_length=self.max_length
                 )["input_ids"]
         return super().__call__(rows)
+
+
+class LengthGroupedBatchSampler:
+    """Random batches of similar lengths: shuffle, cut into mega-batches of `group` batches,
+    sort each by length, batch, shuffle the batches. Less padding than random batches with
+    nearly the same randomness. Draws from torch's global RNG (restored on resume)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, group: int = 50) -> None:
+        self.lengths = np.asarray(lengths)
+        self.batch_size, self.group = batch_size, group
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths)).numpy()
+        mega = self.batch_size * self.group
+        batches = []
+        for start in range(0, len(order), mega):
+            chunk = order[start : start + mega]
+            chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+            batches += [chunk[i : i + self.batch_size].tolist()
+                        for i in range(0, len(chunk), self.batch_size)]  # fmt: skip
+        for i in torch.randperm(len(batches)).tolist():
+            yield batches[i]

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from xlt.augment.base import AugmentContext
-from xlt.data.collate import SwitchingCollator
+from xlt.data.collate import LengthGroupedBatchSampler, SwitchingCollator
 from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.transfer_data import TransferData
 from xlt.tasks.base import TaskType
@@ -43,6 +43,7 @@ class TransferDataModule(L.LightningDataModule):
         cache_dir: str | Path,
         augmentation=None,
         seed: int = 0,
+        length_grouped: bool = False,
     ) -> None:
         super().__init__()
         self.data, self.tokenizer, self.augmentation = data, tokenizer, augmentation
@@ -54,7 +55,7 @@ class TransferDataModule(L.LightningDataModule):
         self.max_length, self.text_prefix = max_length, text_prefix
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers, self.limit, self.cache_dir = num_workers, limit, cache_dir
-        self.seed = seed
+        self.seed, self.length_grouped = seed, length_grouped
         self.task = task
         self.collate = task.collator(tokenizer)
         self.augmented: Dataset | None = None
@@ -121,7 +122,11 @@ class TransferDataModule(L.LightningDataModule):
 
     def loader(self, ds: Dataset, batch_size: int, shuffle: bool, **kwargs) -> DataLoader:
         columns = [c for c in self.task.loader_columns if c in ds.column_names]
-        if "batch_sampler" not in kwargs:  # else the sampler decides the batches
+        if "batch_sampler" in kwargs:  # the sampler decides the batches
+            pass
+        elif shuffle and self.length_grouped and "length" in ds.column_names:
+            kwargs["batch_sampler"] = LengthGroupedBatchSampler(ds["length"], batch_size)
+        else:
             kwargs.update(batch_size=batch_size, shuffle=shuffle)
         return DataLoader(
             ds.with_format(columns=columns),

@@ -60,9 +60,11 @@ class SequenceClassifier(nn.Module):
             self.language_heads[lang] = nn.Linear(self.hidden_size, self.head.out_features)
         self.fallback_lang = fallback
 
+    def token_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return pool(hidden, attention_mask, self.pooling)
+        return pool(self.token_states(input_ids, attention_mask), attention_mask, self.pooling)
 
     def classify(self, pooled: torch.Tensor, langs: Sequence[str] | str | None = None):
         pooled = self.dropout(pooled)

@@ -21,8 +21,7 @@ class TokenTagger(SequenceClassifier):
         attention_mask: torch.Tensor,
         langs: Sequence[str] | str | None = None,
     ) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.head(self.dropout(hidden))
+        return self.head(self.dropout(self.token_states(input_ids, attention_mask)))
 
 
 class SpanExtractor(SequenceClassifier):
@@ -37,6 +36,5 @@ class SpanExtractor(SequenceClassifier):
         attention_mask: torch.Tensor,
         langs: Sequence[str] | str | None = None,
     ) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        logits = self.head(self.dropout(hidden))
+        logits = self.head(self.dropout(self.token_states(input_ids, attention_mask)))
         return logits.masked_fill(~attention_mask.bool().unsqueeze(-1), -1e4)

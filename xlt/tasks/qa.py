@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from xlt.data.collate import pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.evaluation.qa_metrics import best_over_answers, exact_match, f1
 from xlt.models.heads import SpanExtractor
@@ -19,19 +20,10 @@ class QACollator:
         self.pad_id = pad_id
 
     def __call__(self, rows: list[dict]) -> dict:
-        longest = max(len(r["input_ids"]) for r in rows)
-        input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for i, row in enumerate(rows):
-            n = len(row["input_ids"])
-            input_ids[i, :n] = torch.as_tensor(row["input_ids"])
-            attention_mask[i, :n] = 1
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        batch = pad_inputs(rows, self.pad_id)
         for key in ("start_positions", "end_positions", "feature_idx"):
             if key in rows[0]:
                 batch[key] = torch.as_tensor([r[key] for r in rows], dtype=torch.long)
-        if "lang" in rows[0]:
-            batch["lang"] = [r["lang"] for r in rows]
         return batch
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from xlt.data.collate import pad, pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.models.heads import TokenTagger
 from xlt.tasks.base import Scorer, TaskType
@@ -19,19 +20,9 @@ class TaggingCollator:
         self.pad_id = pad_id
 
     def __call__(self, rows: list[dict]) -> dict:
-        longest = max(len(r["input_ids"]) for r in rows)
-        input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(rows), longest), IGNORE, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for i, row in enumerate(rows):
-            n = len(row["input_ids"])
-            input_ids[i, :n] = torch.as_tensor(row["input_ids"])
-            labels[i, :n] = torch.as_tensor(row["labels"])
-            attention_mask[i, :n] = 1
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        batch = pad_inputs(rows, self.pad_id)
+        batch["labels"] = pad(rows, "labels", IGNORE)
         batch["tags"] = [r["tags"] for r in rows]  # every word's gold tag, truncated ones too
-        if "lang" in rows[0]:
-            batch["lang"] = [r["lang"] for r in rows]
         return batch
 
 

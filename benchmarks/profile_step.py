@@ -1,0 +1,38 @@
+"""Where a training step's time goes: torch.profiler over a few me5_small training steps
+(batch 32, HSK topic, frozen embeddings), top operators by self CPU time.
+
+    .venv/bin/python benchmarks/profile_step.py [--steps 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from common import build_training, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=6)
+    args = parser.parse_args()
+    from torch.profiler import ProfilerActivity, profile
+
+    _, _, task, strategy, net, dm = build_training()
+    optimizer = strategy.optimizer(strategy.optimizer_groups(net))  # xlt's: fused AdamW
+    batches = iter(strategy.train_dataloader(dm))
+    step = lambda batch: (task.loss(net, batch).backward(), optimizer.step(), optimizer.zero_grad())  # noqa: E731
+    step(next(batches))  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(args.steps):
+            step(next(batches))
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    rows = [{"operator": e.key, "self CPU ms / step": e.self_cpu_time_total / 1e3 / args.steps,
+             "share": e.self_cpu_time_total / total, "calls / step": e.count / args.steps}
+            for e in events[:12]]  # fmt: skip
+    table(rows, f"One training step, me5_small, batch 32 ({args.steps} steps profiled)")
+
+
+if __name__ == "__main__":
+    main()

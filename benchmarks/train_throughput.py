@@ -1,0 +1,147 @@
+"""Training throughput: xlt's loop vs a plain Hugging Face `Trainer`, same model
+(multilingual-e5-small), data (HSK topic, English TRAIN), batch size 32, length limit 128 and
+step count; runs alternate (xlt, Trainer, xlt, Trainer, ...) in one process.
+
+Achieved FLOP/s = 6 x (parameters on the compute path: the transformer layers and head, not the
+embedding lookup) x real (non-padding) tokens per second, against this machine's dense fp32
+matmul peak measured in the same run.
+
+    .venv/bin/python benchmarks/train_throughput.py [--steps 30] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import lightning as L
+from common import ROOT, build_training, compose, matmul_peak_flops, table
+
+
+def compute_path_params(encoder) -> int:
+    embeddings = sum(p.numel() for p in encoder.get_input_embeddings().parameters())
+    return sum(p.numel() for p in encoder.parameters()) - embeddings
+
+
+def xlt_run(steps: int, freeze_embeddings: bool, length_grouped: bool) -> dict:
+    from xlt.training.module import TransferModule
+
+    _, bundle, task, strategy, net, dm = build_training(freeze_embeddings, length_grouped)
+    module = TransferModule(net, task, {}, strategy, [], [], "en", ["zh"])
+    counter = TokenCounter()
+    trainer = L.Trainer(
+        max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, limit_val_batches=0, callbacks=[counter],
+        gradient_clip_val=1.0,
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(module, train_dataloaders=strategy.train_dataloader(dm))
+    seconds = time.perf_counter() - start
+    return {"examples": counter.examples, "tokens": counter.tokens, "seconds": seconds,
+            "params": compute_path_params(bundle.encoder) + net.head.weight.numel()}  # fmt: skip
+
+
+class TokenCounter(L.Callback):
+    """Counts the examples and real (non-padding) tokens of every training batch."""
+
+    def __init__(self) -> None:
+        self.examples = self.tokens = 0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self.examples += int(batch["input_ids"].shape[0])
+        self.tokens += int(batch["attention_mask"].sum())
+
+
+def trainer_run(steps: int) -> dict:
+    """The baseline as a plain user writes it: AutoModelForSequenceClassification, the default
+    sampler, DataCollatorWithPadding, everything trainable."""
+    import torch
+    from datasets import Dataset
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,  # fmt: skip
+        Trainer,
+        TrainingArguments,
+    )
+
+    from xlt.config.validate import build
+    from xlt.models.sources.me5_offline import me5_small_folder
+
+    cfg = compose()
+    data = build(cfg.dataset.loader, "dataset.loader")
+    folder = me5_small_folder(cfg.paths.cache_dir)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        folder, num_labels=len(data.label_names)
+    )
+    train = data.subset("train", "en")
+    ds = Dataset.from_dict({"text": train["text"], "label": train["label"]}).map(
+        lambda b: tokenizer(["query: " + t for t in b["text"]], truncation=True, max_length=128),
+        batched=True, remove_columns=["text"],
+    )  # fmt: skip
+    seen = {"examples": 0, "tokens": 0}
+    collator = DataCollatorWithPadding(tokenizer)
+
+    def counting(features):
+        batch = collator(features)
+        seen["examples"] += int(batch["input_ids"].shape[0])
+        seen["tokens"] += int(batch["attention_mask"].sum())
+        return batch
+
+    args = TrainingArguments(
+        output_dir=str(ROOT / "outputs" / "benchmarks" / "hf"), per_device_train_batch_size=32,
+        max_steps=steps, learning_rate=2e-4, report_to=[], save_strategy="no",
+        logging_steps=10_000, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
+    )  # fmt: skip
+    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=counting)
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    params = compute_path_params(model.base_model) + sum(
+        p.numel() for n, p in model.named_parameters() if not n.startswith(model.base_model_prefix)
+    )
+    return {**seen, "seconds": seconds, "params": params}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    import torch
+
+    peak = matmul_peak_flops()
+    variants = {
+        "HF Trainer (baseline)": lambda: trainer_run(args.steps),
+        "xlt default (frozen embeddings, length-grouped, fused AdamW)": lambda: xlt_run(
+            args.steps, True, True
+        ),
+        "xlt, frozen embeddings, random order, fused AdamW": lambda: xlt_run(
+            args.steps, True, False
+        ),
+        "xlt, everything trainable, random order, fused AdamW": lambda: xlt_run(
+            args.steps, False, False
+        ),
+    }
+    results: dict[str, list[dict]] = {name: [] for name in variants}
+    for _ in range(args.rounds):  # alternate, so drift in machine load hits every variant
+        for name, run in variants.items():
+            results[name].append(run())
+    base = sum(r["examples"] / r["seconds"] for r in results["HF Trainer (baseline)"]) / args.rounds
+    rows = []
+    for name, runs in results.items():
+        ex_s = sum(r["examples"] / r["seconds"] for r in runs) / len(runs)
+        tok_s = sum(r["tokens"] / r["seconds"] for r in runs) / len(runs)
+        flops = 6 * runs[0]["params"] * tok_s
+        rows.append({"variant": name, "examples/s": ex_s, "real tokens/s": tok_s,
+                     "vs Trainer": ex_s / base, "achieved GFLOP/s": flops / 1e9,
+                     "of fp32 peak": flops / peak})  # fmt: skip
+    table(rows, f"Training, me5_small, HSK topic EN, batch 32, {args.steps} steps x {args.rounds} "
+                f"rounds, {torch.get_num_threads()} threads; fp32 matmul peak {peak / 1e9:.0f} "
+                "GFLOP/s (measured now)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
