@@ -1,5 +1,5 @@
-"""Data preparation: loading HSK and tokenising every split and language for me5_small, the
-first time (empty cache) vs the second (cache hit), in one process.
+"""Data preparation: preparing the HSK splits and tokenising every split and language for
+me5_small, the first time (empty caches) vs the second (cache hits), in one process.
 
     .venv/bin/python benchmarks/data_cache.py
 """
@@ -18,7 +18,7 @@ def prepare(cache_dir: str) -> float:
     from xlt.data.datamodule import TransferDataModule
     from xlt.tasks import get_task
 
-    cfg = compose()
+    cfg = compose(f"paths.cache_dir={cache_dir}")  # every cache starts empty in the first run
     tokenizer = build(cfg.model.source, "model.source").tokenizer  # not timed: the model
     start = time.perf_counter()
     data = build(cfg.dataset.loader, "dataset.loader")

@@ -13,6 +13,8 @@ import numpy as np
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
+from xlt.data.transfer_data import column
+
 log = logging.getLogger(__name__)
 
 
@@ -33,7 +35,9 @@ def cached_map(
     fingerprint = hashlib.sha256(json.dumps(identity, default=str).encode()).hexdigest()[:24]
     path = Path(cache_dir).expanduser() / "tokenized" / f"{fingerprint}.arrow"
     path.parent.mkdir(parents=True, exist_ok=True)
-    log.debug("tokenised %s: %s", "cache hit" if path.exists() else "building", path.name)
+    if path.exists():  # the whole mapped table is in the file: read it (memory-mapped)
+        log.debug("tokenised: cache hit %s", path.name)
+        return Dataset.from_file(str(path))
     return ds.map(
         encode,
         batched=True,
@@ -72,7 +76,7 @@ def tokenize(
 
 def count_truncated(ds: Dataset, max_length: int, where: str) -> int:
     """Rows that reached the token limit (and so were cut): counted, and a warning if any."""
-    n = int(np.sum(np.asarray(ds["length"]) >= max_length)) if len(ds) else 0
+    n = int(np.sum(column(ds, "length") >= max_length)) if len(ds) else 0
     if n:
         log.warning(
             "%s: %d of %d texts reached model.max_length=%d tokens and were truncated",
@@ -83,4 +87,4 @@ def count_truncated(ds: Dataset, max_length: int, where: str) -> int:
 
 def sort_by_length(ds: Dataset) -> Dataset:
     """Evaluation order does not change metrics; similar lengths together waste less padding."""
-    return ds.select(np.argsort(np.asarray(ds["length"]), kind="stable"))
+    return ds.select(np.argsort(column(ds, "length"), kind="stable"))

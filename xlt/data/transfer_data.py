@@ -12,6 +12,11 @@ SPLITS = ("train", "dev", "test")
 REQUIRED_COLUMNS = ("id", "text", "label", "lang")
 
 
+def column(ds: Dataset, name: str) -> np.ndarray:
+    """One column as numpy through Arrow (no Python object per row: 10-100x faster)."""
+    return ds.with_format("arrow")[name].to_numpy(zero_copy_only=False)
+
+
 @dataclass
 class TransferData:
     splits: dict[str, Dataset]  # "train" / "dev" / "test", each with REQUIRED_COLUMNS
@@ -39,7 +44,7 @@ class TransferData:
     def subset(self, split: str, lang: str, limit: int | None = None) -> Dataset:
         """Rows of one split and language, optionally the first `limit` of them."""
         ds = self.splits[split]
-        idx = np.flatnonzero(np.asarray(ds["lang"]) == lang)
+        idx = np.flatnonzero(column(ds, "lang") == lang)
         if limit is not None:
             idx = idx[:limit]
         return ds.select(idx)

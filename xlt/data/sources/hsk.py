@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from importlib import metadata
 
 from datasets import Dataset
 
+from xlt.data.dataset_cache import cached_transfer_data
 from xlt.data.splits import stratified_split
 from xlt.data.transfer_data import SPLITS, TransferData
 from xlt.errors import ConfigError
@@ -31,7 +33,9 @@ def load_hsk(
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
     split_seed: int = 0,
     languages: tuple[str, ...] = ("en", "zh"),
+    cache_dir: str | None = None,
 ) -> TransferData:
+    """The HSK splits for one label field; prepared once, then read from `cache_dir`."""
     if label_field not in LABEL_FIELDS:
         raise ConfigError(
             f"dataset.loader.label_field={label_field!r} is not an HSK label; "
@@ -40,6 +44,14 @@ def load_hsk(
     unknown = set(languages) - {"en", "zh"}
     if unknown:
         raise ConfigError(f"dataset.loader.languages: HSK has en and zh, not {sorted(unknown)}.")
+    version = metadata.version("hsk-sentences-audio")
+    key = json.dumps([version, label_field, list(fractions), split_seed, list(languages)])
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
+    build = partial(_build, label_field, fractions, split_seed, languages, fingerprint, version)
+    return cached_transfer_data(f"hsk-{fingerprint}", cache_dir, build)
+
+
+def _build(label_field, fractions, split_seed, languages, fingerprint, version) -> TransferData:
     records = _records()
     label_names = sorted({str(r[label_field]) for r in records})
     label_of = {name: i for i, name in enumerate(label_names)}
@@ -63,12 +75,10 @@ def load_hsk(
     lexicon = [
         (t["word"], "zh", t["gloss_en"], "en") for i in parts[0] for t in records[i]["tokens"]
     ]
-    version = metadata.version("hsk-sentences-audio")
-    key = json.dumps([version, label_field, list(fractions), split_seed, list(languages)])
     return TransferData(
         splits=splits,
         label_names=label_names,
-        fingerprint=hashlib.sha256(key.encode()).hexdigest()[:16],
+        fingerprint=fingerprint,
         attribution=ATTRIBUTION,
         info={"source": f"hsk-sentences-audio=={version}", "label_field": label_field},
         segmentation=segmentation,
