@@ -124,7 +124,7 @@ class TransferDataModule(L.LightningDataModule):
         columns = [c for c in self.task.loader_columns if c in ds.column_names]
         if "batch_sampler" in kwargs:  # the sampler decides the batches
             pass
-        elif shuffle and self.length_grouped and "length" in ds.column_names:
+        elif shuffle and self.length_grouped and "length" in ds.column_names and not self._sharded:
             kwargs["batch_sampler"] = LengthGroupedBatchSampler(ds["length"], batch_size)
         else:
             kwargs.update(batch_size=batch_size, shuffle=shuffle)
@@ -135,6 +135,12 @@ class TransferDataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
             **kwargs,
         )
+
+    @property
+    def _sharded(self) -> bool:
+        """Multi-process training: Lightning shards with its own DistributedSampler."""
+        trainer = getattr(self, "trainer", None)
+        return trainer is not None and trainer.world_size > 1
 
     def train_dataloader(self):
         return self.strategy.train_dataloader(self)
