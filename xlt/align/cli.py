@@ -18,9 +18,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     import torch
 
-    from xlt.pipeline import _overrides, _quiet_libraries
+    from xlt.pipeline import _quiet_libraries
     from xlt.tracking.manifest import build_manifest, git_state
     from xlt.tracking.run_tracker import RunTracker
+    from xlt.training.recovery import hydra_overrides
 
     for key in ("encoder", "source_encoder"):
         if not isinstance(cfg.get(key), DictConfig):
@@ -44,7 +45,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir))
     try:
         config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-        tracker.start(cfg, build_manifest(config, _overrides(), cfg.paths.root_dir, cfg.seed, ""))
+        tracker.start(
+            cfg, build_manifest(config, hydra_overrides(), cfg.paths.root_dir, cfg.seed, "")
+        )
         task = hydra.utils.instantiate(cfg.task, _partial_=True)
         metrics = task(cfg=cfg, tracker=tracker)
         tracker.finish()

@@ -1,0 +1,94 @@
+"""What turns a crash or a failed trial into something the user can continue from: resuming a
+killed run, skipping trials a retried sweep already finished, advice on out-of-memory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from xlt.tracking.manifest import mask_secrets
+from xlt.training.resume import last_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def hydra_overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def job_key() -> str:
+    """What identifies a trial within its sweep: its own overrides, in order."""
+    own = [
+        o for o in hydra_overrides() if not o.lstrip("+~").startswith(("sweep_retry=", "resume="))
+    ]
+    return " ".join(sorted(mask_secrets(own)))
+
+
+def finished_trial(cfg: DictConfig) -> dict[str, dict[str, float]] | None:
+    """sweep_retry=PARENT: this trial's results if it already finished in that sweep."""
+    from xlt.tracking.store import check_tracking_store
+    from xlt.tracking.sweep import child_runs, parent_of_current_job
+
+    parent = parent_of_current_job()
+    if not cfg.get("sweep_retry") or parent is None:
+        return None
+    client = check_tracking_store(cfg.logger.tracking_uri)
+    for run in child_runs(client, parent):
+        if run.info.status == "FINISHED" and run.data.tags.get("job_overrides") == job_key():
+            log.info("trial already finished in run %s: skipped", run.info.run_id)
+            metrics = run.data.metrics
+            return {s: {k: v for k, v in metrics.items() if k.startswith(f"{s}/")}
+                    for s in ("dev", "test")}  # fmt: skip
+    return None
+
+
+def out_of_memory(err: BaseException, cfg: DictConfig) -> BaseException:
+    """An allocation failure becomes advice (the checkpoints written so far stay); others pass."""
+    from xlt.errors import XltError
+
+    text = str(err).lower()
+    if not isinstance(err, torch.OutOfMemoryError) and "memory" not in text:
+        return err
+    batch, half = cfg.dataset.batch_size, max(1, cfg.dataset.batch_size // 2)
+    return XltError(
+        f"out of memory training with dataset.batch_size={batch}, model.max_length="
+        f"{cfg.model.max_length} ({type(err).__name__}). Try dataset.batch_size={half}"
+        f" trainer.accumulate_grad_batches={2 * cfg.trainer.accumulate_grad_batches} (the same "
+        "examples per step), a smaller model.max_length, or trainer.precision=bf16-mixed on a GPU."
+    )
+
+
+def resume_target(cfg: DictConfig) -> tuple[DictConfig, str | None, Path | None]:
+    """`resume=RUN_ID`: that run's own config, folder and last checkpoint (None: it died before
+    its first checkpoint, so it trains from the start, in the same MLflow run).
+    `resume=auto`: the run recorded in this output folder, if any (else a fresh run)."""
+    from xlt.errors import ConfigError
+    from xlt.tracking.store import check_tracking_store
+
+    spec = str(cfg.resume)
+    if spec == "auto":
+        marker = Path(cfg.paths.output_dir) / "mlflow_run_id"
+        if not marker.is_file():
+            return cfg, None, None
+        spec = marker.read_text().strip()
+    client = check_tracking_store(cfg.logger.tracking_uri)
+    try:
+        run = client.get_run(spec)
+    except Exception as err:
+        raise ConfigError(f"resume={spec}: no such run in {cfg.logger.tracking_uri}") from err
+    if run.info.status == "FINISHED":
+        raise ConfigError(f"resume={spec}: that run already finished; nothing to resume")
+    out_dir = Path(run.data.tags.get("output_dir", ""))
+    saved = out_dir / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"resume={spec}: its run folder {out_dir} (tag output_dir) is gone")
+    from xlt.config.schema import TrainConfig
+
+    original = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(saved))
+    original.resume = spec
+    log.info("resuming run %s from %s", spec, last_checkpoint(out_dir) or "the start")
+    return original, spec, last_checkpoint(out_dir)
