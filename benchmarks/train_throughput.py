@@ -2,9 +2,10 @@
 (multilingual-e5-small), data (HSK topic, English TRAIN), batch size 32, length limit 128 and
 step count; runs alternate (xlt, Trainer, xlt, Trainer, ...) in one process.
 
-Achieved FLOP/s = 6 x (parameters on the compute path: the transformer layers and head, not the
-embedding lookup) x real (non-padding) tokens per second, against this machine's dense fp32
-matmul peak measured in the same run.
+Throughput is steady state: from the second step's forward pass to the last one's, in both
+loops (set-up and the first step are left out). Achieved FLOP/s = 6 x (parameters on the
+compute path: the transformer layers and head, not the embedding lookup) x real (non-padding)
+tokens per second, against this machine's dense fp32 matmul peak measured in the same run.
 
     .venv/bin/python benchmarks/train_throughput.py [--steps 30] [--rounds 2]
 """
@@ -28,28 +29,37 @@ def xlt_run(steps: int, freeze_embeddings: bool, length_grouped: bool) -> dict:
 
     _, bundle, task, strategy, net, dm = build_training(freeze_embeddings, length_grouped)
     module = TransferModule(net, task, {}, strategy, [], [], "en", ["zh"])
-    counter = TokenCounter()
+    meter = StepMeter(net)
     trainer = L.Trainer(
         max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, limit_val_batches=0, callbacks=[counter],
-        gradient_clip_val=1.0,
+        enable_model_summary=False, limit_val_batches=0, gradient_clip_val=1.0,
     )  # fmt: skip
-    start = time.perf_counter()
     trainer.fit(module, train_dataloaders=strategy.train_dataloader(dm))
-    seconds = time.perf_counter() - start
-    return {"examples": counter.examples, "tokens": counter.tokens, "seconds": seconds,
-            "params": compute_path_params(bundle.encoder) + net.head.weight.numel()}  # fmt: skip
+    params = compute_path_params(bundle.encoder) + net.head.weight.numel()
+    return {**meter.result(), "params": params}
 
 
-class TokenCounter(L.Callback):
-    """Counts the examples and real (non-padding) tokens of every training batch."""
+class StepMeter:
+    """Steady state: the time between the forward passes of step 2 and of the last step, and the
+    examples and real tokens of the steps in between (the first step's allocations and the
+    set-up before it are left out, for both loops alike)."""
 
-    def __init__(self) -> None:
-        self.examples = self.tokens = 0
+    def __init__(self, model) -> None:
+        self.times: list[float] = []
+        self.sizes: list[tuple[int, int]] = []
+        model.register_forward_pre_hook(self._hook, with_kwargs=True)
 
-    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
-        self.examples += int(batch["input_ids"].shape[0])
-        self.tokens += int(batch["attention_mask"].sum())
+    def _hook(self, module, args, kwargs) -> None:
+        if not module.training:
+            return
+        mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
+        self.times.append(time.perf_counter())
+        self.sizes.append((int(mask.shape[0]), int(mask.sum())))
+
+    def result(self) -> dict:
+        inside = self.sizes[1:-1]
+        return {"examples": sum(n for n, _ in inside), "tokens": sum(t for _, t in inside),
+                "seconds": self.times[-1] - self.times[1]}  # fmt: skip
 
 
 def trainer_run(steps: int) -> dict:
@@ -80,29 +90,21 @@ def trainer_run(steps: int) -> dict:
         lambda b: tokenizer(["query: " + t for t in b["text"]], truncation=True, max_length=128),
         batched=True, remove_columns=["text"],
     )  # fmt: skip
-    seen = {"examples": 0, "tokens": 0}
-    collator = DataCollatorWithPadding(tokenizer)
-
-    def counting(features):
-        batch = collator(features)
-        seen["examples"] += int(batch["input_ids"].shape[0])
-        seen["tokens"] += int(batch["attention_mask"].sum())
-        return batch
+    meter = StepMeter(model)
 
     args = TrainingArguments(
         output_dir=str(ROOT / "outputs" / "benchmarks" / "hf"), per_device_train_batch_size=32,
         max_steps=steps, learning_rate=2e-4, report_to=[], save_strategy="no",
         logging_steps=10_000, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
     )  # fmt: skip
-    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=counting)
+    trainer = Trainer(model=model, args=args, train_dataset=ds,
+                      data_collator=DataCollatorWithPadding(tokenizer))  # fmt: skip
     torch.manual_seed(0)
-    start = time.perf_counter()
     trainer.train()
-    seconds = time.perf_counter() - start
     params = compute_path_params(model.base_model) + sum(
         p.numel() for n, p in model.named_parameters() if not n.startswith(model.base_model_prefix)
     )
-    return {**seen, "seconds": seconds, "params": params}
+    return {**meter.result(), "params": params}
 
 
 def main() -> None:
