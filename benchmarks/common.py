@@ -28,13 +28,16 @@ def compose(*overrides: str):
     return cfg
 
 
-def build_training(freeze_embeddings: bool = True, length_grouped: bool = True):
+def build_training(
+    freeze_embeddings: bool = True, length_grouped: bool = True, fast_dropout: bool = True
+):
     """xlt's pieces for me5_small on HSK topic (EN train), as the pipeline builds them:
     (config, encoder bundle, task, strategy, network, set-up datamodule)."""
     import lightning as L
 
     from xlt.config.validate import build
     from xlt.data.datamodule import TransferDataModule
+    from xlt.models.fast_dropout import use_fast_dropout
     from xlt.tasks import get_task
 
     cfg = compose(f"model.freeze_embeddings={freeze_embeddings}")
@@ -44,6 +47,9 @@ def build_training(freeze_embeddings: bool = True, length_grouped: bool = True):
     task, strategy = get_task("classification"), build(cfg.strategy, "strategy")
     strategy.check(data, "en", ["zh"])
     net = task.build_net(bundle.encoder, len(data.label_names), cfg.model)
+    strategy.prepare(net)
+    if fast_dropout:
+        use_fast_dropout(net)
     dm = TransferDataModule(
         data, bundle.tokenizer, strategy, task=task, source_lang="en", target_langs=["zh"],
         max_length=128, text_prefix=cfg.model.text_prefix, batch_size=32, eval_batch_size=128,
@@ -54,11 +60,12 @@ def build_training(freeze_embeddings: bool = True, length_grouped: bool = True):
     return cfg, bundle, task, strategy, net, dm
 
 
-def matmul_peak_flops(size: int = 2048, repeats: int = 10) -> float:
-    """Dense fp32 matmul FLOP/s on this machine, now (best of `repeats`)."""
+def matmul_peak_flops(size: int = 2048, repeats: int = 10, dtype=None) -> float:
+    """Dense matmul FLOP/s on this machine, now (best of `repeats`); fp32 unless `dtype`."""
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    dtype = dtype or torch.float32
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b  # warm-up
     best = float("inf")
     for _ in range(repeats):

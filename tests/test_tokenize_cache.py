@@ -49,3 +49,34 @@ def test_padding_is_dynamic_per_batch():
     assert batch["input_ids"].tolist() == [[0, 5, 2], [0, 2, 1]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
     assert batch["labels"].tolist() == [1, 0]
+
+
+def test_sorted_evaluation_tables_are_cached_beside_the_tokenised_ones(tmp_path):
+    from xlt.data.tokenize import sort_by_length
+
+    tok = byte_level_tokenizer()
+    ds = Dataset.from_dict({"id": list("abc"), "text": ["long text", "a", "mid"],
+                            "label": [0, 1, 0], "lang": ["en"] * 3})  # fmt: skip
+    tokens = tokenize(ds, tok, max_length=16, text_prefix="", cache_dir=tmp_path, key=["k"])
+    first = sort_by_length(tokens)
+    assert first["id"] == ["b", "c", "a"]
+    again = sort_by_length(tokenize(ds, tok, max_length=16, text_prefix="", cache_dir=tmp_path,
+                                    key=["k"]))  # fmt: skip
+    assert again.cache_files[0]["filename"].endswith(".by-length.arrow")  # read, not re-sorted
+    assert again["id"] == first["id"] and again["input_ids"] == first["input_ids"]
+
+
+def test_a_prepared_dataset_reads_back_equal_and_its_word_lists_only_on_use(tmp_path):
+    from xlt.data.sources.hsk import load_hsk
+
+    built = load_hsk(cache_dir=str(tmp_path))
+    cached = load_hsk(cache_dir=str(tmp_path))
+    assert cached.label_names == built.label_names and cached.fingerprint == built.fingerprint
+    for split in ("train", "dev", "test"):
+        for lang in ("en", "zh"):
+            a, b = built.subset(split, lang), cached.subset(split, lang)
+            assert a["id"] == b["id"] and a["text"] == b["text"] and a["label"] == b["label"]
+    word_lists = cached.lexicon.source
+    assert "content" not in vars(word_lists)  # nothing parsed yet
+    assert list(cached.lexicon) == list(built.lexicon)
+    assert dict(cached.segmentation) == dict(built.segmentation)

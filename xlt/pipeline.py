@@ -17,6 +17,7 @@ from xlt.config.schema import Selection
 from xlt.config.validate import build, check_required, resolve_languages
 from xlt.data.datamodule import TransferDataModule
 from xlt.evaluation.results_table import language_rows, print_results
+from xlt.models.fast_dropout import use_fast_dropout
 from xlt.models.init_encoder import load_encoder_weights
 from xlt.models.init_encoder import resolve as resolve_encoder
 from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
@@ -163,6 +164,10 @@ def _train_and_evaluate(
 
     net = task.build_net(bundle.encoder, len(data.label_names), cfg.model)
     strategy.prepare(net)
+    if cfg.model.fast_dropout:
+        use_fast_dropout(net)
+    if cfg.compile:  # in place: parameter names (and so checkpoints) stay as they are
+        net.encoder.compile(dynamic=True)
     trainable, total = net.count_parameters()
     tracker.log_metrics({"params/trainable": trainable, "params/total": total})
     log.info("%s: %d of %d parameters train", strategy.name, trainable, total)

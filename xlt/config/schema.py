@@ -53,6 +53,9 @@ class ModelConfig:
     max_length: int = 128
     freeze_embeddings: bool = False
     head_dropout: float = 0.1
+    # Dropout masks from 16-bit random draws on CPU (xlt/models/fast_dropout.py): 2.3x cheaper
+    # than nn.Dropout's, p rounded to 1/65536. False: torch's own dropout.
+    fast_dropout: bool = True
     # Start the encoder from other weights: an xlt-align aligned encoder or an xlt-train
     # checkpoint, by path or MLflow run id (null: the source's own weights).
     init_encoder: str | None = None
@@ -110,6 +113,9 @@ class TrainConfig:
     paths: PathsConfig = MISSING
     seed: int = 0
     torch_threads: int | None = None  # CPU threads per trial; 1 for parallel local trials
+    # torch.compile the encoder (dynamic shapes). Pays after ~2,000 steps of me5_small on a
+    # 2-core CPU (compiling takes minutes there): for long runs, see docs/benchmarks.md.
+    compile: bool = False
     selection: Selection = Selection.source_dev
     print_config: bool = False
     # Continue a killed run: its MLflow run id, or "auto" (the run recorded in this output dir).

@@ -86,5 +86,14 @@ def count_truncated(ds: Dataset, max_length: int, where: str) -> int:
 
 
 def sort_by_length(ds: Dataset) -> Dataset:
-    """Evaluation order does not change metrics; similar lengths together waste less padding."""
-    return ds.select(np.argsort(column(ds, "length"), kind="stable"))
+    """Evaluation order does not change metrics; similar lengths together waste less padding.
+    A table read from the tokenisation cache is sorted once; the sorted copy is cached beside it
+    (a later run reads it instead of building an index map)."""
+    files = ds.cache_files
+    if len(files) != 1 or getattr(ds, "_indices", None) is not None:
+        return ds.select(np.argsort(column(ds, "length"), kind="stable"))
+    path = Path(files[0]["filename"]).with_suffix(".by-length.arrow")
+    if path.exists():
+        return Dataset.from_file(str(path))
+    order = np.argsort(column(ds, "length"), kind="stable")
+    return ds.select(order).flatten_indices(cache_file_name=str(path))

@@ -14,6 +14,8 @@ REQUIRED_COLUMNS = ("id", "text", "label", "lang")
 
 def column(ds: Dataset, name: str) -> np.ndarray:
     """One column as numpy through Arrow (no Python object per row: 10-100x faster)."""
+    if getattr(ds, "_indices", None) is None:  # rows in table order: read the table itself
+        return ds.data.column(name).to_numpy()
     return ds.with_format("arrow")[name].to_numpy(zero_copy_only=False)
 
 
@@ -47,4 +49,6 @@ class TransferData:
         idx = np.flatnonzero(column(ds, "lang") == lang)
         if limit is not None:
             idx = idx[:limit]
+        if len(idx) and idx[-1] - idx[0] + 1 == len(idx):  # grouped by language (the cache does)
+            return ds.select(range(int(idx[0]), int(idx[-1]) + 1))  # a slice, no index map
         return ds.select(idx)

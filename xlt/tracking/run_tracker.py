@@ -1,23 +1,30 @@
 """One training job's MLflow run: tags, params, manifest and files, nested under its sweep's
-parent run when it is a trial. Only rank 0 writes (multi-device training)."""
+parent run when it is a trial. Only rank 0 writes (multi-device training), through the MLflow
+writer process (xlt/tracking/service.py): this process never imports MLflow on the way to the
+first training step."""
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 import traceback
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.utilities import rank_zero_only
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig, OmegaConf
 
+from xlt.errors import TrackingError
 from xlt.tracking.manifest import mask_secrets
-from xlt.tracking.resilient_logger import ResilientMLFlowLogger, fail_fast_http
-from xlt.tracking.store import check_tracking_store, experiment_id
+from xlt.tracking.service_client import forget, tracking_service
+from xlt.tracking.service_logger import ServiceLogger
 from xlt.tracking.sweep import parent_of_current_job
+
+log = logging.getLogger(__name__)
+PARENT_RUN_TAG = "mlflow.parentRunId"  # mlflow.utils.mlflow_tags.MLFLOW_PARENT_RUN_ID
 
 
 def artifact_location(cfg: DictConfig) -> str | None:
@@ -31,29 +38,44 @@ class RunTracker:
     ) -> None:
         self.uri = cfg.logger.tracking_uri
         self.out_dir = out_dir
-        self.client = check_tracking_store(self.uri)  # fails here, before the model loads
+        spool = out_dir / "metrics.jsonl"
+        if rank_zero_only.rank != 0:  # other ranks train, rank 0 alone writes the run
+            self.service, self.logger = None, ServiceLogger(None, {}, spool)
+            return
+        self.service = tracking_service(self.uri)  # usually started when xlt-train launched
+        try:
+            self.service.open()  # a bad URI fails here, before the model loads
+        except TrackingError:
+            forget(self.uri)
+            raise
         parent = parent_of_current_job()
         tags = mask_secrets({**tags, **cfg.logger.tags})
         if parent:  # a sweep's trials go to the parent's experiment, so the UI nests them
-            experiment = self.client.get_experiment(parent["experiment_id"]).name
-            tags[MLFLOW_PARENT_RUN_ID] = parent["run_id"]
-        else:
-            experiment = cfg.logger.experiment_name
-            experiment_id(self.client, experiment, artifact_location(cfg))
-        fail_fast_http()
-        self.logger = ResilientMLFlowLogger(  # the run itself is created lazily, on first use
-            experiment_name=experiment,
+            tags[PARENT_RUN_TAG] = parent["run_id"]
+        run = self.service.request(
+            "start_run",
+            experiment=cfg.logger.experiment_name,
+            experiment_id=parent["experiment_id"] if parent else None,
+            artifact_location=artifact_location(cfg),
             run_name=cfg.logger.run_name or f"{tags['strategy']}-{cfg.model.name}-seed{cfg.seed}",
-            tracking_uri=self.uri,
             tags=tags,
-            log_model=False,
             run_id=run_id,  # resuming: the same run, its metric history continues
-            spool=out_dir / "metrics.jsonl",
+            spool=str(spool),
+            source=sys.argv[0],
         )
+        self.logger = ServiceLogger(self.service, run, spool)
 
     @property
     def run_id(self) -> str | None:
         return self.logger.run_id
+
+    @cached_property
+    def client(self):  # noqa: ANN201  (mlflow.MlflowClient, imported only on this path)
+        """An in-process client, for the few steps that read the store (init_encoder=RUN_ID,
+        sequential strategies): they pay MLflow's import, the default path does not."""
+        from xlt.tracking.store import check_tracking_store
+
+        return check_tracking_store(self.uri)
 
     @rank_zero_only
     def start(self, cfg: DictConfig, manifest: dict[str, Any]) -> None:
@@ -61,21 +83,21 @@ class RunTracker:
         self.logger.log_hyperparams(manifest["config"])
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "mlflow_run_id").write_text(self.run_id)  # resume=auto finds it
-        self.logger.experiment.set_tag(self.run_id, "output_dir", str(self.out_dir.resolve()))
-        self.logger.experiment.set_tag(self.run_id, "git_dirty", str(manifest["git"]["dirty"]))
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.set_tags(
+            {"output_dir": str(self.out_dir.resolve()), "git_dirty": str(manifest["git"]["dirty"])}
+        )
         self.log_text("config.yaml", OmegaConf.to_yaml(manifest["config"]))
         self.log_text("overrides.yaml", OmegaConf.to_yaml(manifest["overrides"]))
         self.log_text("manifest.json", json.dumps(manifest, indent=2, default=str))
 
     @rank_zero_only
     def set_tags(self, tags: dict[str, str]) -> None:
-        run_id = self.run_id
         for key, value in tags.items():
-            self.logger.call(lambda k=key, v=value: self.logger.experiment.set_tag(run_id, k, v))
+            self.logger.send("set_tag", key=key, value=str(value))
 
     @rank_zero_only
     def log_text(self, name: str, text: str) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / name).write_text(text)
         self.log_file(self.out_dir / name)
 
@@ -85,8 +107,7 @@ class RunTracker:
 
     @rank_zero_only
     def log_file(self, path: Path) -> None:
-        run_id = self.run_id
-        self.logger.call(lambda: self.logger.experiment.log_artifact(run_id, str(path)))
+        self.logger.send("log_artifact", path=str(path))
 
     @rank_zero_only
     def log_table(self, name: str, rows: list[dict[str, Any]]) -> None:
@@ -100,17 +121,29 @@ class RunTracker:
     @rank_zero_only
     def finish(self) -> None:
         self.logger.finalize("success")
+        self._wait_until_sent()
 
     @rank_zero_only
     def fail(self, err: BaseException) -> None:
-        """Record the error on the run (creating it if needed) and mark it FAILED."""
+        """Record the error on the run and mark it FAILED."""
+        if self.service is None or self.run_id is None:
+            return  # the store never opened: the error itself says so
+        self.set_tags({"error": f"{type(err).__name__}: {err}"[:5000]})
+        self.log_text("error.txt", "".join(traceback.format_exception(err)))
+        self.logger.finalize("failed")
         try:
-            client, run_id = self.logger.experiment, self.run_id
-            client.set_tag(run_id, "error", f"{type(err).__name__}: {err}"[:5000])
-            self.log_text("error.txt", "".join(traceback.format_exception(err)))
-            client.set_terminated(run_id, "FAILED")
-        except Exception as log_err:  # the store itself may be the problem
+            self._wait_until_sent()
+        except TrackingError as log_err:  # the store itself may be the problem
             print(f"xlt: could not record the failure in MLflow: {log_err}", file=sys.stderr)
+
+    def _wait_until_sent(self) -> None:
+        """The writer sends its queue now (a server that came back gets everything)."""
+        left = self.service.request("drain", timeout=300)
+        if left:
+            log.error(
+                "MLflow store still unreachable at the end: %d call(s) not sent; every metric is "
+                "in %s", left, self.logger.spool,
+            )  # fmt: skip
 
     def ui_command(self) -> str:
         """The command that serves this store's UI on loopback, and where this run is in it."""

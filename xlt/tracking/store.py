@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from mlflow import MlflowClient
+from typing import TYPE_CHECKING
 
 from xlt.errors import TrackingError
+
+if TYPE_CHECKING:  # MLflow's import costs ~1 s: training reaches the store through its writer
+    from mlflow import MlflowClient
 
 
 def default_tracking_uri() -> str:
@@ -18,9 +20,10 @@ def default_tracking_uri() -> str:
 
 def check_tracking_store(uri: str) -> MlflowClient:
     """A client for `uri`, after one real request; a failure names the URI and the fix."""
-    from xlt.tracking.resilient_logger import fail_fast_http
+    from xlt.tracking.service_client import fail_fast_env
 
-    fail_fast_http()  # a dead server answers in seconds, not after minutes of retries
+    for key, value in fail_fast_env().items():  # a dead server answers in seconds, not minutes
+        os.environ.setdefault(key, value)
     if uri.startswith("sqlite:///"):
         try:
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -34,6 +37,8 @@ def check_tracking_store(uri: str) -> MlflowClient:
             f"logger.tracking_uri={uri!r}: MLflow 3 refuses plain file stores; use "
             "sqlite:///ABSOLUTE/PATH.db or an http(s):// tracking server."
         )
+    from mlflow import MlflowClient
+
     client = MlflowClient(tracking_uri=uri)
     try:
         client.search_experiments(max_results=1)

@@ -1,0 +1,183 @@
+"""The MLflow writer process (`python -m xlt.tracking.service URI`).
+
+Importing MLflow and opening a SQL store costs ~2 s of CPU; in the training process that sat on
+the path to the first step. Here it runs in a separate process, started when `xlt-train`
+launches, on the core the single-threaded imports leave idle (the pattern of W&B's service
+process). Training sends it pickled calls through a pipe and never waits for the store: calls
+that fail (server away) are queued and sent, in order, once it answers again.
+
+Protocol: stdin carries `(kind, op, payload)` tuples; kind "call" gets no answer, "request" gets
+one `("ok", result)` or `("error", message)` on stdout. The first thing written is the answer to
+opening the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+log = logging.getLogger("xlt.tracking.service")
+PARENT_RUN_TAG = "mlflow.parentRunId"
+
+
+class StoreWriter:
+    """Runs the operations against one MLflow client; keeps failed calls queued, in order."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.pending: list[tuple[str, dict]] = []
+        self.spool = "the run folder's metrics.jsonl"
+        self.away_since: float | None = None
+
+    def submit(self, op: str, payload: dict) -> None:
+        self.pending.append((op, payload))
+        self.flush()
+
+    def flush(self) -> int:
+        """Sends what is queued; returns how many calls are still waiting."""
+        while self.pending:
+            op, payload = self.pending[0]
+            try:
+                OPS[op](self, **payload)
+            except Exception as err:
+                if self.away_since is None:
+                    self.away_since = time.monotonic()
+                    log.warning(
+                        "MLflow store unreachable (%s: %s); training goes on, %d call(s) queued "
+                        "and the metrics kept in %s",
+                        type(err).__name__, str(err)[:120], len(self.pending), self.spool,
+                    )  # fmt: skip
+                return len(self.pending)
+            self.pending.pop(0)
+        if self.away_since is not None:
+            log.warning("MLflow store reachable again after %.0f s; the queue was sent",
+                        time.monotonic() - self.away_since)  # fmt: skip
+            self.away_since = None
+        return 0
+
+    # ---- operations (payload keys are the keyword arguments) ----
+
+    def start_run(
+        self,
+        experiment: str | None,
+        experiment_id: str | None,
+        artifact_location: str | None,
+        run_name: str,
+        tags: dict[str, str],
+        run_id: str | None,
+        spool: str,
+        source: str,
+    ) -> dict[str, str]:
+        """A new run (or, resuming, the given one set back to RUNNING); its ids and experiment."""
+        from mlflow.tracking.context.registry import resolve_tags
+
+        from xlt.tracking.store import experiment_id as find_or_create
+
+        self.spool = spool
+        if run_id:
+            run = self.client.get_run(run_id)
+            self.client.update_run(run_id, status="RUNNING")
+            experiment_id = run.info.experiment_id
+        else:
+            if experiment_id is None:
+                experiment_id = find_or_create(self.client, experiment, artifact_location)
+            # MLflow's context tags (user, source), as MLFlowLogger sets them; the source is the
+            # training entry point, not this process.
+            tags = {**resolve_tags(tags), "mlflow.source.name": source}
+            run_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+        name = self.client.get_experiment(experiment_id).name
+        return {"run_id": run_id, "experiment_id": experiment_id, "experiment": name}
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        from mlflow.entities import Param
+        from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+        items = [Param(k, str(v)[:MAX_PARAM_VAL_LENGTH]) for k, v in params.items()]
+        for start in range(0, len(items), 100):  # MLflow's limit per batch
+            self.client.log_batch(run_id, params=items[start : start + 100], synchronous=True)
+
+    def log_metrics(
+        self, run_id: str, metrics: dict[str, float], step: int, timestamp: int
+    ) -> None:
+        from mlflow.entities import Metric
+
+        # The characters MLflow accepts in a metric name (Lightning's MLFlowLogger does the same).
+        items = [Metric(re.sub(r"[^a-zA-Z0-9_/. -]+", "", k), v, timestamp, step)
+                 for k, v in metrics.items()]  # fmt: skip
+        for start in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[start : start + 1000], synchronous=True)
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        self.client.set_tag(run_id, key, value)
+
+    def log_artifact(self, run_id: str, path: str) -> None:
+        self.client.log_artifact(run_id, path)
+
+    def set_terminated(self, run_id: str, status: str) -> None:
+        self.client.set_terminated(run_id, status)
+
+    def drain(self) -> int:
+        return self.flush()
+
+
+OPS: dict[str, Callable[..., Any]] = {
+    name: getattr(StoreWriter, name)
+    for name in ("start_run", "log_params", "log_metrics", "set_tag", "log_artifact",
+                 "set_terminated", "drain")
+}  # fmt: skip
+
+
+def reply(out: BinaryIO, status: str, value: Any) -> None:
+    pickle.dump((status, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+def serve(uri: str, inp: BinaryIO, out: BinaryIO) -> None:
+    from xlt.errors import TrackingError
+    from xlt.tracking.store import check_tracking_store
+
+    try:
+        writer = StoreWriter(check_tracking_store(uri))
+    except TrackingError as err:
+        reply(out, "error", str(err))
+        return
+    reply(out, "ok", None)
+    while True:
+        try:
+            kind, op, payload = pickle.load(inp)
+        except EOFError:  # the training process ended (or was killed): send what is left
+            if left := writer.flush():
+                log.error("MLflow store unreachable at exit: %d call(s) not sent", left)
+            return
+        if kind == "call":
+            writer.submit(op, payload)
+            continue
+        try:
+            if op != "drain":
+                writer.flush()  # keep the order: queued calls first
+            reply(out, "ok", OPS[op](writer, **payload))
+        except Exception as err:
+            reply(out, "error", f"{type(err).__name__}: {str(err)[:500]}")
+
+
+def main() -> None:
+    # Ctrl-C reaches the whole process group; this process stops when the trainer closes the pipe,
+    # after sending what is queued (the trainer records the interruption first).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a library's print must not corrupt replies
+    logging.basicConfig(
+        level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+    )
+    serve(sys.argv[1], sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    main()

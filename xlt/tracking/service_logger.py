@@ -1,0 +1,65 @@
+"""The Lightning logger of a training run: every metric is appended to a local JSON-lines file
+first, then handed to the MLflow writer process (xlt/tracking/service.py), which queues what
+the store cannot take yet. Training never waits for the store and never imports MLflow."""
+
+from __future__ import annotations
+
+import json
+import time
+from argparse import Namespace
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
+from lightning.pytorch.loggers.logger import Logger
+from lightning.pytorch.utilities import rank_zero_only
+
+from xlt.tracking.service_client import TrackingService
+
+STATUS = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED"}
+
+
+class ServiceLogger(Logger):
+    def __init__(
+        self, service: TrackingService | None, run: Mapping[str, str], spool: Path
+    ) -> None:
+        super().__init__()
+        self.service = service  # None on ranks other than 0: they never write
+        self.run_id: str | None = run.get("run_id")
+        self.experiment_id: str | None = run.get("experiment_id")
+        self._name = run.get("experiment", "")
+        self.spool = spool
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> str | None:
+        return self.run_id
+
+    @property
+    def experiment(self) -> TrackingService | None:
+        return self.service
+
+    @rank_zero_only
+    def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kw: Any) -> None:
+        flat = _flatten_dict(_convert_params(params))  # keys as Lightning's MLFlowLogger: a/b/c
+        self.send("log_params", params={k: str(v) for k, v in flat.items()})
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        values = {k: float(v) for k, v in metrics.items() if not isinstance(v, str)}
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        with self.spool.open("a") as out:
+            out.write(json.dumps({"time": time.time(), "step": step, "metrics": values}) + "\n")
+        self.send("log_metrics", metrics=values, step=step or 0, timestamp=int(time.time() * 1e3))
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        self.send("set_terminated", status=STATUS.get(status, status))
+
+    def send(self, op: str, **payload: Any) -> None:
+        if self.service is not None and self.run_id is not None:
+            self.service.call(op, run_id=self.run_id, **payload)
