@@ -102,3 +102,21 @@ def test_optimizer_and_schedule_come_from_the_strategy_config(compose_cfg):
         schedule.step()
     assert lrs[0] < lrs[9] == pytest.approx(cfg.strategy.optimizer.lr)  # 10% warm-up
     assert lrs[-1] < lrs[50] < lrs[10]
+
+
+def test_bf16_mixed_trains_with_fused_adamw_and_clips_gradients(compose_cfg, monkeypatch):
+    """trainer=gpu's precision with the strategies' fused AdamW and gradient clipping (Lightning
+    alone refuses that pair); on CPU bf16 autocast runs too (AMX)."""
+    from xlt.pipeline import run
+
+    norms: list[float] = []
+    clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_",
+                        lambda params, max_norm, *a, **k: norms.append(max_norm) or clip(
+                            params, max_norm, *a, **k))  # fmt: skip
+    cfg = compose_cfg("model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
+                      "trainer.precision=bf16-mixed",
+                      "trainer.enable_progress_bar=false")  # fmt: skip
+    assert cfg.strategy.optimizer.fused and cfg.trainer.gradient_clip_val == 1.0
+    results = run(cfg)
+    assert "test/acc/zh" in results["test"] and norms and set(norms) == {1.0}

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch import nn
 
 from xlt.evaluation.metrics import summarize
@@ -45,6 +47,22 @@ class TransferModule(L.LightningModule):
         self.results: dict[str, dict[str, float]] = {}  # split -> summary of the last evaluation
         # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
         self.strict_loading = False
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Lightning refuses to clip under mixed precision when the optimizer is fused (it unscales
+        fp16 gradients itself). bf16 has no gradient scaler: the gradients are true and clipping
+        them is exact, so xlt's fused AdamW and bf16-mixed (trainer=gpu, AMX CPUs) go together."""
+        plugin = self.trainer.precision_plugin
+        if gradient_clip_val and isinstance(plugin, MixedPrecision) and plugin.scaler is None:
+            algorithm = GradClipAlgorithmType(gradient_clip_algorithm or "norm")
+            Precision.clip_gradients(plugin, optimizer, gradient_clip_val, algorithm)
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def on_train_start(self) -> None:
         import time
