@@ -85,3 +85,24 @@ def test_cluster_launcher_and_declared_sweeps_compose():
     assert tuned.hydra.sweeper._target_.endswith("XltOptunaSweeper")
     assert "interval" in tuned.hydra.sweeper.params["strategy.optimizer.lr"]
     assert list(tuned.hydra.callbacks) == ["mlflow_sweep"]
+
+
+def test_bf16_on_a_cpu_without_bf16_units_is_warned_about(compose_cfg, monkeypatch, caplog):
+    """This machine has AMX; a CPU without bf16 units cannot run here, so it is simulated."""
+    import logging
+
+    import torch
+
+    from xlt.training import precision
+
+    cfg = compose_cfg("trainer=cpu_bf16", "trainer.accelerator=cpu")
+    assert cfg.trainer.precision == "bf16-mixed"
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    with caplog.at_level(logging.WARNING):
+        precision.warn_if_slow_precision(cfg)
+    assert "slower than fp32" in caplog.text and "trainer=default" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    precision.warn_if_slow_precision(cfg)
+    assert not caplog.text

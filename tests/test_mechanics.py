@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -120,3 +122,18 @@ def test_bf16_mixed_trains_with_fused_adamw_and_clips_gradients(compose_cfg, mon
     assert cfg.strategy.optimizer.fused and cfg.trainer.gradient_clip_val == 1.0
     results = run(cfg)
     assert "test/acc/zh" in results["test"] and norms and set(norms) == {1.0}
+
+
+@pytest.mark.slow
+def test_compile_trains_and_keeps_checkpoint_names(compose_cfg):
+    """`compile=true` compiles the encoder in place: the checkpoint's parameter names are the
+    eager model's, so compiled and eager runs load each other's checkpoints."""
+    from xlt.pipeline import run
+
+    cfg = compose_cfg("model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
+                      "compile=true", "trainer.enable_progress_bar=false")  # fmt: skip
+    results = run(cfg)
+    assert "test/acc/zh" in results["test"]
+    (best,) = Path(cfg.paths.output_dir, "checkpoints").glob("best*.ckpt")
+    names = torch.load(best, weights_only=True)["state_dict"]
+    assert names and not any("_orig_mod" in name for name in names)

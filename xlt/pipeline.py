@@ -24,6 +24,7 @@ from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_
 from xlt.tracking.manifest import build_manifest, git_state
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.module import TransferModule
+from xlt.training.precision import warn_if_slow_precision
 from xlt.training.recovery import (
     finished_trial,
     hydra_overrides,
@@ -80,6 +81,7 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     check_required(cfg)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
+    warn_if_slow_precision(cfg)
     out_dir = Path(cfg.paths.output_dir)
     tags = {
         "task": cfg.dataset.task,
