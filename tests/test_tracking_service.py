@@ -60,3 +60,12 @@ def test_the_training_path_never_imports_mlflow():
     code = "import sys, xlt.train, xlt.pipeline; print('mlflow' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "False", proc.stderr[-2000:]
+
+
+def test_one_writer_per_process_whatever_the_number_of_stores(tmp_path):
+    first = tracking_service(f"sqlite:///{tmp_path}/a.db")
+    first.open()
+    second = tracking_service(f"sqlite:///{tmp_path}/b.db")
+    assert first.proc.poll() == 0  # closed cleanly once the trainer moved to another store
+    assert tracking_service(f"sqlite:///{tmp_path}/b.db") is second
+    forget(f"sqlite:///{tmp_path}/b.db")

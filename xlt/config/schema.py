@@ -113,8 +113,9 @@ class TrainConfig:
     paths: PathsConfig = MISSING
     seed: int = 0
     torch_threads: int | None = None  # CPU threads per trial; 1 for parallel local trials
-    # torch.compile the encoder (dynamic shapes). Pays after ~2,000 steps of me5_small on a
-    # 2-core CPU (compiling takes minutes there): for long runs, see docs/benchmarks.md.
+    # torch.compile the encoder (dynamic shapes; inductor makes its own dropout). On the 2-core
+    # CPU here it does not pay (steps 6% slower than the eager default, 30-130 s to compile):
+    # meant for GPUs. docs/benchmarks.md has the measurement.
     compile: bool = False
     selection: Selection = Selection.source_dev
     print_config: bool = False

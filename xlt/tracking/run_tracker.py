@@ -131,17 +131,18 @@ class RunTracker:
         self.set_tags({"error": f"{type(err).__name__}: {err}"[:5000]})
         self.log_text("error.txt", "".join(traceback.format_exception(err)))
         self.logger.finalize("failed")
-        try:
-            self._wait_until_sent()
-        except TrackingError as log_err:  # the store itself may be the problem
-            print(f"xlt: could not record the failure in MLflow: {log_err}", file=sys.stderr)
+        self._wait_until_sent()
 
     def _wait_until_sent(self) -> None:
-        """The writer sends its queue now (a server that came back gets everything)."""
-        left = self.service.request("drain", timeout=300)
+        """The writer sends its queue now (a server that came back gets everything); if that
+        cannot be confirmed, the run's results stand and the spooled metrics are named."""
+        try:
+            left = self.service.request("drain", timeout=300)
+        except TrackingError as err:
+            left = f"unknown ({err})"
         if left:
             log.error(
-                "MLflow store still unreachable at the end: %d call(s) not sent; every metric is "
+                "MLflow store still unreachable at the end: %s call(s) not sent; every metric is "
                 "in %s", left, self.logger.spool,
             )  # fmt: skip
 

@@ -94,7 +94,11 @@ class TrackingService:
 
 
 def tracking_service(uri: str) -> TrackingService:
-    """This process's writer for `uri`, started if there is none yet (or the last one broke)."""
+    """This process's writer for `uri`, started if there is none yet (or the last one broke).
+    A process writes to one store at a time: writers for other stores (finished runs, their
+    queues already sent) are closed, so in-process runs against many stores keep one writer."""
+    for other in [u for u in _SERVICES if u != uri]:
+        _SERVICES.pop(other).close(timeout=10)
     service = _SERVICES.get(uri)
     if service is None or service.broken or service.proc.poll() is not None:
         service = _SERVICES[uri] = TrackingService(uri)

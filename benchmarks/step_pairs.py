@@ -1,0 +1,68 @@
+"""Paired step timing: two variants of xlt's default training step take turns on the same
+batches (A then B on one batch, B then A on the next), so the machine's drift, which moves
+whole runs by 10-30% here, cancels out. Resolves gains of a few percent that alternating whole
+runs (train_throughput.py) cannot.
+
+    .venv/bin/python benchmarks/step_pairs.py --compare dropout   # fast dropout vs torch's
+    .venv/bin/python benchmarks/step_pairs.py --compare compile   # torch.compile vs eager
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from common import build_training, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--compare", choices=["dropout", "compile"], default="dropout")
+    parser.add_argument("--pairs", type=int, default=80)
+    args = parser.parse_args()
+    from xlt.models.fast_dropout import FastDropout
+
+    _, _, task, strategy, net, dm = build_training(fast_dropout=False)
+    optimizer = strategy.optimizer(strategy.optimizer_groups(net))
+    batches = list(strategy.train_dataloader(dm))
+    dropouts = [m for m in net.modules() if type(m) is torch.nn.Dropout]
+    eager = net.encoder
+    compiled = torch.compile(eager, dynamic=True) if args.compare == "compile" else None
+    # B is xlt's default (eager, fast dropout); A is what it is compared with.
+    a_name = "torch's dropout" if args.compare == "dropout" else "torch.compile (its own dropout)"
+
+    def use(variant: str) -> None:
+        fast = variant == "B"
+        for m in dropouts:  # same p, same (no) state: only the mask generation differs
+            m.__class__ = FastDropout if fast else torch.nn.Dropout
+        net.encoder = compiled if (variant == "A" and compiled is not None) else eager
+
+    def step(batch: dict) -> float:
+        start = time.perf_counter()
+        task.loss(net, batch).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return time.perf_counter() - start
+
+    warm_up = {}
+    for variant in ("A", "B"):  # compiling happens here, timed apart
+        use(variant)
+        warm_up[variant] = sum(step(b) for b in batches[:2])
+    times: dict[str, list[float]] = {"A": [], "B": []}
+    for i in range(args.pairs):
+        batch = batches[2 + i % (len(batches) - 2)]
+        for variant in ("A", "B") if i % 2 == 0 else ("B", "A"):
+            use(variant)
+            times[variant].append(step(batch))
+    ratio = statistics.median(a / b for a, b in zip(times["A"], times["B"], strict=True))
+    rows = [{"variant": name, "median step (ms)": statistics.median(times[v]) * 1e3,
+             "first two steps (s)": warm_up[v]}
+            for v, name in (("A", a_name), ("B", "xlt default (eager, fast dropout)"))]  # fmt: skip
+    table(rows, f"{args.pairs} paired steps, me5_small, HSK topic EN, batch 32; median per-pair "
+                f"ratio A / B = {ratio:.3f} (> 1: xlt's default is faster)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
