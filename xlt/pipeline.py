@@ -166,10 +166,10 @@ def _train_and_evaluate(
 
     net = task.build_net(bundle.encoder, len(data.label_names), cfg.model)
     strategy.prepare(net)
-    if cfg.model.fast_dropout:
-        use_fast_dropout(net)
     if cfg.compile:  # in place: parameter names (and so checkpoints) stay as they are
-        net.encoder.compile(dynamic=True)
+        net.encoder.compile(dynamic=True)  # inductor generates (and fuses) its own dropout
+    elif cfg.model.fast_dropout:
+        use_fast_dropout(net)
     trainable, total = net.count_parameters()
     tracker.log_metrics({"params/trainable": trainable, "params/total": total})
     log.info("%s: %d of %d parameters train", strategy.name, trainable, total)
