@@ -83,6 +83,7 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
         torch.set_num_threads(cfg.torch_threads)
     warn_if_slow_precision(cfg)
     out_dir = Path(cfg.paths.output_dir)
+    git = git_state(cfg.paths.root_dir)  # two git commands: once per job, for tags and manifest
     tags = {
         "task": cfg.dataset.task,
         "dataset": cfg.dataset.name,
@@ -91,14 +92,14 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
         "augmentation": _choice(cfg, "augmentation"),
         "selection": cfg.selection.value,
         "seed": str(cfg.seed),
-        "git_commit": git_state(cfg.paths.root_dir)["commit"],
+        "git_commit": git["commit"],
         "job_overrides": job_key(),
     }
     if cfg.model.source.get("trust_remote_code"):
         tags["model.trust_remote_code"] = "true"  # code from the hub ran in this job
     tracker = RunTracker(cfg, tags, out_dir, run_id)  # checks the store before anything else
     try:
-        return _train_and_evaluate(cfg, tracker, resume_from)
+        return _train_and_evaluate(cfg, tracker, git, resume_from)
     except BaseException as err:
         tracker.fail(err)
         raise
@@ -117,7 +118,7 @@ def _log_augmentation(tracker: RunTracker, datamodule: TransferDataModule, augme
 
 
 def _train_and_evaluate(
-    cfg: DictConfig, tracker: RunTracker, resume_from: Path | None = None
+    cfg: DictConfig, tracker: RunTracker, git: dict, resume_from: Path | None = None
 ) -> dict[str, dict[str, float]]:
     strategy = build(cfg.strategy, "strategy")
     augmentation = build(cfg.augmentation, "augmentation")
@@ -154,9 +155,7 @@ def _train_and_evaluate(
         tracker.set_tags({"model.init_encoder": str(weights)})
         log.info("encoder initialised from %s (%d tensors)", weights, n)
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    manifest = build_manifest(
-        config, hydra_overrides(), cfg.paths.root_dir, cfg.seed, data.fingerprint
-    )
+    manifest = build_manifest(config, hydra_overrides(), git, cfg.seed, data.fingerprint)
     if resume_from is None and not cfg.get("resume"):
         tracker.start(cfg, manifest)
     else:

@@ -33,21 +33,20 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, workers=True)
+    git = git_state(cfg.paths.root_dir)
     tags = {
         "task": f"align/{cfg.task.name}",
         "model": cfg.encoder.name,
         "dataset": cfg.dataset.name,
         "seed": str(cfg.seed),
-        "git_commit": git_state(cfg.paths.root_dir)["commit"],
+        "git_commit": git["commit"],
     }
     if cfg.task.name == "bli":
         tags["source_model"] = cfg.source_encoder.name
     tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir))
     try:
         config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-        tracker.start(
-            cfg, build_manifest(config, hydra_overrides(), cfg.paths.root_dir, cfg.seed, "")
-        )
+        tracker.start(cfg, build_manifest(config, hydra_overrides(), git, cfg.seed, ""))
         task = hydra.utils.instantiate(cfg.task, _partial_=True)
         metrics = task(cfg=cfg, tracker=tracker)
         tracker.finish()

@@ -13,7 +13,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
-from xlt.data.transfer_data import column
+from xlt.data.transfer_data import column, in_table_order
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def sort_by_length(ds: Dataset) -> Dataset:
     A table read from the tokenisation cache is sorted once; the sorted copy is cached beside it
     (a later run reads it instead of building an index map)."""
     files = ds.cache_files
-    if len(files) != 1 or getattr(ds, "_indices", None) is not None:
+    if len(files) != 1 or not in_table_order(ds):
         return ds.select(np.argsort(column(ds, "length"), kind="stable"))
     path = Path(files[0]["filename"]).with_suffix(".by-length.arrow")
     if path.exists():

@@ -12,9 +12,15 @@ SPLITS = ("train", "dev", "test")
 REQUIRED_COLUMNS = ("id", "text", "label", "lang")
 
 
+def in_table_order(ds: Dataset) -> bool:
+    """No index map (select with gaps, shuffle): row i is row i of the Arrow table. `datasets`
+    keeps the map private; a slice or a table read from a file has none."""
+    return getattr(ds, "_indices", None) is None
+
+
 def column(ds: Dataset, name: str) -> np.ndarray:
     """One column as numpy through Arrow (no Python object per row: 10-100x faster)."""
-    if getattr(ds, "_indices", None) is None:  # rows in table order: read the table itself
+    if in_table_order(ds):  # read the table itself
         return ds.data.column(name).to_numpy()
     return ds.with_format("arrow")[name].to_numpy(zero_copy_only=False)
 

@@ -24,8 +24,9 @@ class TokenTagger(SequenceClassifier):
         return self.head(self.dropout(self.token_states(input_ids, attention_mask)))
 
 
-class SpanExtractor(SequenceClassifier):
-    """Start and end logits [batch, tokens, 2] (SQuAD-style span head)."""
+class SpanExtractor(TokenTagger):
+    """Start and end logits [batch, tokens, 2] (SQuAD-style span head): two "tags" per token,
+    padding never a span boundary."""
 
     def __init__(self, encoder: nn.Module, **kwargs) -> None:
         super().__init__(encoder, num_labels=2, **kwargs)
@@ -36,5 +37,5 @@ class SpanExtractor(SequenceClassifier):
         attention_mask: torch.Tensor,
         langs: Sequence[str] | str | None = None,
     ) -> torch.Tensor:
-        logits = self.head(self.dropout(self.token_states(input_ids, attention_mask)))
+        logits = super().forward(input_ids, attention_mask)
         return logits.masked_fill(~attention_mask.bool().unsqueeze(-1), -1e4)

@@ -77,13 +77,14 @@ def mask_secrets(value: Any, key: str = "") -> Any:
 
 
 def build_manifest(
-    config: dict, overrides: list[str], root: str | Path, seed: int, data_fingerprint: str
+    config: dict, overrides: list[str], git: dict[str, Any], seed: int, data_fingerprint: str
 ) -> dict[str, Any]:
+    """`git` is the job's git_state, taken once (it also tags the run)."""
     return {
         "overrides": mask_secrets(overrides),
         "seed": seed,
         "data_fingerprint": data_fingerprint,
-        "git": git_state(root),
+        "git": git,
         "packages": package_versions(),
         "hardware": hardware(),
         "command": mask_secrets([Path(sys.argv[0]).name, *sys.argv[1:]]),

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 log = logging.getLogger("xlt.tracking.service")
-PARENT_RUN_TAG = "mlflow.parentRunId"
 
 
 class StoreWriter:
