@@ -1,0 +1,104 @@
+"""Golden numbers: the exact test metrics of fixed-seed CPU runs, one per strategy, augmentation
+and task family (tiny model), recorded before a refactor and reproduced after it.
+
+Regenerate (only when a change is *meant* to move them, and say so in the commit):
+    .venv/bin/python -m tests.golden --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+GOLDEN_FILE = Path(__file__).with_name("golden_metrics.json")
+TINY = [
+    "model=tiny_random",
+    "dataset.limit=48",
+    "trainer.max_epochs=2",
+    "dataset.eval_batch_size=512",
+    "trainer.enable_progress_bar=false",
+    "torch_threads=1",
+    "dataset.batch_size=16",
+    "trainer.log_every_n_steps=1",
+]
+# name -> overrides; order matters: `sequential` starts from the `zero_shot` run before it.
+CASES: dict[str, list[str]] = {
+    "zero_shot": [],
+    "linear_probe": ["strategy=linear_probe"],
+    "freeze_lower": ["strategy=freeze_lower", "strategy.freeze_layers=1"],
+    "lang_adapters": ["strategy=lang_adapters"],
+    "multitask": ["strategy=multitask"],
+    "adversarial": ["strategy=adversarial"],
+    "few_shot": ["strategy=few_shot", "strategy.k=2", "strategy.target_epochs=1"],
+    "sequential": ["strategy=sequential", "strategy.k=2"],
+    "translate_train": ["augmentation=translate_train"],
+    "translate_train_dictionary": [
+        "augmentation=translate_train",
+        "augmentation/translator=dictionary",
+    ],
+    "back_translation": ["augmentation=back_translation"],
+    "paraphrase": ["augmentation=paraphrase"],
+    "mix": ["augmentation=mix", "augmentation.target=0.5"],
+}
+TASK_CASES = {"pair_classification": "pairs", "tagging": "tagging", "qa": "qa"}
+
+
+def case_overrides(name: str, fixtures: Path) -> list[str]:
+    if name in TASK_CASES:
+        from tests.task_fixtures import write_task_files
+
+        files = write_task_files(fixtures, TASK_CASES[name], n_train=120, n_eval=30)
+        return [*TINY, *files, "trainer.max_epochs=3"]
+    return [*TINY, *CASES[name]]
+
+
+def train_losses(out_dir: Path) -> list[float]:
+    """Every `train/loss` the run logged, in order (from the run folder's metric spool): the most
+    sensitive record of what training did."""
+    lines = (out_dir / "metrics.jsonl").read_text().splitlines()
+    records = (json.loads(line)["metrics"] for line in lines)
+    return [r["train/loss"] for r in records if "train/loss" in r]
+
+
+def run_case(name: str, root: Path, cache: Path) -> dict[str, object]:
+    """One golden run in-process against a real MLflow store under `root`: its test metrics and
+    every training loss it logged."""
+    from omegaconf import open_dict
+
+    from tests.conftest import compose_train
+    from xlt.pipeline import run
+
+    cfg = compose_train(case_overrides(name, root / "fixtures"), root=root)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(root / "runs" / name)
+        cfg.paths.cache_dir = str(cache)
+    results = run(cfg)
+    test = {k: float(v) for k, v in sorted(results["test"].items())}
+    return {"test": test, "train_loss": train_losses(Path(cfg.paths.output_dir))}
+
+
+def all_cases() -> list[str]:
+    return [*CASES, *TASK_CASES]
+
+
+def main() -> None:
+    import tempfile
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--write", action="store_true", help=f"rewrite {GOLDEN_FILE.name}")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        results = {name: run_case(name, root, root / "cache") for name in all_cases()}
+    text = json.dumps(results, indent=1, sort_keys=True) + "\n"
+    if args.write:
+        GOLDEN_FILE.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
