@@ -28,7 +28,7 @@ def main() -> None:
     data = build(cfg.dataset.loader, "dataset.loader")
     bundle = build(cfg.model.source, "model.source")
     encoder = bundle.encoder.eval()
-    sets = [tokenize(data.subset(split, lang), bundle.tokenizer, max_length=128,
+    sets = [tokenize(data.subset(split, lang, purpose="evaluation"), bundle.tokenizer, max_length=128,
                      text_prefix=cfg.model.text_prefix, cache_dir=cfg.paths.cache_dir,
                      key=[data.fingerprint, None, split, lang])
             for split in ("dev", "test") for lang in ("en", "zh")]  # fmt: skip

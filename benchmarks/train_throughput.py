@@ -98,7 +98,7 @@ def trainer_run(steps: int) -> dict:
     model = AutoModelForSequenceClassification.from_pretrained(
         folder, num_labels=len(data.label_names)
     )
-    train = data.subset("train", "en")
+    train = data.subset("train", "en", purpose="training")
     ds = Dataset.from_dict({"text": train["text"], "label": train["label"]}).map(
         lambda b: tokenizer(["query: " + t for t in b["text"]], truncation=True, max_length=128),
         batched=True, remove_columns=["text"],

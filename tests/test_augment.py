@@ -53,10 +53,10 @@ def test_chinese_segmentation_gold_first_then_jieba(data):
 
 
 def test_parallel_translator_reads_gold_translations_from_train_only(data):
-    train_en = data.subset("train", "en").select(range(5))
+    train_en = data.subset("train", "en", purpose="training").select(range(5))
     out = ParallelTranslator().translate(train_en["text"], train_en["id"], "en", "zh", data)
-    assert out == data.subset("train", "zh").select(range(5))["text"]
-    test_en = data.subset("test", "en").select(range(3))
+    assert out == data.subset("train", "zh", purpose="training").select(range(5))["text"]
+    test_en = data.subset("test", "en", purpose="evaluation").select(range(3))
     assert (
         ParallelTranslator().translate(test_en["text"], test_en["id"], "en", "zh", data)
         == [None] * 3
@@ -70,7 +70,7 @@ def test_parallel_translator_reads_gold_translations_from_train_only(data):
 def test_augmented_sets_keep_provenance_and_never_contain_test_text(name, data, tmp_path):
     overrides = ["augmentation.target=0.5"] if name == "mix" else []
     aug = augmentation(name, *overrides)
-    train = data.subset("train", "en")
+    train = data.subset("train", "en", purpose="training")
     out = aug.apply(train, data, context(tmp_path))
     made = out.filter(lambda r: r["aug"] != "original")
     assert len(made) > 100
@@ -89,7 +89,7 @@ def train_ids_label(data, item_id: str) -> int:
 
 
 def test_second_build_is_a_cache_hit(data, tmp_path):
-    train = data.subset("train", "en").select(range(200))
+    train = data.subset("train", "en", purpose="training").select(range(200))
     first = augmentation("translate_train").apply(train, data, context(tmp_path))
     second_aug = augmentation("translate_train")
     second = second_aug.apply(train, data, context(tmp_path))
@@ -102,7 +102,7 @@ def test_second_build_is_a_cache_hit(data, tmp_path):
 
 def test_code_switch_rate_and_fresh_draws_every_epoch(data, tmp_path):
     aug = augmentation("code_switch", "augmentation.ratio=0.3")
-    train = data.subset("train", "en").select(range(400))
+    train = data.subset("train", "en", purpose="training").select(range(400))
     aug.apply(train, data, context(tmp_path))
     rng = np.random.default_rng(0)
     epochs = []
@@ -128,18 +128,22 @@ def test_marian_translator_fails_fast_offline(data):
     assert time.monotonic() - start < 5
 
 
-def test_switching_collator_rewrites_source_rows_differently_each_epoch(data, tmp_path):
+def test_switch_transform_rewrites_source_rows_differently_each_epoch(data, tmp_path):
     from torch.utils.data import DataLoader
 
-    from xlt.data.collate import PadCollator, SwitchingCollator
+    from xlt.data.collate import PadCollator
+    from xlt.data.datamodule import TrainCollator
     from xlt.data.tokenize import tokenize
     from xlt.models.sources.random_init import byte_level_tokenizer
 
     aug = augmentation("code_switch", "augmentation.ratio=0.5")
-    train = aug.apply(data.subset("train", "en").select(range(64)), data, context(tmp_path))
+    train = aug.apply(
+        data.subset("train", "en", purpose="training").select(range(64)), data, context(tmp_path)
+    )
     tok = byte_level_tokenizer()
     ds = tokenize(train, tok, max_length=128, text_prefix="", cache_dir=tmp_path, key=["cs"])
-    collate = SwitchingCollator(tok.pad_token_id, tok, 128, "", aug, "en", seed=0)
+    switch = aug.batch_transform(lambda text: tok(text)["input_ids"], context(tmp_path))
+    collate = TrainCollator(PadCollator(tok.pad_token_id), switch)
     loader = DataLoader(
         ds.with_format(columns=["input_ids", "label", "lang", "text"]),
         batch_size=16,
@@ -148,7 +152,7 @@ def test_switching_collator_rewrites_source_rows_differently_each_epoch(data, tm
     first = [b["input_ids"].tolist() for b in loader]
     second = [b["input_ids"].tolist() for b in loader]
     assert first != second
-    assert collate.replaced / collate.eligible == pytest.approx(0.5, abs=0.08)
+    assert switch.counters()["switch_rate"] == pytest.approx(0.5, abs=0.08)
     plain = DataLoader(
         ds.with_format(columns=["input_ids", "label"]),
         batch_size=16,

@@ -32,7 +32,7 @@ def test_one_file_per_split_with_a_language_column(tmp_path):
     assert data.label_names == ["neg", "pos"]
     assert data.languages_of("train") == ["de", "en"]
     assert data.splits["train"]["label"] == [1, 0, 1, 0]
-    assert data.subset("test", "de")["text"] == ["nice"]
+    assert data.subset("test", "de", purpose="evaluation")["text"] == ["nice"]
 
 
 def test_per_language_files_and_custom_columns(tmp_path):
@@ -47,7 +47,7 @@ def test_per_language_files_and_custom_columns(tmp_path):
         lang_column=None,
     )
     assert data.languages == ["en", "zh"]
-    assert data.subset("test", "zh")["text"] == ["你好", "再见"]
+    assert data.subset("test", "zh", purpose="evaluation")["text"] == ["你好", "再见"]
 
 
 def test_missing_file_names_the_path(tmp_path):

@@ -14,6 +14,7 @@ from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
 from xlt.models.gradient_reversal import reverse_gradient
 from xlt.models.sources.random_init import build_random_encoder
+from xlt.strategies.base import Stage
 from xlt.strategies.sampling import TemperatureBatchSampler, k_per_class, temperature_probabilities
 from xlt.tasks.classification import Classification
 from xlt.training.checkpoints import load_weights
@@ -64,7 +65,7 @@ def test_freeze_lower_leaves_frozen_weights_bit_identical():
     s = strategy("freeze_lower", "strategy.freeze_layers=1")
     s.prepare(net)
     before = snapshot(net)
-    step(net, tok, s.optimizer_groups(net))
+    step(net, tok, s.optimizer_groups(net, Stage()))
     after = net.state_dict()
     frozen = [
         k for k in before if k.startswith(("encoder.embeddings.", "encoder.encoder.layer.0."))
@@ -80,7 +81,7 @@ def test_layer_wise_lr_decay_gives_lower_layers_smaller_steps():
     net, _ = tiny_net()
     s = strategy("freeze_lower", "strategy.freeze_layers=0", "strategy.freeze_embeddings=false",
                  "strategy.layer_lr_decay=0.5", "strategy.optimizer.lr=0.1")  # fmt: skip
-    groups = s.optimizer_groups(net)
+    groups = s.optimizer_groups(net, Stage())
     lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
     layers = net.encoder.encoder.layer
     assert lr_of[id(net.head.weight)] == pytest.approx(0.1)
@@ -107,12 +108,14 @@ def test_temperature_sampling_matches_the_formula():
 
 def test_few_shot_draws_exactly_k_per_class_from_target_train_only():
     data = load_hsk()
-    zh_train = data.subset("train", "zh")
+    zh_train = data.subset("train", "zh", purpose="training")
     picks = k_per_class(zh_train["label"], 4, seed=0)
     chosen = zh_train.select(picks)
     counts = np.bincount(chosen["label"], minlength=len(data.label_names))
     assert (counts == 4).all()
-    held_out = set(data.subset("dev", "zh")["id"]) | set(data.subset("test", "zh")["id"])
+    held_out = set(data.subset("dev", "zh", purpose="evaluation")["id"]) | set(
+        data.subset("test", "zh", purpose="evaluation")["id"]
+    )
     assert not set(chosen["id"]) & held_out
     assert np.array_equal(picks, k_per_class(zh_train["label"], 4, seed=0))  # seeded
     assert not np.array_equal(picks, k_per_class(zh_train["label"], 4, seed=1))

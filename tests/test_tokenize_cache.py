@@ -74,7 +74,10 @@ def test_a_prepared_dataset_reads_back_equal_and_its_word_lists_only_on_use(tmp_
     assert cached.label_names == built.label_names and cached.fingerprint == built.fingerprint
     for split in ("train", "dev", "test"):
         for lang in ("en", "zh"):
-            a, b = built.subset(split, lang), cached.subset(split, lang)
+            a, b = (
+                built.subset(split, lang, purpose="evaluation"),
+                cached.subset(split, lang, purpose="evaluation"),
+            )
             assert a["id"] == b["id"] and a["text"] == b["text"] and a["label"] == b["label"]
     word_lists = cached.lexicon.source
     assert "content" not in vars(word_lists)  # nothing parsed yet

@@ -1,4 +1,5 @@
-"""One training job: build -> fit (select on dev) -> test every language -> log to MLflow."""
+"""One training job: build -> fit -> evaluate -> record, every phase a named function.
+`run` is the whole flow; any failure is recorded on the job's MLflow run."""
 
 from __future__ import annotations
 
@@ -7,23 +8,17 @@ import logging
 import warnings
 from pathlib import Path
 
-import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from xlt.config.schema import Selection
-from xlt.config.validate import build, check_required, resolve_languages
-from xlt.data.datamodule import TransferDataModule
+from xlt.components import Components, build, make_trainer
+from xlt.config.validate import check_required
+from xlt.data.access import RECORD_FILE
+from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.results_table import language_rows, print_results
-from xlt.models.fast_dropout import use_fast_dropout
-from xlt.models.init_encoder import load_encoder_weights
-from xlt.models.init_encoder import resolve as resolve_encoder
-from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
 from xlt.tracking.manifest import build_manifest, git_state
 from xlt.tracking.run_tracker import RunTracker
-from xlt.training.module import TransferModule
 from xlt.training.precision import warn_if_slow_precision
 from xlt.training.recovery import (
     finished_trial,
@@ -32,18 +27,12 @@ from xlt.training.recovery import (
     out_of_memory,
     resume_target,
 )
-from xlt.training.resume import AtomicCheckpointIO
+from xlt.training.stages import Selected, run_stages, select
 
 log = logging.getLogger(__name__)
 
 
-def selection_metric(cfg: DictConfig, source: str, primary: str = "acc") -> str:
-    """XTREME protocol: the source language's dev score (accuracy, F1) picks the checkpoint."""
-    where = source if cfg.selection == Selection.source_dev else "avg_target"
-    return f"dev/{primary}/{where}"
-
-
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """One log line per event: Lightning's own console handler would repeat Hydra's."""
     import datasets
 
@@ -70,20 +59,32 @@ def _choice(cfg: DictConfig, group: str) -> str:
 
 
 def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
-    """Train and evaluate one configuration; any failure is recorded on its MLflow run."""
-    _quiet_libraries()
+    """Train and evaluate one configuration: build -> fit -> evaluate -> record."""
+    quiet_libraries()
     done = finished_trial(cfg)
     if done is not None:
         return done
-    run_id = resume_from = None
-    if cfg.get("resume"):
-        cfg, run_id, resume_from = resume_target(cfg)
+    cfg, run_id, resume_from = resume_target(cfg) if cfg.get("resume") else (cfg, None, None)
     check_required(cfg)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     warn_if_slow_precision(cfg)
-    out_dir = Path(cfg.paths.output_dir)
     git = git_state(cfg.paths.root_dir)  # two git commands: once per job, for tags and manifest
+    tracker = RunTracker(cfg, run_tags(cfg, git), Path(cfg.paths.output_dir), run_id)
+    try:
+        parts = build(cfg, tracker)
+        record_start(parts, tracker, git, resume_from)
+        trainer, selected = fit(parts, tracker, resume_from)
+        results = evaluate(parts, tracker, trainer, selected)
+        record(parts, tracker, trainer, selected, results)
+        return results
+    except BaseException as err:
+        tracker.fail(err)
+        raise
+
+
+def run_tags(cfg: DictConfig, git: dict) -> dict[str, str]:
+    """What the run is, as MLflow tags, before anything loads."""
     tags = {
         "task": cfg.dataset.task,
         "dataset": cfg.dataset.name,
@@ -97,170 +98,105 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     }
     if cfg.model.source.get("trust_remote_code"):
         tags["model.trust_remote_code"] = "true"  # code from the hub ran in this job
-    tracker = RunTracker(cfg, tags, out_dir, run_id)  # checks the store before anything else
-    try:
-        return _train_and_evaluate(cfg, tracker, git, resume_from)
-    except BaseException as err:
-        tracker.fail(err)
-        raise
+    return tags
 
 
-def _log_augmentation(tracker: RunTracker, datamodule: TransferDataModule, augmentation) -> None:
+def record_start(
+    parts: Components, tracker: RunTracker, git: dict, resume_from: Path | None
+) -> None:
+    """Tags, params, manifest and data notes that exist before training starts."""
+    cfg, translator = parts.cfg, getattr(parts.augmentation, "translator", None)
+    tags = {**parts.strategy.describe(), "source_lang": parts.source,
+            "target_langs": ",".join(parts.targets), "selection_metric": parts.monitor,
+            "data_fingerprint": parts.data.fingerprint}  # fmt: skip
+    if translator is not None:
+        tags["augmentation.translator"] = translator.name
+    tracker.set_tags(tags)
+    if cfg.print_config:
+        print(OmegaConf.to_yaml(cfg, resolve=True))
+    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    manifest = build_manifest(config, hydra_overrides(), git, cfg.seed, parts.data.fingerprint)
+    if resume_from is None and not cfg.get("resume"):
+        tracker.start(cfg, manifest)
+    else:
+        tracker.set_tags({"resumed_from": str(resume_from or "start")})
+    if parts.data.attribution:
+        tracker.log_text("DATA_ATTRIBUTION.txt", parts.data.attribution + "\n")
+    trainable, total = parts.net.count_parameters()
+    tracker.log_metrics({"params/trainable": trainable, "params/total": total})
+    log.info("%s: %d of %d parameters train", parts.strategy.name, trainable, total)
+    log_augmentation(parts, tracker)
+    truncated = parts.datamodule.truncated.items()
+    tracker.log_metrics({f"data/truncated/{k}": n for k, n in truncated})
+    record_protocol(parts, tracker)
+
+
+def log_augmentation(parts: Components, tracker: RunTracker) -> None:
     """How many rows each augmentation produced, a sample of them, and whether it was cached."""
-    counts, sample = datamodule.augmentation_summary()
+    counts, sample = parts.datamodule.augmentation_summary()
     if not counts:
         return
     tracker.log_metrics({f"augment/n_{kind}": n for kind, n in counts.items()})
-    tracker.set_tags({"augmentation.cache": getattr(augmentation, "cache_status", "none")})
+    tracker.set_tags({"augmentation.cache": getattr(parts.augmentation, "cache_status", "none")})
     if sample:
         lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in sample)
         tracker.log_text("augmented_sample.jsonl", lines)
 
 
-def _train_and_evaluate(
-    cfg: DictConfig, tracker: RunTracker, git: dict, resume_from: Path | None = None
-) -> dict[str, dict[str, float]]:
-    strategy = build(cfg.strategy, "strategy")
-    augmentation = build(cfg.augmentation, "augmentation")
-    task = get_task(cfg.dataset.task, **cfg.dataset.task_options)
-    L.seed_everything(cfg.seed, workers=True)
-    data = build(cfg.dataset.loader, "dataset.loader")
-    check_task_data(task, data, cfg.dataset.name)
-    source, targets = resolve_languages(cfg, data)
-    strategy.check(data, source, targets)
-    check_strategy_task(strategy, task, augmentation)
-    strategy.setup_run(cfg, tracker)
-    monitor = selection_metric(cfg, source, task.primary_metric)
-    tracker.set_tags(
-        {
-            **strategy.describe(),
-            "source_lang": source,
-            "target_langs": ",".join(targets),
-            "selection_metric": monitor,
-            "data_fingerprint": data.fingerprint,
-            **(
-                {"augmentation.translator": t.name}
-                if (t := getattr(augmentation, "translator", None))
-                else {}
-            ),
-        }
-    )
-    if cfg.print_config:
-        print(OmegaConf.to_yaml(cfg, resolve=True))
+def record_protocol(parts: Components, tracker: RunTracker) -> dict[str, bool]:
+    """data_access.json and the protocol tags, from what the run has read so far."""
+    access = parts.data.access
+    flags = protocol_flags(access.entries(), parts.source, access.inherited)
+    text = access.to_json(source=parts.source, flags=flags, protocol=protocol_label(flags))
+    tracker.log_text(RECORD_FILE, text + "\n")
+    tracker.set_tags(protocol_tags(flags))
+    return flags
 
-    bundle = build(cfg.model.source, "model.source")
-    if cfg.model.init_encoder:
-        weights = resolve_encoder(str(cfg.model.init_encoder), tracker.client)
-        n = load_encoder_weights(bundle.encoder, weights)
-        tracker.set_tags({"model.init_encoder": str(weights)})
-        log.info("encoder initialised from %s (%d tensors)", weights, n)
-    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    manifest = build_manifest(config, hydra_overrides(), git, cfg.seed, data.fingerprint)
-    if resume_from is None and not cfg.get("resume"):
-        tracker.start(cfg, manifest)
-    else:
-        tracker.set_tags({"resumed_from": str(resume_from or "start")})
-    if data.attribution:
-        tracker.log_text("DATA_ATTRIBUTION.txt", data.attribution + "\n")
 
-    net = task.build_net(bundle.encoder, len(data.label_names), cfg.model)
-    strategy.prepare(net)
-    if cfg.compile:  # in place: parameter names (and so checkpoints) stay as they are
-        net.encoder.compile(dynamic=True)  # inductor generates (and fuses) its own dropout
-    elif cfg.model.fast_dropout:
-        use_fast_dropout(net)
-    trainable, total = net.count_parameters()
-    tracker.log_metrics({"params/trainable": trainable, "params/total": total})
-    log.info("%s: %d of %d parameters train", strategy.name, trainable, total)
+def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
+    """Every stage of the strategy; then the weights to test and their dev scores."""
+    cfg, module = parts.cfg, parts.module
 
-    datamodule = TransferDataModule(
-        data,
-        bundle.tokenizer,
-        strategy,
-        task=task,
-        source_lang=source,
-        target_langs=targets,
-        max_length=cfg.model.max_length,
-        text_prefix=cfg.model.text_prefix,
-        batch_size=cfg.dataset.batch_size,
-        eval_batch_size=cfg.dataset.eval_batch_size,
-        num_workers=cfg.dataset.num_workers,
-        limit=cfg.dataset.limit,
-        cache_dir=cfg.paths.cache_dir,
-        augmentation=augmentation if task.name in CLASSIFICATION else None,  # rewrites texts
-        seed=cfg.seed,
-        length_grouped=cfg.dataset.length_grouped,
-    )
-    datamodule.setup("fit")
-    _log_augmentation(tracker, datamodule, augmentation)
-    tracker.log_metrics({f"data/truncated/{k}": n for k, n in datamodule.truncated.items()})
-    scorers = {
-        key: task.scorer(data.label_names, datamodule.eval_sets[key], datamodule.eval_examples[key])
-        for key in datamodule.val_keys + datamodule.test_keys
-    }
-    module = TransferModule(
-        net,
-        task=task,
-        scorers=scorers,
-        strategy=strategy,
-        val_keys=datamodule.val_keys,
-        test_keys=datamodule.test_keys,
-        source_lang=source,
-        target_langs=targets,
-    )
-    out_dir = Path(cfg.paths.output_dir)
-    checkpoint = ModelCheckpoint(  # best by the source-dev metric, and the last for resuming
-        dirpath=out_dir / "checkpoints",
-        filename="best",
-        monitor=monitor,
-        mode="max",
-        save_top_k=1,
-        save_last=True,
-    )
-    module.resume_from = str(resume_from) if resume_from else None
+    def trainer_for(stage):
+        return make_trainer(cfg, tracker.logger, parts.monitor, stage)
 
-    def make_trainer(**overrides) -> L.Trainer:
-        """A Trainer from the config; later stages (few-shot tuning) override a few arguments."""
-        callbacks = [LearningRateMonitor(logging_interval="step")]
-        if cfg.trainer.enable_progress_bar:
-            callbacks.append(RichProgressBar())
-        if overrides:
-            overrides.setdefault("enable_checkpointing", False)
-        else:
-            callbacks.append(checkpoint)
-        return build(
-            cfg.trainer,
-            "trainer",
-            logger=tracker.logger,
-            callbacks=callbacks,
-            plugins=[AtomicCheckpointIO()],
-            default_root_dir=str(out_dir),
-            **overrides,
-        )
-
-    trainer = make_trainer()
     try:
-        best = strategy.fit(trainer, module, datamodule, make_trainer)
+        trainer, best = run_stages(module, parts.datamodule, parts.strategy.stages(),
+                                   trainer_for, resume_from)  # fmt: skip
     except (torch.OutOfMemoryError, RuntimeError) as err:
         raise out_of_memory(err, cfg) from err
-    switched = getattr(datamodule.collate, "replaced", None)
-    if switched is not None:  # dynamic code-switching: how much it really switched
-        eligible = max(1, datamodule.collate.eligible)
-        tracker.log_metrics(
-            {"augment/n_switched_words": switched, "augment/switch_rate": switched / eligible}
-        )
-    if best:
-        tracker.set_tags({"best_checkpoint": str(Path(best).resolve())})
-    trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
+    counters = parts.datamodule.batch_transform_counters()
+    tracker.log_metrics({f"augment/{name}": value for name, value in counters.items()})
+    validator = trainer if best is not None else trainer_for(None)
+    return trainer, select(module, parts.datamodule, validator, best, parts.monitor)
 
-    if best and checkpoint.best_model_score is not None:
-        tracker.log_metrics({f"best/{monitor}": float(checkpoint.best_model_score)})
-    languages = [source, *targets]
-    rows = language_rows(module.results, languages, source, task.metric_names, task.primary_metric)
+
+def evaluate(parts: Components, tracker: RunTracker, trainer, selected: Selected) -> dict:
+    """Test every language with the selected weights; dev scores are those same weights'."""
+    flags = record_protocol(parts, tracker)  # training may have read more (few-shot draws)
+    if flags["no_selection"]:
+        log.warning("no dev set selected the checkpoint: the final weights are tested")
+    if selected.checkpoint is not None:
+        tracker.set_tags({"best_checkpoint": str(selected.checkpoint.resolve())})
+    tracker.set_tags({"selected_weights": selected.how, "selected_step": str(selected.step)})
+    ckpt = str(selected.checkpoint) if selected.checkpoint else None
+    trainer.test(parts.module, datamodule=parts.datamodule, ckpt_path=ckpt, weights_only=True,
+                verbose=False)  # fmt: skip
+    return {"dev": selected.dev, "test": dict(parts.module.results.get("test", {}))}
+
+
+def record(
+    parts: Components, tracker: RunTracker, trainer, selected: Selected, results: dict
+) -> None:
+    """The selected weights' dev scores as best/..., the per-language table, the end of the run."""
+    tracker.log_metrics({f"best/{key}": value for key, value in selected.dev.items()})
+    task = parts.task
+    rows = language_rows(results, parts.languages, parts.source, task.metric_names,
+                         task.primary_metric)  # fmt: skip
     tracker.log_table("metrics_per_language.csv", rows)
     if trainer.is_global_zero:
-        title = f"{cfg.dataset.name} | {cfg.model.name} | {strategy.name} | seed {cfg.seed}"
-        print_results(rows, module.results, title, task.primary_metric)
+        cfg = parts.cfg
+        title = f"{cfg.dataset.name} | {cfg.model.name} | {parts.strategy.name} | seed {cfg.seed}"
+        print_results(rows, results, title, task.primary_metric)
         print(f"MLflow run {tracker.run_id}. Open the UI with:\n  {tracker.ui_command()}")
     tracker.finish()  # sends anything queued while the store was unreachable
-    return module.results

@@ -18,7 +18,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     import torch
 
-    from xlt.pipeline import _quiet_libraries
+    from xlt.pipeline import quiet_libraries
     from xlt.tracking.manifest import build_manifest, git_state
     from xlt.tracking.run_tracker import RunTracker
     from xlt.training.recovery import hydra_overrides
@@ -29,7 +29,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
                 f"{key}={cfg.get(key)!r} is not a model config: choose one with "
                 f"model@{key}=NAME (the names of conf/model/, e.g. model@{key}=me5_small)"
             )
-    _quiet_libraries()
+    quiet_libraries()
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, workers=True)

@@ -44,8 +44,8 @@ class BackTranslation(Augmentation):
                 round_trip(train, data, self.translator, ctx.source, ctx.targets[0], self.name)
             )
             return concat(parts)
-        for lang in ctx.targets:  # target TRAIN text only
-            target_train = data.subset("train", lang)
+        for lang in ctx.targets:  # target TRAIN rows, with their labels
+            target_train = data.subset("train", lang, ctx.limit, purpose="training")
             parts.append(
                 round_trip(target_train, data, self.translator, lang, ctx.source, self.name)
             )

@@ -1,9 +1,14 @@
-"""An augmentation turns the raw (untokenised) source training rows into the rows training sees.
+"""An augmentation turns the raw (untokenised) source training rows into the rows training sees,
+in one or both of two declared ways:
+
+- a data transform (`build`): static rows made once before tokenisation, cached on disk by a
+  fingerprint of their inputs;
+- a train-time batch transform (`batch_transform`): rows rewritten as each training batch is
+  made (dynamic code-switching). The datamodule applies it to training loaders only.
 
 It sees TRAIN data only (the source rows it is given, and other languages' TRAIN split through
-`TransferData`): target dev/test text never reaches it. Every row it adds keeps provenance:
-`orig_id` (the item it came from), `aug` (which augmentation made it) and `lang`.
-Static augmentations are built once and cached on disk by a fingerprint of their inputs.
+`TransferData`, every read recorded): dev/test text never reaches it. Every row it adds keeps
+provenance: `orig_id` (the item it came from), `aug` (which augmentation made it) and `lang`.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from datasets import Dataset, concatenate_datasets, load_from_disk
 
@@ -30,6 +37,26 @@ class AugmentContext:
     targets: list[str]
     seed: int
     cache_dir: str
+    limit: int | None = None  # dataset.limit: other languages' TRAIN reads are capped alike
+
+
+class BatchTransform:
+    """A train-time rewrite of raw rows (each a dict with `text`, `lang`, `input_ids`...) before
+    padding. Applied to training batches only; evaluation batches never pass through it."""
+
+    def __call__(self, rows: list[dict]) -> list[dict]:
+        raise NotImplementedError
+
+    def counters(self) -> dict[str, float]:
+        """What it did so far, logged as `augment/<name>` metrics."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Its random state, saved in checkpoints so that a resumed run draws the same."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
 
 
 def rows(ids, texts, labels, langs, orig_ids, aug: str) -> Dataset:
@@ -53,7 +80,7 @@ def originals(ds: Dataset) -> Dataset:
 
 class Augmentation:
     name = "base"
-    dynamic = False  # True: rows are rewritten at batch time, anew each epoch
+    tasks: tuple[str, ...] = ("classification",)  # task families whose rows it can rewrite
 
     def params(self) -> dict:
         return {}
@@ -64,6 +91,13 @@ class Augmentation:
 
     def build(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
         raise NotImplementedError
+
+    def batch_transform(
+        self, encode: Callable[[str], list[int]], ctx: AugmentContext
+    ) -> BatchTransform | None:
+        """The train-time transform (None: this augmentation has none). `encode` tokenises one
+        rewritten text exactly as the training data was tokenised."""
+        return None
 
     def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
         """`build`, cached by (data, rows, augmentation and translator parameters, seed)."""

@@ -4,19 +4,54 @@ chosen target language, drawn anew every time the sentence is batched (so every 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from datasets import Dataset
 
-from xlt.augment.base import Augmentation, AugmentContext, originals
+from xlt.augment.base import Augmentation, AugmentContext, BatchTransform, originals
 from xlt.augment.lexicon import NO_SPACE, segment
 from xlt.augment.translators import DictionaryTranslator
 from xlt.data.transfer_data import TransferData
 from xlt.errors import ConfigError
 
 
+class SwitchTransform(BatchTransform):
+    """Switches the source rows of each training batch; its random draws continue from batch to
+    batch (each epoch sees new switches) and are saved in checkpoints."""
+
+    def __init__(self, augmentation: CodeSwitch, encode: Callable[[str], list[int]],
+                 source: str, seed: int) -> None:  # fmt: skip
+        self.augmentation, self.encode, self.source = augmentation, encode, source
+        self.rng = np.random.default_rng(seed)
+        self.replaced = self.eligible = 0
+
+    def __call__(self, rows: list[dict]) -> list[dict]:
+        out = []
+        for row in rows:
+            if row["lang"] == self.source:
+                text, replaced, eligible = self.augmentation.switch(row["text"], row["lang"],
+                                                                    self.rng)  # fmt: skip
+                self.replaced, self.eligible = self.replaced + replaced, self.eligible + eligible
+                row = {**row, "input_ids": self.encode(text)}
+            out.append(row)
+        return out
+
+    def counters(self) -> dict[str, float]:
+        return {"n_switched_words": self.replaced,
+                "switch_rate": self.replaced / max(1, self.eligible)}  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "counts": [self.replaced, self.eligible]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.replaced, self.eligible = state["counts"]
+
+
 class CodeSwitch(Augmentation):
     name = "code_switch"
-    dynamic = True
 
     def __init__(
         self,
@@ -43,6 +78,9 @@ class CodeSwitch(Augmentation):
         self.lexicon = self.translator.lexicon(data)
         self.cache_status = "dynamic"
         return originals(train)
+
+    def batch_transform(self, encode, ctx: AugmentContext) -> SwitchTransform:
+        return SwitchTransform(self, encode, ctx.source, ctx.seed)
 
     def switch(self, text: str, lang: str, rng: np.random.Generator) -> tuple[str, int, int]:
         """(new text, words replaced, words that could have been)."""

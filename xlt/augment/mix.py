@@ -45,7 +45,7 @@ class Mix(Augmentation):
             machine = translated(train, data, self.translator, ctx.source, lang, "translate_train")
             parts.append(sample(machine, self.ratios["translated"], n, rng))
             if self.ratios["target"]:
-                gold = data.subset("train", lang)  # labelled target TRAIN data only
+                gold = data.subset("train", lang, ctx.limit, purpose="training")  # labelled TRAIN
                 target_rows = rows(
                     gold["id"],
                     gold["text"],

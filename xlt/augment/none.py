@@ -8,6 +8,7 @@ from xlt.data.transfer_data import TransferData
 
 class NoAugmentation(Augmentation):
     name = "none"
+    tasks = ("classification", "pair_classification", "tagging", "qa")
 
     def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
         return originals(train)

@@ -10,9 +10,8 @@ import hashlib
 import json
 from functools import cached_property
 
-import numpy as np
-
 from xlt.augment.lexicon import Lexicon, join, segment
+from xlt.data.access import Purpose
 from xlt.data.transfer_data import TransferData
 
 
@@ -31,6 +30,11 @@ class Translator:
         key = json.dumps([self.name, self.params()], sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 
+    def record(self, data: TransferData, src: str, tgt: str, rows: int) -> None:
+        """Into the run's data-access record: `rows` TRAIN texts translated src -> tgt."""
+        data.access.record("train", tgt, labelled=False, purpose=Purpose.translation, rows=rows,
+                           detail=f"{self.name}:{src}->{tgt}")  # fmt: skip
+
 
 class ParallelTranslator(Translator):
     """Gold translations from the dataset (same item id in another language), TRAIN split only:
@@ -39,10 +43,10 @@ class ParallelTranslator(Translator):
     name = "parallel"
 
     def translate(self, texts, ids, src, tgt, data):
-        train = data.splits["train"]
-        langs = np.asarray(train["lang"])
-        rows = np.flatnonzero(langs == tgt)
-        gold = dict(zip(train.select(rows)["id"], train.select(rows)["text"], strict=True))
+        self.record(data, src, tgt, len(texts))
+        target = data.subset("train", tgt, purpose=Purpose.translation, labelled=False,
+                             detail=f"{self.name}: gold translations looked up by id")  # fmt: skip
+        gold = dict(zip(target["id"], target["text"], strict=True))
         return [gold.get(i) for i in ids]
 
 
@@ -77,6 +81,7 @@ class DictionaryTranslator(Translator):
         return out
 
     def translate(self, texts, ids, src, tgt, data):
+        self.record(data, src, tgt, len(texts))
         lexicon = self.lexicon(data)
         results = []
         for text in texts:
@@ -134,6 +139,7 @@ class MarianTranslator(Translator):
     def translate(self, texts, ids, src, tgt, data):
         import torch
 
+        self.record(data, src, tgt, len(texts))
         tokenizer, model = self.load(src, tgt)
         model.to(self.device).eval()
         out: list[str | None] = []

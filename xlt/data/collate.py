@@ -37,40 +37,6 @@ class PadCollator:
         return batch
 
 
-class SwitchingCollator(PadCollator):
-    """Rewrites source rows at batch time (dynamic code-switching), then tokenises and pads.
-    Its random draws continue from batch to batch, so each epoch sees new switches."""
-
-    def __init__(
-        self,
-        pad_id: int,
-        tokenizer,
-        max_length: int,
-        text_prefix: str,
-        augmentation,
-        source: str,
-        seed: int,
-    ) -> None:
-        super().__init__(pad_id)
-        self.tokenizer, self.max_length, self.text_prefix = tokenizer, max_length, text_prefix
-        self.augmentation, self.source = augmentation, source
-        self.rng = np.random.default_rng(seed)
-        self.replaced = self.eligible = 0
-
-    def __call__(self, rows: list[dict]) -> dict:
-        rows = [dict(r) for r in rows]
-        for row in rows:
-            if row["lang"] == self.source:
-                text, replaced, eligible = self.augmentation.switch(
-                    row["text"], row["lang"], self.rng
-                )
-                self.replaced, self.eligible = self.replaced + replaced, self.eligible + eligible
-                row["input_ids"] = self.tokenizer(
-                    self.text_prefix + text, truncation=True, max_length=self.max_length
-                )["input_ids"]
-        return super().__call__(rows)
-
-
 class LengthGroupedBatchSampler:
     """Random batches of similar lengths: shuffle, cut into mega-batches of `group` batches,
     sort each by length, batch, shuffle the batches. Less padding than random batches with

@@ -1,27 +1,41 @@
 """Tokenised training sets per language (labelled, and unlabelled where a strategy wants raw
 target text) and one evaluation loader per (split, language), so every language is scored
-separately in every run. The strategy decides how training sets become a loader."""
+separately in every run.
+
+Two paths that never meet: training loaders come from the strategy (through `TrainingData`,
+which holds no evaluation rows) and may rewrite rows with the augmentation's train-time batch
+transform; evaluation loaders are built here alone, from the prepared dev/test sets, with the
+task's own collator, which nothing else can replace."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import lightning as L
 from datasets import Dataset
-from torch.utils.data import DataLoader
+from lightning.pytorch.utilities import CombinedLoader
+from torch.utils.data import DataLoader, Sampler
 from transformers import PreTrainedTokenizerBase
 
-from xlt.augment.base import AugmentContext
-from xlt.data.collate import LengthGroupedBatchSampler, SwitchingCollator
+from xlt.augment.base import Augmentation, AugmentContext, BatchTransform
+from xlt.data.access import Purpose
+from xlt.data.collate import LengthGroupedBatchSampler
 from xlt.data.tokenize import count_truncated, sort_by_length
+from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData
-from xlt.tasks.base import TaskType
+from xlt.tasks.base import EvalKey, TaskFamily
 
-if TYPE_CHECKING:
-    from xlt.strategies.base import TransferStrategy
 
-EvalKey = tuple[str, str]  # (split, language)
+class TrainCollator:
+    """The task's collator after the augmentation's train-time batch transform, if any."""
+
+    def __init__(self, collate: Callable[[list[dict]], dict], transform: BatchTransform | None):
+        self.collate, self.transform = collate, transform
+
+    def __call__(self, rows: list[dict]) -> dict:
+        return self.collate(self.transform(rows) if self.transform else rows)
 
 
 class TransferDataModule(L.LightningDataModule):
@@ -29,11 +43,13 @@ class TransferDataModule(L.LightningDataModule):
         self,
         data: TransferData,
         tokenizer: PreTrainedTokenizerBase,
-        strategy: TransferStrategy,
         *,
-        task: TaskType,
+        task: TaskFamily,
         source_lang: str,
         target_langs: list[str],
+        train_langs: list[str],
+        unlabelled_langs: list[str],
+        selection_langs: list[str],
         max_length: int,
         text_prefix: str,
         batch_size: int,
@@ -41,23 +57,24 @@ class TransferDataModule(L.LightningDataModule):
         num_workers: int,
         limit: int | None,
         cache_dir: str | Path,
-        augmentation=None,
+        augmentation: Augmentation | None = None,
         seed: int = 0,
         length_grouped: bool = False,
     ) -> None:
         super().__init__()
         self.data, self.tokenizer, self.augmentation = data, tokenizer, augmentation
-        self.strategy = strategy
         self.source_lang, self.target_langs = source_lang, list(target_langs)
-        self.train_langs = strategy.train_languages(source_lang, self.target_langs)
-        self.unlabelled_langs = strategy.unlabelled_languages(source_lang, self.target_langs)
+        self.train_langs, self.unlabelled_langs = list(train_langs), list(unlabelled_langs)
+        self.selection_langs = list(selection_langs)  # whose dev set picks the checkpoint
         self.eval_langs = [source_lang, *self.target_langs]
         self.max_length, self.text_prefix = max_length, text_prefix
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers, self.limit, self.cache_dir = num_workers, limit, cache_dir
         self.seed, self.length_grouped = seed, length_grouped
         self.task = task
-        self.collate = task.collator(tokenizer)
+        self._eval_collate = task.collator(tokenizer)  # fixed: evaluation batches use only this
+        self.batch_transform: BatchTransform | None = None
+        self.strategy_loader: Callable[[TrainingData], Any] | None = None  # set by the pipeline
         self.augmented: Dataset | None = None
         self.train_sets: dict[str, Dataset] = {}
         self.unlabelled_sets: dict[str, Dataset] = {}
@@ -89,52 +106,69 @@ class TransferDataModule(L.LightningDataModule):
         self.truncated[where] = count_truncated(tokens, self.max_length, where)
         return tokens
 
+    def read_train(self, lang: str, purpose: Purpose = Purpose.training) -> Dataset:
+        """One language's labelled TRAIN rows, tokenised (recorded with `purpose`)."""
+        rows = self.data.subset("train", lang, self.limit, purpose=purpose)
+        return self.tokenized(rows, ["train", lang])
+
     def setup(self, stage: str | None = None) -> None:
         if self.eval_sets:
             return
         for lang in self.train_langs:
-            raw, key = self.data.subset("train", lang, self.limit), ["train", lang]
             if lang == self.source_lang and self.augmentation is not None:
-                context = AugmentContext(
-                    self.source_lang, self.target_langs, self.seed, str(self.cache_dir)
-                )
-                raw = self.augmentation.apply(raw, self.data, context)  # source TRAIN rows only
-                self.augmented = raw
-                key += [self.augmentation.fingerprint(), self.seed, raw["id"]]
-                if self.augmentation.dynamic:
-                    self.collate = SwitchingCollator(
-                        self.tokenizer.pad_token_id,
-                        self.tokenizer,
-                        self.max_length,
-                        self.text_prefix,
-                        self.augmentation,
-                        self.source_lang,
-                        self.seed,
-                    )
-            self.train_sets[lang] = self.tokenized(raw, key)
-        for lang in self.unlabelled_langs:  # the same TRAIN text, labels dropped
-            labelled = self.tokenized(self.data.subset("train", lang, self.limit), ["train", lang])
-            self.unlabelled_sets[lang] = labelled.remove_columns("label")
+                self.train_sets[lang] = self._augmented_source()
+            else:
+                self.train_sets[lang] = self.read_train(lang)
+        for lang in self.unlabelled_langs:  # TRAIN text, labels dropped before anything sees it
+            text = self.data.subset("train", lang, self.limit, purpose="training", labelled=False)
+            self.unlabelled_sets[lang] = self.tokenized(text, ["train", lang])
         for split, lang in self.val_keys + self.test_keys:
-            subset = self.data.subset(split, lang, self.limit)
+            chooses = split == "dev" and lang in self.selection_langs
+            purpose = Purpose.selection if chooses else Purpose.evaluation
+            subset = self.data.subset(split, lang, self.limit, purpose=purpose)
             self.eval_examples[(split, lang)] = subset
             self.eval_sets[(split, lang)] = sort_by_length(self.tokenized(subset, [split, lang]))
 
-    def loader(self, ds: Dataset, batch_size: int, shuffle: bool, **kwargs) -> DataLoader:
+    def _augmented_source(self) -> Dataset:
+        """Source TRAIN rows through the augmentation (static rows, cached), plus its train-time
+        batch transform if it has one."""
+        raw = self.data.subset("train", self.source_lang, self.limit, purpose=Purpose.training)
+        context = AugmentContext(
+            self.source_lang, self.target_langs, self.seed, str(self.cache_dir), self.limit
+        )
+        raw = self.augmentation.apply(raw, self.data, context)
+        self.augmented = raw
+        self.batch_transform = self.augmentation.batch_transform(self._encode, context)
+        key = ["train", self.source_lang, self.augmentation.fingerprint(), self.seed, raw["id"]]
+        return self.tokenized(raw, key)
+
+    def _encode(self, text: str) -> list[int]:
+        """Token ids of one rewritten training text, as tokenisation makes them."""
+        return self.tokenizer(self.text_prefix + text, truncation=True, max_length=self.max_length)[
+            "input_ids"
+        ]
+
+    def _loader(self, ds: Dataset, collate, **kwargs: Any) -> DataLoader:
         columns = [c for c in self.task.loader_columns if c in ds.column_names]
-        if "batch_sampler" in kwargs:  # the sampler decides the batches
-            pass
-        elif shuffle and self.length_grouped and "length" in ds.column_names and not self._sharded:
-            kwargs["batch_sampler"] = LengthGroupedBatchSampler(ds["length"], batch_size)
-        else:
-            kwargs.update(batch_size=batch_size, shuffle=shuffle)
         return DataLoader(
             ds.with_format(columns=columns),
-            collate_fn=self.collate,
+            collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             **kwargs,
         )
+
+    def _train_loader(
+        self, ds: Dataset, shuffle: bool = True, batch_sampler: Sampler | None = None
+    ) -> DataLoader:
+        collate = TrainCollator(self.task.collator(self.tokenizer), self.batch_transform)
+        if batch_sampler is not None:  # the strategy's sampler decides the batches
+            return self._loader(ds, collate, batch_sampler=batch_sampler)
+        if shuffle and self.length_grouped and "length" in ds.column_names and not self._sharded:
+            sampler = LengthGroupedBatchSampler(ds["length"], self.batch_size)
+            return self._loader(ds, collate, batch_sampler=sampler)
+        return self._loader(ds, collate, batch_size=self.batch_size,
+                            shuffle=shuffle)  # fmt: skip
 
     @property
     def _sharded(self) -> bool:
@@ -142,8 +176,27 @@ class TransferDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return trainer is not None and trainer.world_size > 1
 
+    def training_data(self) -> TrainingData:
+        """The strategy's whole view of the data (no dev or test rows in it)."""
+        return TrainingData(
+            labelled=dict(self.train_sets),
+            unlabelled=dict(self.unlabelled_sets),
+            batch_size=self.batch_size,
+            source=self.source_lang,
+            targets=list(self.target_langs),
+            access=self.data.access,
+            _make_loader=self._train_loader,
+            _read_train=self.read_train,
+        )
+
     def train_dataloader(self):
-        return self.strategy.train_dataloader(self)
+        loaders = self.strategy_loader(self.training_data())
+        if isinstance(loaders, dict):  # several streams per step (labelled + unlabelled)
+            return CombinedLoader(loaders, "max_size_cycle")
+        return loaders
+
+    def batch_transform_counters(self) -> dict[str, float]:
+        return self.batch_transform.counters() if self.batch_transform else {}
 
     def augmentation_summary(self) -> tuple[dict[str, int], list[dict]]:
         """Rows per augmentation (provenance `aug`) and a sample of the augmented ones."""
@@ -154,8 +207,23 @@ class TransferDataModule(L.LightningDataModule):
         made = [i for i, kind in enumerate(kinds) if kind != "original"][:50]
         return counts, [self.augmented[i] for i in made]
 
+    def _eval_loaders(self, keys: list[EvalKey]) -> list[DataLoader]:
+        return [self._loader(self.eval_sets[k], self._eval_collate,
+                             batch_size=self.eval_batch_size, shuffle=False)
+                for k in keys]  # fmt: skip
+
     def val_dataloader(self) -> list[DataLoader]:
-        return [self.loader(self.eval_sets[k], self.eval_batch_size, False) for k in self.val_keys]
+        return self._eval_loaders(self.val_keys)
 
     def test_dataloader(self) -> list[DataLoader]:
-        return [self.loader(self.eval_sets[k], self.eval_batch_size, False) for k in self.test_keys]
+        return self._eval_loaders(self.test_keys)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The batch transform's random state travels in checkpoints (resume draws the same)."""
+        return (
+            {"batch_transform": self.batch_transform.state_dict()} if self.batch_transform else {}
+        )
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.batch_transform and "batch_transform" in state:
+            self.batch_transform.load_state_dict(state["batch_transform"])

@@ -80,7 +80,9 @@ def cached_transfer_data(
         for name, split in data.splits.items():
             by_language = split.select(np.argsort(column(split, "lang"), kind="stable"))
             by_language.flatten_indices(cache_file_name=str(staging / f"{name}.arrow"))
-        extras = {f: getattr(data, f) for f in data.__dataclass_fields__ if f != "splits"}
+        extras = {
+            f: getattr(data, f) for f in data.__dataclass_fields__ if f not in ("splits", "access")
+        }
         (staging / "word_lists.json").write_text(
             json.dumps({f: extras.pop(f) for f in WORD_LISTS}, ensure_ascii=False)
         )

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from datasets import Dataset
 
+from xlt.data.access import DataAccess, Purpose
+
 SPLITS = ("train", "dev", "test")
 # Columns of every split: `id` groups the translations of one item (same id across languages).
 REQUIRED_COLUMNS = ("id", "text", "label", "lang")
+# What a task's rows hold as their answer (classification, tagging, QA).
+LABEL_COLUMNS = ("label", "tags", "answers")
 
 
 def in_table_order(ds: Dataset) -> bool:
@@ -38,6 +42,8 @@ class TransferData:
     segmentation: dict[str, list[str]] = field(default_factory=dict)
     # A bilingual word list from the data itself (HSK glosses): (source word, lang, target, lang).
     lexicon: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # What this run read (not saved with the data: each load starts an empty record).
+    access: DataAccess = field(default_factory=DataAccess, compare=False, repr=False)
 
     @property
     def languages(self) -> list[str]:
@@ -49,12 +55,29 @@ class TransferData:
     def languages_of(self, split: str) -> list[str]:
         return sorted(self.splits[split].unique("lang")) if split in self.splits else []
 
-    def subset(self, split: str, lang: str, limit: int | None = None) -> Dataset:
-        """Rows of one split and language, optionally the first `limit` of them."""
+    def subset(
+        self,
+        split: str,
+        lang: str,
+        limit: int | None = None,
+        *,
+        purpose: Purpose | str,
+        labelled: bool = True,
+        detail: str = "",
+    ) -> Dataset:
+        """Rows of one split and language, optionally the first `limit` of them, recorded in
+        `access` with why they were read. `labelled=False` drops the labels before returning."""
         ds = self.splits[split]
         idx = np.flatnonzero(column(ds, "lang") == lang)
         if limit is not None:
             idx = idx[:limit]
         if len(idx) and idx[-1] - idx[0] + 1 == len(idx):  # grouped by language (the cache does)
-            return ds.select(range(int(idx[0]), int(idx[-1]) + 1))  # a slice, no index map
-        return ds.select(idx)
+            rows = ds.select(range(int(idx[0]), int(idx[-1]) + 1))  # a slice, no index map
+        else:
+            rows = ds.select(idx)
+        label_columns = [c for c in LABEL_COLUMNS if c in rows.column_names]
+        if not labelled and label_columns:
+            rows = rows.remove_columns(label_columns)
+        self.access.record(split, lang, labelled=labelled and bool(label_columns),
+                           purpose=purpose, rows=len(rows), detail=detail)  # fmt: skip
+        return rows

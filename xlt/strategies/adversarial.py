@@ -11,21 +11,18 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from datasets import concatenate_datasets
-from lightning.pytorch.utilities import CombinedLoader
 from torch import nn
 
+from xlt.data.training_data import TrainingData
 from xlt.models.classifier import SequenceClassifier
 from xlt.models.gradient_reversal import reverse_gradient
-from xlt.strategies.base import TransferStrategy
+from xlt.strategies.base import Stage, StepContext, TransferStrategy
+from xlt.tasks import CLASSIFICATION
 
 
 class Adversarial(TransferStrategy):
     name = "adversarial"
-
-    def supported_tasks(self) -> tuple[str, ...]:
-        from xlt.tasks import CLASSIFICATION
-
-        return CLASSIFICATION  # the discriminator reads pooled sentence vectors
+    tasks = CLASSIFICATION  # the discriminator reads pooled sentence vectors
 
     def __init__(
         self,
@@ -55,19 +52,18 @@ class Adversarial(TransferStrategy):
         """DANN schedule: 0 at the start, rising smoothly to lambda_max."""
         return self.lambda_max * (2.0 / (1.0 + math.exp(-self.gamma * progress)) - 1.0)
 
-    def train_dataloader(self, dm):
-        labelled = dm.loader(dm.train_sets[self.source], dm.batch_size, shuffle=True)
-        text = concatenate_datasets([dm.unlabelled_sets[lang] for lang in self.targets])
-        unlabelled = dm.loader(text, dm.batch_size, shuffle=True)
-        return CombinedLoader({"labelled": labelled, "unlabelled": unlabelled}, "max_size_cycle")
+    def train_dataloader(self, data: TrainingData, stage: Stage):
+        """One labelled source batch and one unlabelled target batch per step."""
+        labelled = data.loader(data.labelled[self.source])
+        text = concatenate_datasets([data.unlabelled[lang] for lang in self.targets])
+        return {"labelled": labelled, "unlabelled": data.loader(text)}
 
-    def training_loss(self, module, batch):
-        net, labelled, unlabelled = module.net, batch["labelled"], batch["unlabelled"]
+    def training_loss(self, net, task, batch, ctx: StepContext):
+        labelled, unlabelled = batch["labelled"], batch["unlabelled"]
         source_vec = net.embed(labelled["input_ids"], labelled["attention_mask"])
         target_vec = net.embed(unlabelled["input_ids"], unlabelled["attention_mask"])
         task = F.cross_entropy(net.classify(source_vec), labelled["labels"])
-        total = max(1, int(module.trainer.estimated_stepping_batches))
-        lambd = self.lambda_at(min(1.0, module.global_step / total))
+        lambd = self.lambda_at(ctx.progress)
         features = torch.cat([source_vec, target_vec])
         langs = torch.tensor(
             [self.languages.index(x) for x in labelled["lang"] + unlabelled["lang"]],

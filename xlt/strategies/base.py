@@ -1,26 +1,56 @@
-"""A transfer strategy decides what trains on what: which languages' labelled (or unlabelled)
-data reaches training, which parameters move, how a batch becomes a loss, and in how many
-stages. New strategies subclass this; the pipeline and the LightningModule call these hooks."""
+"""A transfer strategy is a policy, not a driver: it declares which languages' labelled (or
+unlabelled) TRAIN data it trains on, which parameters move and in which groups, the loss of one
+batch given the network, the batch and a `StepContext`, and its stages. It never holds the
+datamodule, the LightningModule or the Trainer: the stage runner (xlt/training/stages.py)
+executes its stages. Adding a strategy is one module here and one yaml in conf/strategy/."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
+from datasets import concatenate_datasets
 
+from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData
+from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
+from xlt.tasks import ALL_TASKS
+from xlt.tasks.base import TaskFamily
 
-if TYPE_CHECKING:
-    import lightning as L
 
-    from xlt.data.datamodule import TransferDataModule
-    from xlt.training.module import TransferModule
+@dataclass(frozen=True)
+class Stage:
+    """One training stage. Stages share one continuous step count in the logs."""
+
+    name: str = "train"
+    max_epochs: int | None = None  # None: trainer.max_epochs
+    select_on_dev: bool = True  # keep the best checkpoint by source dev; False: the final weights
+    start_from_selected: bool = True  # begin from the previous stage's selected weights
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """All a training loss may know about where training is (nothing from Lightning)."""
+
+    step: int  # optimizer steps taken in this stage
+    total_steps: int  # optimizer steps this stage will take
+    epoch: int  # epoch within this stage
+    global_step: int  # optimizer steps over every stage so far
+    stage: Stage
+
+    @property
+    def progress(self) -> float:
+        """Fraction of this stage done, in [0, 1]."""
+        return min(1.0, self.step / max(1, self.total_steps))
 
 
 class TransferStrategy:
     name = "base"
+    tasks: tuple[str, ...] = ALL_TASKS  # task families (dataset.task) it can train
 
     def __init__(
         self,
@@ -31,10 +61,8 @@ class TransferStrategy:
         self.scheduler = scheduler
 
     def supported_tasks(self) -> tuple[str, ...]:
-        """Task families (dataset.task) this strategy can train."""
-        from xlt.tasks import ALL_TASKS
-
-        return ALL_TASKS
+        """Task families this configured strategy can train (options may narrow `tasks`)."""
+        return self.tasks
 
     # --- data -------------------------------------------------------------------------------
     def train_languages(self, source: str, targets: list[str]) -> list[str]:
@@ -47,34 +75,34 @@ class TransferStrategy:
 
     def check(self, data: TransferData, source: str, targets: list[str]) -> None:
         """Raise ConfigError when the strategy cannot apply to this data (before model loading).
-        Also binds the run's languages, which later hooks use."""
+        Also binds the run's languages, which `prepare` uses."""
         self.source, self.targets = source, list(targets)
-        for lang in self.train_languages(source, targets) + self.unlabelled_languages(
-            source, targets
-        ):
+        wanted = self.train_languages(source, targets) + self.unlabelled_languages(source, targets)
+        for lang in wanted:
             if lang not in data.languages_of("train"):
-                from xlt.errors import ConfigError
-
                 raise ConfigError(
                     f"strategy {self.name!r} trains on {lang!r} data, but the dataset has no "
                     f"{lang!r} train split (it has {data.languages_of('train')})."
                 )
 
-    def train_dataloader(self, dm: TransferDataModule):
-        """Default: every training language's labelled examples together, shuffled."""
-        from datasets import concatenate_datasets
-
-        sets = [dm.train_sets[lang] for lang in dm.train_langs]
-        return dm.loader(concatenate_datasets(sets), dm.batch_size, shuffle=True)
+    def train_dataloader(self, data: TrainingData, stage: Stage) -> Any:
+        """Default: every training language's labelled examples together, shuffled. A dict of
+        loaders gives one batch of each per step."""
+        sets = [data.labelled[lang] for lang in data.labelled]
+        return data.loader(concatenate_datasets(sets))
 
     def setup_run(self, cfg, tracker) -> None:
         """Resolve what needs the tracking store (a previous run to start from), before loading."""
+
+    def initial_weights(self) -> Path | None:
+        """Weights of another run this strategy starts from (recorded with their protocol)."""
+        return None
 
     # --- model ------------------------------------------------------------------------------
     def prepare(self, net: SequenceClassifier) -> None:
         """Freeze, wrap or extend parts of the network before training."""
 
-    def optimizer_groups(self, net: SequenceClassifier) -> list[dict[str, Any]]:
+    def optimizer_groups(self, net: SequenceClassifier, stage: Stage) -> list[dict[str, Any]]:
         """Parameter groups: no weight decay on biases and norms; frozen weights get no state."""
         decay, no_decay = [], []
         for param in net.parameters():
@@ -83,16 +111,15 @@ class TransferStrategy:
         return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
 
     # --- training ---------------------------------------------------------------------------
+    def stages(self) -> list[Stage]:
+        """The stages the runner executes, in order."""
+        return [Stage()]
+
     def training_loss(
-        self, module: TransferModule, batch: dict[str, Any]
+        self, net: SequenceClassifier, task: TaskFamily, batch: dict[str, Any], ctx: StepContext
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss of one training batch, plus extra values to log."""
-        return module.task.loss(module.net, batch), {}
-
-    def fit(self, trainer: L.Trainer, module: TransferModule, dm: TransferDataModule, make_trainer):
-        """Train; the returned checkpoint path (or None) holds the weights to test."""
-        trainer.fit(module, datamodule=dm, ckpt_path=module.resume_from, weights_only=True)
-        return trainer.checkpoint_callback.best_model_path or None
+        return task.loss(net, batch), {}
 
     def describe(self) -> dict[str, str]:
         """Parameters worth a tag, so runs of one strategy can be told apart in MLflow."""

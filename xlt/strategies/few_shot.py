@@ -9,18 +9,20 @@ from collections.abc import Callable
 import torch
 from datasets import concatenate_datasets
 
+from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData
-from xlt.strategies.base import TransferStrategy
+from xlt.strategies.base import Stage, TransferStrategy
 from xlt.strategies.sampling import k_per_class
+from xlt.tasks import CLASSIFICATION
+
+SOURCE = Stage("source")
+# Fixed epochs and no selection: a few-shot setting has no target dev set to select on.
+TARGET = "target"
 
 
 class FewShot(TransferStrategy):
     name = "few_shot"
-
-    def supported_tasks(self) -> tuple[str, ...]:
-        from xlt.tasks import CLASSIFICATION
-
-        return CLASSIFICATION  # k examples per class
+    tasks = CLASSIFICATION  # k examples per class
 
     def __init__(
         self,
@@ -34,7 +36,6 @@ class FewShot(TransferStrategy):
         super().__init__(optimizer, scheduler)
         self.k, self.target_epochs, self.target_lr = k, target_epochs, target_lr
         self.sample_seed = sample_seed
-        self.stage = "source"
 
     def check(self, data: TransferData, source: str, targets: list[str]) -> None:
         super().check(data, source, targets)
@@ -50,41 +51,34 @@ class FewShot(TransferStrategy):
                     f"strategy few_shot needs labelled {lang!r} TRAIN data; the dataset has "
                     f"train data for {data.languages_of('train')} only."
                 )
-            labels = data.subset("train", lang)["label"]
+            labels = data.subset("train", lang, purpose="sampling")["label"]
             k_per_class(labels, self.k, self.sample_seed, where=f"in {lang!r} train")
 
-    def few_shot_set(self, dm):
+    def few_shot_set(self, data: TrainingData):
         """k per class from each target's TRAIN split (never dev or test)."""
-        sets = []
-        for lang in self.targets:
-            train = dm.tokenized(dm.data.subset("train", lang, dm.limit), ["train", lang])
-            picks = k_per_class(train["label"], self.k, self.sample_seed, f"in {lang!r} train")
-            sets.append(train.select(picks))
-        return concatenate_datasets(sets)
 
-    def optimizer_groups(self, net):
-        groups = super().optimizer_groups(net)
-        if self.stage == "target" and self.target_lr is not None:
+        def pick(lang: str):
+            where = f"in {lang!r} train"
+            return lambda labels: k_per_class(labels, self.k, self.sample_seed, where)
+
+        return concatenate_datasets([data.draw(lang, pick(lang)) for lang in data.targets])
+
+    def stages(self) -> list[Stage]:
+        if self.k == 0:
+            return [SOURCE]
+        return [SOURCE, Stage(TARGET, max_epochs=self.target_epochs, select_on_dev=False)]
+
+    def train_dataloader(self, data: TrainingData, stage: Stage):
+        if stage.name == TARGET:
+            return data.loader(self.few_shot_set(data))
+        return super().train_dataloader(data, stage)
+
+    def optimizer_groups(self, net, stage: Stage):
+        groups = super().optimizer_groups(net, stage)
+        if stage.name == TARGET and self.target_lr is not None:
             for group in groups:
                 group["lr"] = self.target_lr
         return groups
-
-    def fit(self, trainer, module, dm, make_trainer):
-        if module.resume_from:
-            from xlt.errors import ConfigError
-
-            raise ConfigError(f"resume: strategy {self.name!r} has two stages; rerun it instead")
-        best = super().fit(trainer, module, dm, make_trainer)
-        if self.k == 0:
-            return best
-        if best:  # continue from the source-selected checkpoint
-            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state, strict=False)
-        self.stage = "target"
-        loader = dm.loader(self.few_shot_set(dm), dm.batch_size, shuffle=True)
-        # Fixed epochs and no selection: a few-shot setting has no target dev set to select on.
-        make_trainer(max_epochs=self.target_epochs, limit_val_batches=0).fit(module, loader)
-        return None  # test the final weights
 
     def describe(self) -> dict[str, str]:
         return {**super().describe(), "strategy.k": str(self.k)}

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from xlt.models.classifier import SequenceClassifier
-from xlt.strategies.base import TransferStrategy
+from xlt.strategies.base import Stage, TransferStrategy
 
 
 def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
@@ -54,9 +54,9 @@ class FreezeLower(TransferStrategy):
         for layer in layers[: self.freeze_layers]:
             layer.requires_grad_(False)
 
-    def optimizer_groups(self, net: SequenceClassifier):
+    def optimizer_groups(self, net: SequenceClassifier, stage: Stage):
         if self.layer_lr_decay is None:
-            return super().optimizer_groups(net)
+            return super().optimizer_groups(net, stage)
         base = self.optimizer.keywords["lr"]
         layers = encoder_layers(net.encoder)
         depth = {id(p): i + 1 for i, layer in enumerate(layers) for p in layer.parameters()}

@@ -11,18 +11,18 @@ import numpy as np
 import torch
 from datasets import concatenate_datasets
 
+from xlt.data.training_data import TrainingData
 from xlt.models.classifier import SequenceClassifier
-from xlt.strategies.base import TransferStrategy
+from xlt.strategies.base import Stage, TransferStrategy
 from xlt.strategies.sampling import TemperatureBatchSampler
+from xlt.tasks import CLASSIFICATION
 
 
 class Multitask(TransferStrategy):
     name = "multitask"
 
     def supported_tasks(self) -> tuple[str, ...]:
-        from xlt.tasks import ALL_TASKS, CLASSIFICATION
-
-        return CLASSIFICATION if self.language_heads else ALL_TASKS
+        return CLASSIFICATION if self.language_heads else self.tasks  # heads route sentences
 
     def __init__(
         self,
@@ -43,12 +43,13 @@ class Multitask(TransferStrategy):
         if self.language_heads:
             net.add_language_heads(self.train_languages(self.source, self.targets), self.source)
 
-    def train_dataloader(self, dm):
-        sets = [dm.train_sets[lang] for lang in dm.train_langs]
+    def train_dataloader(self, data: TrainingData, stage: Stage):
+        sets = list(data.labelled.values())
         offsets = np.cumsum([0] + [len(s) for s in sets])
         groups = [range(offsets[i], offsets[i + 1]) for i in range(len(sets))]
-        sampler = TemperatureBatchSampler(groups, dm.batch_size, self.temperature, self.sample_seed)
-        return dm.loader(concatenate_datasets(sets), dm.batch_size, False, batch_sampler=sampler)
+        sampler = TemperatureBatchSampler(groups, data.batch_size, self.temperature,
+                                          self.sample_seed)  # fmt: skip
+        return data.loader(concatenate_datasets(sets), False, batch_sampler=sampler)
 
     def describe(self) -> dict[str, str]:
         return {

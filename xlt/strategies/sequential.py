@@ -10,10 +10,11 @@ from pathlib import Path
 
 import torch
 
+from xlt.data.training_data import TrainingData
 from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
 from xlt.models.init_encoder import RUN_ID
-from xlt.strategies.base import TransferStrategy
+from xlt.strategies.base import Stage, TransferStrategy
 from xlt.strategies.few_shot import FewShot
 from xlt.training.checkpoints import load_weights
 
@@ -71,18 +72,25 @@ class Sequential(FewShot):
             return Path(run.data.tags["best_checkpoint"])
         return Path(spec).expanduser()
 
+    def initial_weights(self) -> Path | None:
+        return self.checkpoint
+
     def prepare(self, net: SequenceClassifier) -> None:
         if self.checkpoint is None:
             raise ConfigError("strategy sequential: setup_run was not called")
         self.loaded = load_weights(net, self.checkpoint, load_head=self.load_head)
 
-    def train_dataloader(self, dm):
+    def train_dataloader(self, data: TrainingData, stage: Stage):
         if self.train_on == "source":
-            return TransferStrategy.train_dataloader(self, dm)
-        return dm.loader(self.few_shot_set(dm), dm.batch_size, shuffle=True)
+            return TransferStrategy.train_dataloader(self, data, stage)
+        return data.loader(self.few_shot_set(data))
 
-    # One stage: the loaded weights already are the source stage (no few-shot second stage).
-    fit = TransferStrategy.fit
+    def stages(self) -> list[Stage]:
+        """One stage: the loaded weights already are the source stage."""
+        return [Stage()]
+
+    def optimizer_groups(self, net, stage: Stage):
+        return TransferStrategy.optimizer_groups(self, net, stage)
 
     def describe(self) -> dict[str, str]:
         return {

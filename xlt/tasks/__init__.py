@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from xlt.errors import ConfigError
-from xlt.tasks.base import TaskType
+from xlt.tasks.base import TaskFamily
 
 CLASSIFICATION = ("classification", "pair_classification")
 ALL_TASKS = (*CLASSIFICATION, "tagging", "qa")
 
 
-def get_task(name: str, **options: Any) -> TaskType:
+def get_task(name: str, **options: Any) -> TaskFamily:
     """The task family `name`; `options` (dataset.task_options) go to its constructor."""
     if name in ("classification", "pair_classification"):
         from xlt.tasks.classification import Classification
@@ -32,7 +32,7 @@ def get_task(name: str, **options: Any) -> TaskType:
     )
 
 
-def check_task_data(task: TaskType, data, dataset_name: str) -> None:
+def check_task_data(task: TaskFamily, data, dataset_name: str) -> None:
     """The loaded rows have the columns the task needs (a config naming the wrong task fails
     here, not deep inside tokenisation)."""
     for split, ds in data.splits.items():
@@ -44,14 +44,24 @@ def check_task_data(task: TaskType, data, dataset_name: str) -> None:
             )
 
 
-def check_strategy_task(strategy, task: TaskType, augmentation) -> None:
+def check_strategy_task(strategy, task: TaskFamily, augmentation) -> None:
+    """Both declare the task families they fit (`supported_tasks()`, `tasks`)."""
     supported = strategy.supported_tasks()
     if task.name not in supported:
         raise ConfigError(
             f"strategy {strategy.name!r} works on {list(supported)} tasks, not {task.name!r} "
-            "(use zero_shot, linear_probe, freeze_lower, lang_adapters or multitask)."
+            f"(strategies for {task.name}: {', '.join(strategies_for(task.name))})."
         )
-    if task.name != "classification" and type(augmentation).__name__ != "NoAugmentation":
+    if task.name not in augmentation.tasks:
         raise ConfigError(
-            f"augmentation rewrites single sentences; {task.name} data needs augmentation=none."
+            f"augmentation {augmentation.name!r} rewrites {list(augmentation.tasks)} rows; "
+            f"{task.name} data needs augmentation=none."
         )
+
+
+def strategies_for(task: str) -> list[str]:
+    """Strategy options (conf/strategy/*.yaml) whose class declares `task`: the hint is made
+    from the declarations, so a new strategy appears in it without editing a list."""
+    from xlt.config.options import group_classes
+
+    return [name for name, cls in group_classes("strategy").items() if task in cls.tasks]

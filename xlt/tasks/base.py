@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from xlt.models.classifier import SequenceClassifier
 
 
+EvalKey = tuple[str, str]  # (split, language): one evaluation loader and scorer each
+
+
 class Scorer(nn.Module):
     """Accumulates one (split, language)'s predictions over batches; `compute` gives metrics.
     A module, so torchmetrics-based scorers move to the device and sync across processes."""
@@ -29,7 +32,7 @@ class Scorer(nn.Module):
         raise NotImplementedError
 
 
-class TaskType:
+class TaskFamily:
     name = "base"
     columns: tuple[str, ...] = ()  # per-row columns besides id and lang
     primary_metric = "acc"  # selects the checkpoint and defines the transfer gap

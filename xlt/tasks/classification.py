@@ -10,7 +10,7 @@ from xlt.data.collate import PadCollator
 from xlt.data.tokenize import tokenize
 from xlt.evaluation.metrics import language_metrics
 from xlt.models.classifier import SequenceClassifier
-from xlt.tasks.base import Scorer, TaskType
+from xlt.tasks.base import Scorer, TaskFamily
 
 
 class ClassificationScorer(Scorer):
@@ -28,7 +28,7 @@ class ClassificationScorer(Scorer):
         self.metrics.reset()
 
 
-class Classification(TaskType):
+class Classification(TaskFamily):
     primary_metric = "acc"
     metric_names = ("acc", "macro_f1")
     loader_columns = ("input_ids", "label", "lang", "text")  # text: batch-time code-switching

@@ -12,7 +12,7 @@ from xlt.data.collate import pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.evaluation.qa_metrics import best_over_answers, exact_match, f1
 from xlt.models.heads import SpanExtractor
-from xlt.tasks.base import Scorer, TaskType
+from xlt.tasks.base import Scorer, TaskFamily
 
 
 class QACollator:
@@ -78,7 +78,7 @@ class QAScorer(Scorer):
         return {"f1": float(np.mean(f)), "em": float(np.mean(em))}
 
 
-class ExtractiveQA(TaskType):
+class ExtractiveQA(TaskFamily):
     name = "qa"
     columns = ("question", "context", "answers")
     primary_metric = "f1"

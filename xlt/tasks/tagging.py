@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from xlt.data.collate import pad, pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.models.heads import TokenTagger
-from xlt.tasks.base import Scorer, TaskType
+from xlt.tasks.base import Scorer, TaskFamily
 
 IGNORE = -100
 
@@ -59,7 +59,7 @@ class TaggingScorer(Scorer):
         }
 
 
-class Tagging(TaskType):
+class Tagging(TaskFamily):
     name = "tagging"
     columns = ("tokens", "tags")
     primary_metric = "f1"

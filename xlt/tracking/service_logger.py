@@ -30,6 +30,7 @@ class ServiceLogger(Logger):
         self.experiment_id: str | None = run.get("experiment_id")
         self._name = run.get("experiment", "")
         self.spool = spool
+        self.step_offset = 0  # steps of earlier training stages (one count over the whole run)
 
     @property
     def name(self) -> str:
@@ -51,6 +52,7 @@ class ServiceLogger(Logger):
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         values = {k: float(v) for k, v in metrics.items() if not isinstance(v, str)}
+        step = step + self.step_offset if step is not None else None
         self.spool.parent.mkdir(parents=True, exist_ok=True)
         with self.spool.open("a") as out:
             out.write(json.dumps({"time": time.time(), "step": step, "metrics": values}) + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
@@ -13,13 +12,10 @@ from torch import nn
 
 from xlt.evaluation.metrics import summarize
 from xlt.models.classifier import SequenceClassifier
-from xlt.tasks.base import Scorer, TaskType
+from xlt.strategies.base import Stage, StepContext, TransferStrategy
+from xlt.tasks.base import EvalKey, Scorer, TaskFamily
 from xlt.training.resume import rng_state, set_rng_state
 
-if TYPE_CHECKING:
-    from xlt.strategies.base import TransferStrategy
-
-EvalKey = tuple[str, str]
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +23,7 @@ class TransferModule(L.LightningModule):
     def __init__(
         self,
         net: SequenceClassifier,
-        task: TaskType,
+        task: TaskFamily,
         scorers: dict[EvalKey, Scorer],
         strategy: TransferStrategy,
         val_keys: list[EvalKey],
@@ -43,8 +39,11 @@ class TransferModule(L.LightningModule):
         self.scorers = nn.ModuleDict(
             {f"{s}_{lang}": scorer for (s, lang), scorer in scorers.items()}
         )
-        self.resume_from: str | None = None  # a last.ckpt to continue training from
         self.results: dict[str, dict[str, float]] = {}  # split -> summary of the last evaluation
+        self.stage = Stage()  # set by the stage runner
+        self.step_offset = 0  # optimizer steps of the stages before this one
+        self.dev_history: list[tuple[int, dict[str, float]]] = []  # (step, dev summary) in fit
+        self._total_steps = 1
         # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
         self.strict_loading = False
 
@@ -72,9 +71,19 @@ class TransferModule(L.LightningModule):
         # Start-up cost as users feel it (benchmarks/startup.py reads this line).
         since = time.time() - psutil.Process().create_time()
         log.info("first training step %.2f s after the process started", since)
+        self._total_steps = int(self.trainer.estimated_stepping_batches)
+
+    def step_context(self) -> StepContext:
+        return StepContext(
+            step=self.global_step,
+            total_steps=self._total_steps,
+            epoch=self.current_epoch,
+            global_step=self.step_offset + self.global_step,
+            stage=self.stage,
+        )
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, extra = self.strategy.training_loss(self, batch)
+        loss, extra = self.strategy.training_loss(self.net, self.task, batch, self.step_context())
         self.log("train/loss", loss, prog_bar=True, batch_size=self._batch_size(batch))
         for name, value in extra.items():
             self.log(f"train/{name}", value, batch_size=self._batch_size(batch))
@@ -105,16 +114,19 @@ class TransferModule(L.LightningModule):
             split, scores, self.source_lang, self.target_langs, self.task.primary_metric
         )
         self.results[split] = summary
-        self.log_dict(summary, add_dataloader_idx=False)
+        if self.trainer.state.fn in ("fit", "test"):  # a re-validation of chosen weights is
+            self.log_dict(summary, add_dataloader_idx=False)  # logged by the caller as best/...
 
     def on_validation_epoch_end(self) -> None:
         self._finish("dev", self.val_keys)
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            self.dev_history.append((self.step_offset + self.global_step, self.results["dev"]))
 
     def on_test_epoch_end(self) -> None:
         self._finish("test", self.test_keys)
 
     def configure_optimizers(self):
-        optimizer = self.strategy.optimizer(self.strategy.optimizer_groups(self.net))
+        optimizer = self.strategy.optimizer(self.strategy.optimizer_groups(self.net, self.stage))
         if self.strategy.scheduler is None:
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)
@@ -131,10 +143,12 @@ class TransferModule(L.LightningModule):
         }
         checkpoint["xlt_architecture"] = self.net.architecture()
         checkpoint["xlt_rng"] = rng_state()  # a resumed run continues the same random streams
+        checkpoint["xlt_dev_history"] = [[step, dict(s)] for step, s in self.dev_history]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "xlt_rng" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":
             set_rng_state(checkpoint["xlt_rng"])
+            self.dev_history = [(step, s) for step, s in checkpoint.get("xlt_dev_history", [])]
         trainable = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
         missing = sorted(trainable - set(checkpoint["state_dict"]))
         if missing:

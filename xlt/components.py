@@ -1,0 +1,177 @@
+"""`build(cfg)`: every part of a run made from its config, in one place. `xlt-train`, the
+benchmarks and the tests use it; nothing else wires components by hand."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from omegaconf import DictConfig
+
+from xlt.augment.base import Augmentation
+from xlt.config.schema import Selection
+from xlt.config.validate import build as instantiate_spec
+from xlt.config.validate import resolve_languages
+from xlt.data.access import provenance_flags
+from xlt.data.datamodule import TransferDataModule
+from xlt.data.transfer_data import TransferData
+from xlt.models.classifier import SequenceClassifier
+from xlt.models.fast_dropout import use_fast_dropout
+from xlt.models.init_encoder import load_encoder_weights
+from xlt.models.init_encoder import resolve as resolve_encoder
+from xlt.strategies.base import Stage, TransferStrategy
+from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
+from xlt.tasks.base import TaskFamily
+from xlt.training.module import TransferModule
+from xlt.training.resume import AtomicCheckpointIO
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Components:
+    cfg: DictConfig
+    data: TransferData
+    task: TaskFamily
+    strategy: TransferStrategy
+    augmentation: Augmentation
+    tokenizer: Any
+    net: SequenceClassifier
+    datamodule: TransferDataModule
+    module: TransferModule
+    source: str
+    targets: list[str]
+    monitor: str  # the selection metric, e.g. dev/acc/en
+
+    @property
+    def languages(self) -> list[str]:
+        return [self.source, *self.targets]
+
+
+def selection_metric(cfg: DictConfig, source: str, primary: str = "acc") -> str:
+    """XTREME protocol: the source language's dev score (accuracy, F1) picks the checkpoint."""
+    where = source if cfg.selection == Selection.source_dev else "avg_target"
+    return f"dev/{primary}/{where}"
+
+
+def selection_languages(cfg: DictConfig, source: str, targets: list[str]) -> list[str]:
+    return [source] if cfg.selection == Selection.source_dev else list(targets)
+
+
+def build_data(cfg: DictConfig) -> tuple[TransferData, TaskFamily, str, list[str]]:
+    """The dataset and its task family, with the run's languages checked against it."""
+    task = get_task(cfg.dataset.task, **cfg.dataset.task_options)
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
+    check_task_data(task, data, cfg.dataset.name)
+    source, targets = resolve_languages(cfg, data)
+    return data, task, source, targets
+
+
+def build_net(cfg: DictConfig, task: TaskFamily, bundle, strategy, num_labels: int):
+    """The network on the encoder, prepared by the strategy (frozen parts, adapters, heads)."""
+    net = task.build_net(bundle.encoder, num_labels, cfg.model)
+    strategy.prepare(net)
+    if cfg.compile:  # in place: parameter names (and so checkpoints) stay as they are
+        net.encoder.compile(dynamic=True)  # inductor generates (and fuses) its own dropout
+    elif cfg.model.fast_dropout:
+        use_fast_dropout(net)
+    return net
+
+
+def build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source, targets):
+    """Training sets for the strategy's declared languages, evaluation sets for every one."""
+    datamodule = TransferDataModule(
+        data,
+        tokenizer,
+        task=task,
+        source_lang=source,
+        target_langs=targets,
+        train_langs=strategy.train_languages(source, targets),
+        unlabelled_langs=strategy.unlabelled_languages(source, targets),
+        selection_langs=selection_languages(cfg, source, targets),
+        max_length=cfg.model.max_length,
+        text_prefix=cfg.model.text_prefix,
+        batch_size=cfg.dataset.batch_size,
+        eval_batch_size=cfg.dataset.eval_batch_size,
+        num_workers=cfg.dataset.num_workers,
+        limit=cfg.dataset.limit,
+        cache_dir=cfg.paths.cache_dir,
+        augmentation=augmentation if task.name in CLASSIFICATION else None,
+        seed=cfg.seed,
+        length_grouped=cfg.dataset.length_grouped,
+    )
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_module(net, task, strategy, datamodule, data, source, targets) -> TransferModule:
+    scorers = {
+        key: task.scorer(data.label_names, datamodule.eval_sets[key], datamodule.eval_examples[key])
+        for key in datamodule.val_keys + datamodule.test_keys
+    }
+    return TransferModule(net, task=task, scorers=scorers, strategy=strategy,
+                          val_keys=datamodule.val_keys, test_keys=datamodule.test_keys,
+                          source_lang=source, target_langs=targets)  # fmt: skip
+
+
+def init_encoder(cfg: DictConfig, encoder, data: TransferData, tracker) -> None:
+    """`model.init_encoder`: other starting weights, recorded with their provenance."""
+    weights = resolve_encoder(str(cfg.model.init_encoder), tracker.client if tracker else None)
+    n = load_encoder_weights(encoder, weights)
+    data.access.inherit(str(weights), provenance_flags(weights))
+    if tracker is not None:
+        tracker.set_tags({"model.init_encoder": str(weights)})
+    log.info("encoder initialised from %s (%d tensors)", weights, n)
+
+
+def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
+    """Every component of a run from its config. `tracker` (a RunTracker) resolves run ids of
+    earlier runs; `bundle`: an already loaded encoder (benchmarks reuse one)."""
+    strategy = instantiate_spec(cfg.strategy, "strategy")
+    augmentation = instantiate_spec(cfg.augmentation, "augmentation")
+    L.seed_everything(cfg.seed, workers=True)
+    data, task, source, targets = build_data(cfg)
+    strategy.check(data, source, targets)
+    check_strategy_task(strategy, task, augmentation)
+    if tracker is not None:
+        strategy.setup_run(cfg, tracker)
+    if (weights := strategy.initial_weights()) is not None:
+        data.access.inherit(str(weights), provenance_flags(weights))
+    bundle = bundle or instantiate_spec(cfg.model.source, "model.source")
+    if cfg.model.init_encoder:
+        init_encoder(cfg, bundle.encoder, data, tracker)
+    net = build_net(cfg, task, bundle, strategy, len(data.label_names))
+    datamodule = build_datamodule(cfg, data, bundle.tokenizer, task, strategy, augmentation,
+                                  source, targets)  # fmt: skip
+    datamodule.strategy_loader = lambda view: strategy.train_dataloader(view, module.stage)
+    module = build_module(net, task, strategy, datamodule, data, source, targets)
+    monitor = selection_metric(cfg, source, task.primary_metric)
+    return Components(cfg, data, task, strategy, augmentation, bundle.tokenizer, net,
+                      datamodule, module, source, targets, monitor)  # fmt: skip
+
+
+def make_trainer(cfg: DictConfig, logger, monitor: str, stage: Stage | None) -> L.Trainer:
+    """A Trainer from the config for one stage: checkpoints by `monitor` in stages that
+    select; no validation in stages that do not; `stage=None`: an evaluation-only Trainer."""
+    out_dir = Path(cfg.paths.output_dir)
+    callbacks: list = [LearningRateMonitor(logging_interval="step")]
+    if cfg.trainer.enable_progress_bar:
+        callbacks.append(RichProgressBar())
+    overrides: dict[str, Any] = {}
+    if stage is not None and stage.select_on_dev:
+        callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best",
+                                         monitor=monitor, mode="max", save_top_k=1,
+                                         save_last=True))  # fmt: skip
+    else:
+        overrides["enable_checkpointing"] = False
+        if stage is not None:
+            overrides["limit_val_batches"] = 0
+    if stage is not None and stage.max_epochs is not None:
+        overrides["max_epochs"] = stage.max_epochs
+    return instantiate_spec(cfg.trainer, "trainer", logger=logger, callbacks=callbacks,
+                            plugins=[AtomicCheckpointIO()], default_root_dir=str(out_dir),
+                            **overrides)  # fmt: skip

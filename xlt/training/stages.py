@@ -1,0 +1,104 @@
+"""The generic stage runner: executes a strategy's declared stages with one Trainer each, one
+continuous step count in the logs, and one checkpoint scheme (the best checkpoint by the
+selection metric in stages that select, the final weights otherwise). It returns what the
+run will test and the dev scores of exactly those weights."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from xlt.errors import ConfigError
+from xlt.strategies.base import Stage
+from xlt.training.module import TransferModule
+
+log = logging.getLogger(__name__)
+TrainerFactory = Callable[[Stage], L.Trainer]  # a stage's Trainer
+
+
+@dataclass
+class Selected:
+    """The weights to test: a checkpoint (None: the module's final weights) and how they were
+    chosen, with the dev scores of those same weights."""
+
+    checkpoint: Path | None
+    dev: dict[str, float]
+    step: int | None  # the training step the weights are from
+    how: str  # "best source dev" / "best target dev" / "final weights"
+
+
+def first_best(history: list[tuple[int, dict[str, float]]], monitor: str) -> int | None:
+    """Index of the first maximum of `monitor` (ModelCheckpoint keeps the first of equal
+    scores: it replaces only on a strictly better one)."""
+    scores = [s.get(monitor) for _, s in history]
+    valid = [i for i, v in enumerate(scores) if v is not None]
+    return max(valid, key=lambda i: (scores[i], -i)) if valid else None
+
+
+def load_selected(module: TransferModule, checkpoint: Path) -> None:
+    """Continue from the previous stage's selected weights (frozen ones are unchanged)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state, strict=False)
+
+
+def run_stages(
+    module: TransferModule,
+    datamodule: L.LightningDataModule,
+    stages: list[Stage],
+    make_trainer: TrainerFactory,
+    resume_from: Path | None,
+) -> tuple[L.Trainer, Path | None]:
+    """Fit every stage in order; returns the last Trainer and the selected checkpoint of the
+    last selecting stage (None when the last stage tests its final weights)."""
+    if resume_from is not None and len(stages) > 1:
+        raise ConfigError(f"resume: this strategy has {len(stages)} stages; rerun it instead")
+    best: Path | None = None
+    for index, stage in enumerate(stages):
+        if index and stage.start_from_selected and best is not None:
+            load_selected(module, best)
+        module.stage = stage
+        trainer = make_trainer(stage)
+        if hasattr(trainer.logger, "step_offset"):  # logged steps continue across stages
+            trainer.logger.step_offset = module.step_offset
+        ckpt = str(resume_from) if resume_from is not None and index == 0 else None
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+        module.step_offset += trainer.global_step
+        if stage.select_on_dev:
+            path = (
+                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            )
+            best = Path(path) if path else None
+        else:
+            best = None
+        log.info("stage %s done at step %d", stage.name, module.step_offset)
+    return trainer, best
+
+
+def select(
+    module: TransferModule,
+    datamodule: L.LightningDataModule,
+    validator: L.Trainer,
+    best: Path | None,
+    monitor: str,
+) -> Selected:
+    """The dev scores of the weights that will be tested: those of the validation that chose
+    the checkpoint, or a fresh dev pass (`validator`) over the weights that will be tested."""
+    how = f"best {monitor}"
+    if best is not None:
+        index = first_best(module.dev_history, monitor)
+        if index is not None:
+            step, dev = module.dev_history[index]
+            return Selected(best, dict(dev), step, how)
+    if not module.val_keys:
+        return Selected(best, {}, None, "final weights (no dev set: nothing to select on)")
+    ckpt = str(best) if best is not None else None
+    validator.validate(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True,
+                       verbose=False)  # fmt: skip
+    dev = dict(module.results.get("dev", {}))
+    return Selected(best, dev, None if best else module.step_offset,
+                    how if best else "final weights")  # fmt: skip
