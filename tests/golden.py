@@ -62,21 +62,26 @@ def train_losses(out_dir: Path) -> list[float]:
     return [r["train/loss"] for r in records if "train/loss" in r]
 
 
-def run_case(name: str, root: Path, cache: Path) -> dict[str, object]:
-    """One golden run in-process against a real MLflow store under `root`: its test metrics and
-    every training loss it logged."""
+def run_in_process(overrides: list[str], root: Path, cache: Path, name: str):
+    """`xlt-train OVERRIDES` in this process against a real MLflow store under `root`; returns
+    (results, the run folder)."""
     from omegaconf import open_dict
 
     from tests.conftest import compose_train
     from xlt.pipeline import run
 
-    cfg = compose_train(case_overrides(name, root / "fixtures"), root=root)
+    cfg = compose_train(overrides, root=root)
     with open_dict(cfg):
         cfg.paths.output_dir = str(root / "runs" / name)
         cfg.paths.cache_dir = str(cache)
-    results = run(cfg)
+    return run(cfg), Path(cfg.paths.output_dir)
+
+
+def run_case(name: str, root: Path, cache: Path) -> dict[str, object]:
+    """One golden run: its test metrics and every training loss it logged."""
+    results, out_dir = run_in_process(case_overrides(name, root / "fixtures"), root, cache, name)
     test = {k: float(v) for k, v in sorted(results["test"].items())}
-    return {"test": test, "train_loss": train_losses(Path(cfg.paths.output_dir))}
+    return {"test": test, "train_loss": train_losses(out_dir)}
 
 
 def all_cases() -> list[str]:

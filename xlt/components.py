@@ -19,9 +19,9 @@ from xlt.config.validate import resolve_languages
 from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
 from xlt.data.transfer_data import TransferData
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.classifier import SequenceClassifier, encoder_architecture
 from xlt.models.fast_dropout import use_fast_dropout
-from xlt.models.init_encoder import load_encoder_weights
+from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
 from xlt.strategies.base import Stage, TransferStrategy
 from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
@@ -74,6 +74,7 @@ def build_data(cfg: DictConfig) -> tuple[TransferData, TaskFamily, str, list[str
 def build_net(cfg: DictConfig, task: TaskFamily, bundle, strategy, num_labels: int):
     """The network on the encoder, prepared by the strategy (frozen parts, adapters, heads)."""
     net = task.build_net(bundle.encoder, num_labels, cfg.model)
+    net.source = model_source(cfg.model)
     strategy.prepare(net)
     if cfg.compile:  # in place: parameter names (and so checkpoints) stay as they are
         net.encoder.compile(dynamic=True)  # inductor generates (and fuses) its own dropout
@@ -121,7 +122,9 @@ def build_module(net, task, strategy, datamodule, data, source, targets) -> Tran
 def init_encoder(cfg: DictConfig, encoder, data: TransferData, tracker) -> None:
     """`model.init_encoder`: other starting weights, recorded with their provenance."""
     weights = resolve_encoder(str(cfg.model.init_encoder), tracker.client if tracker else None)
-    n = load_encoder_weights(encoder, weights)
+    n = load_encoder_weights(
+        encoder, weights, encoder_architecture(encoder, model_source(cfg.model))
+    )
     data.access.inherit(str(weights), provenance_flags(weights))
     if tracker is not None:
         tracker.set_tags({"model.init_encoder": str(weights)})

@@ -76,6 +76,10 @@ class CodeSwitch(Augmentation):
     def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
         self.data, self.ctx = data, ctx
         self.lexicon = self.translator.lexicon(data)
+        for lang in self.languages or ctx.targets:  # the word list of TRAIN glosses
+            detail = f"code_switch:{ctx.source}->{lang}"
+            data.access.record("train", lang, labelled=False, purpose="dictionary",
+                               rows=len(train), detail=detail)  # fmt: skip
         self.cache_status = "dynamic"
         return originals(train)
 

@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     training = "training"  # rows that reach a training batch
     sampling = "sampling"  # labels read to draw a sample (few-shot's k per class)
     translation = "translation"  # text read to translate, or gold translations looked up
+    dictionary = "dictionary"  # a bilingual word list consulted (code-switching)
     selection = "selection"  # dev rows that pick the checkpoint
     evaluation = "evaluation"  # dev/test rows scored and reported, never used to choose
     initial_weights = "initial_weights"  # weights of another run this one starts from

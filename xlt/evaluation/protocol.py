@@ -14,6 +14,7 @@ FLAGS: dict[str, str] = {
     "target_labels": "labelled target-language rows reached training or a sample draw",
     "target_text": "target-language text reached training or a translator",
     "translated_data": "a translator produced training rows (detail names which)",
+    "dictionary": "a bilingual dictionary rewrote training words (code-switching)",
     "target_dev_selection": "a target language's dev set picked the checkpoint",
     "no_selection": "no dev set picked the checkpoint (the last weights were tested)",
     "unknown_weights": "initial weights from a file without an xlt data-access record",
@@ -26,6 +27,7 @@ LABELS: list[tuple[str, str]] = [
     ("multilingual", "target_labels (whole target training sets)"),
     ("translate-train", "translated_data, no target_labels"),
     ("zero-shot+target-text", "target_text, no translated_data, no target_labels"),
+    ("zero-shot+dictionary", "dictionary, and none of the above"),
     ("zero-shot", "none of the above"),
 ]
 SUFFIXES = {
@@ -34,6 +36,8 @@ SUFFIXES = {
     "unknown_weights": "external-weights",
 }
 TRAINING_SIDE = (Purpose.training, Purpose.sampling, Purpose.translation)
+INHERITED = ("target_labels", "target_text", "translated_data", "dictionary", "test_labels_used",
+             "unknown_weights", "sampled_target")  # fmt: skip
 
 
 def _flags_of_reads(reads: Iterable[dict[str, Any]], source: str) -> dict[str, bool]:
@@ -50,6 +54,8 @@ def _flags_of_reads(reads: Iterable[dict[str, Any]], source: str) -> dict[str, b
             flags["target_text"] = True
         if purpose == Purpose.translation:
             flags["translated_data"] = True
+        if purpose == Purpose.dictionary:
+            flags["dictionary"] = True
         if purpose == Purpose.selection:
             flags["target_dev_selection"] |= target
     flags["sampled_target"] = sampled
@@ -64,8 +70,7 @@ def protocol_flags(
     from a multilingual run is not zero-shot). Selection flags are the run's own."""
     flags = _flags_of_reads(reads, source)
     for origin in (inherited or {}).values():
-        for name in ("target_labels", "target_text", "translated_data", "test_labels_used",
-                     "unknown_weights", "sampled_target"):  # fmt: skip
+        for name in INHERITED:
             flags[name] = flags.get(name, False) or bool(origin.get(name))
     return flags
 
@@ -80,6 +85,8 @@ def protocol_label(flags: dict[str, bool]) -> str:
         base = "translate-train"
     elif flags.get("target_text"):
         base = "zero-shot+target-text"
+    elif flags.get("dictionary"):
+        base = "zero-shot+dictionary"
     else:
         base = "zero-shot"
     return "+".join([base, *(suffix for flag, suffix in SUFFIXES.items() if flags.get(flag))])

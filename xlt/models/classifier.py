@@ -15,6 +15,18 @@ from xlt.config.schema import Pooling
 from xlt.models.pooling import pool
 
 
+def encoder_architecture(encoder: nn.Module, source: str | None) -> dict[str, object]:
+    """What frozen weights depend on: the encoder's shape and the model source they come from."""
+    c = encoder.config
+    return {
+        "model_type": c.model_type,
+        "hidden_size": c.hidden_size,
+        "num_hidden_layers": c.num_hidden_layers,
+        "vocab_size": c.vocab_size,
+        "source": source,
+    }
+
+
 class SequenceClassifier(nn.Module):
     def __init__(
         self,
@@ -33,6 +45,7 @@ class SequenceClassifier(nn.Module):
         self.extras = nn.ModuleDict()  # strategy-owned modules, e.g. a language discriminator
         self.fallback_lang: str | None = None  # whose head a language without one uses
         self.encoder_frozen = False
+        self.source: str | None = None  # fingerprint of the model source (frozen weights' origin)
         self.train()  # from_pretrained returns eval mode; fine-tuning needs the encoder's dropout
         if freeze_embeddings:
             # The word-embedding table is most of a multilingual model (96 M of e5-small's 118 M):
@@ -89,12 +102,8 @@ class SequenceClassifier(nn.Module):
 
     def architecture(self) -> dict[str, object]:
         """What a checkpoint must match to be loaded into this network."""
-        c = self.encoder.config
         return {
-            "model_type": c.model_type,
-            "hidden_size": c.hidden_size,
-            "num_hidden_layers": c.num_hidden_layers,
-            "vocab_size": c.vocab_size,
+            **encoder_architecture(self.encoder, self.source),
             "num_labels": self.head.out_features,
         }
 

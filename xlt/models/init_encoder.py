@@ -4,6 +4,8 @@ MLflow run that recorded it. Reads never execute code (safetensors / weights_onl
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -29,7 +31,22 @@ def resolve(spec: str, client=None) -> Path:
     return Path(spec).expanduser()
 
 
-def encoder_state(path: Path) -> dict[str, torch.Tensor]:
+def model_source(model_cfg) -> str:
+    """Fingerprint of where the encoder's weights come from (a conf/model config's `source`):
+    frozen weights are rebuilt from it, so a checkpoint without them fits only the same source."""
+    from omegaconf import OmegaConf
+
+    spec = OmegaConf.to_container(model_cfg.source, resolve=True)
+    spec = {k: v for k, v in spec.items() if "cache" not in k}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+ENCODER_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size", "source")
+
+
+def encoder_state(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """The encoder tensors of `path`, and the xlt-train checkpoint's architecture record (None
+    for an encoder folder or safetensors file, which hold every tensor)."""
     from safetensors.torch import load_file
 
     if path.is_dir():
@@ -37,20 +54,37 @@ def encoder_state(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise ConfigError(f"encoder weights not found: {path}")
     if path.suffix == ".safetensors":
-        return load_file(path)
+        return load_file(path), None
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ConfigError(f"{path}: not a loadable checkpoint ({type(err).__name__})") from err
     state = checkpoint.get("state_dict", checkpoint)
-    return {
+    tensors = {
         k.removeprefix("net.encoder."): v for k, v in state.items() if k.startswith("net.encoder.")
     }
+    return tensors, checkpoint.get("xlt_architecture")
 
 
-def load_encoder_weights(encoder: nn.Module, path: Path) -> int:
-    """Copy every tensor of `path` into `encoder`; names and shapes must all match."""
-    state, mine = encoder_state(path), encoder.state_dict()
+def check_same_source(path: Path, saved: dict, expected: dict) -> None:
+    """A checkpoint keeps trainable weights only: the frozen rest must come from the same model
+    source, which the recorded architecture says."""
+    differ = {k: (saved.get(k), expected.get(k)) for k in ENCODER_KEYS
+              if k in saved and saved.get(k) != expected.get(k)}  # fmt: skip
+    if differ:
+        detail = ", ".join(f"{k}: checkpoint {a} vs model {b}" for k, (a, b) in differ.items())
+        raise ConfigError(f"{path} was trained from another model: {detail}")
+
+
+def load_encoder_weights(encoder: nn.Module, path: Path, expected: dict | None = None) -> int:
+    """Copy the tensors of `path` into `encoder`. Names and shapes must match; an xlt-train
+    checkpoint may lack the weights its run kept frozen (they are the model source's, checked
+    against `expected`, the current model's architecture record)."""
+    state, architecture = encoder_state(path)
+    mine = encoder.state_dict()
+    if architecture is not None:
+        check_same_source(path, architecture, expected or {})
+        mine = {k: v for k, v in mine.items() if k in state}  # frozen there: the source's own
     missing = sorted(set(mine) - set(state))
     unexpected = sorted(set(state) - set(mine))
     wrong = [k for k in set(state) & set(mine) if state[k].shape != mine[k].shape]
@@ -60,5 +94,5 @@ def load_encoder_weights(encoder: nn.Module, path: Path) -> int:
             f"{len(unexpected)} unexpected (e.g. {unexpected[:2]}), {len(wrong)} of another "
             "shape; was it made from the same model config?"
         )
-    encoder.load_state_dict(state)
+    encoder.load_state_dict(state, strict=architecture is None)
     return len(state)

@@ -36,7 +36,10 @@ class Sequential(FewShot):
         if train_on not in ("target_few_shot", "source"):
             raise ConfigError(f"strategy.train_on={train_on!r}: use target_few_shot or source")
         self.init_from, self.train_on, self.load_head = init_from, train_on, load_head
-        self.checkpoint: Path | None = None
+        # A path needs no store; a run id or latest:... is resolved by setup_run.
+        spec = str(init_from)
+        by_store = spec.startswith("latest:") or RUN_ID.match(spec)
+        self.checkpoint: Path | None = None if by_store else Path(spec).expanduser()
         if train_on == "source":
             self.k = 0
 
@@ -77,7 +80,10 @@ class Sequential(FewShot):
 
     def prepare(self, net: SequenceClassifier) -> None:
         if self.checkpoint is None:
-            raise ConfigError("strategy sequential: setup_run was not called")
+            raise ConfigError(
+                f"strategy.init_from={self.init_from}: a run id or latest:... needs the tracking "
+                "store (run through xlt-train), or give a checkpoint path"
+            )
         self.loaded = load_weights(net, self.checkpoint, load_head=self.load_head)
 
     def train_dataloader(self, data: TrainingData, stage: Stage):

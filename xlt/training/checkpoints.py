@@ -30,7 +30,7 @@ def load_weights(net: SequenceClassifier, path: str | Path, load_head: bool = Tr
     saved, mine = checkpoint.get("xlt_architecture"), net.architecture()
     if saved is None:
         raise ConfigError(f"{path}: not an xlt checkpoint (no architecture record)")
-    keys = [k for k in mine if load_head or k != "num_labels"]
+    keys = [k for k in mine if (load_head or k != "num_labels") and k in saved]
     differ = {k: (saved.get(k), mine[k]) for k in keys if saved.get(k) != mine[k]}
     if differ:
         detail = ", ".join(f"{k}: checkpoint {a} vs model {b}" for k, (a, b) in differ.items())

@@ -11,11 +11,13 @@ from xlt.data.transfer_data import TransferData
 
 def text_encoder(model_cfg: DictConfig, key: str, weights: str | None = None, client=None):
     """A TextEncoder for a conf/model config, optionally with other weights loaded."""
-    from xlt.models.init_encoder import load_encoder_weights, resolve
+    from xlt.models.classifier import encoder_architecture
+    from xlt.models.init_encoder import load_encoder_weights, model_source, resolve
 
     bundle = build(model_cfg.source, f"{key}.source")
     if weights:
-        load_encoder_weights(bundle.encoder, resolve(str(weights), client))
+        expected = encoder_architecture(bundle.encoder, model_source(model_cfg))
+        load_encoder_weights(bundle.encoder, resolve(str(weights), client), expected)
     return TextEncoder(
         bundle,
         prefix=model_cfg.text_prefix,

@@ -74,6 +74,61 @@ def _split_files(files: Mapping[str, Any]) -> dict[str, list[tuple[Path, str | N
     return out
 
 
+def _read_split(
+    split: str, entries: list[tuple[Path, str | None]], columns: dict[str, str | None], digest
+) -> pd.DataFrame:
+    """One split's files as one frame with `lang`, `_file`, `_row` and a row id unique across
+    splits and languages (`split-row`, `split-lang-row` for per-language files): the same text
+    in two splits is two items, and rows of different files are never taken as translations
+    of each other unless `dataset.loader.id_column` says so."""
+    parts = []
+    for path, lang in entries:
+        frame = _read_table(path)
+        digest.update(path.read_bytes())
+        wanted = [columns["text"], columns["label"]] + (
+            [columns["pair"]] if columns["pair"] else []
+        )
+        if lang is None:
+            wanted.append(columns["lang"] or "lang")
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{path}: missing column(s) {missing}; it has {list(frame.columns)}. "
+                "Set dataset.loader.text_column / label_column / lang_column."
+            )
+        frame = frame.assign(_file=str(path), _row=range(len(frame)))
+        frame = _drop_empty_texts(frame, path, [columns["text"], columns["pair"]])
+        frame["lang"] = lang if lang is not None else frame[columns["lang"] or "lang"]
+        prefix = f"{split}-{lang}-" if lang is not None else f"{split}-"
+        frame["_id"] = prefix + frame["_row"].astype(str)
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _to_dataset(frame: pd.DataFrame, columns: dict[str, str | None], label_names: list[str]):
+    """Rows as a Dataset with integer labels; an unknown label names its file and row."""
+    label_of = {name: i for i, name in enumerate(label_names)}
+    raw = frame[columns["label"]].astype(str)
+    bad = ~raw.isin(label_of)
+    if bad.any():
+        row = frame[bad].iloc[0]
+        raise DataError(
+            f"{row['_file']} row {row['_row'] + 1}: label {row[columns['label']]!r} is not one "
+            f"of the {len(label_names)} known labels {label_names[:10]}... "
+            "(labels come from the train file unless dataset.loader.labels lists them)"
+        )
+    ids = frame[columns["id"]] if columns["id"] else frame["_id"]
+    rows = {
+        "id": ids.astype(str).tolist(),
+        "text": frame[columns["text"]].astype(str).tolist(),
+        "label": raw.map(label_of).tolist(),
+        "lang": frame["lang"].astype(str).tolist(),
+    }
+    if columns["pair"]:
+        rows["text_pair"] = frame[columns["pair"]].astype(str).tolist()
+    return Dataset.from_dict(rows)
+
+
 def load_local(
     files: Mapping[str, Any],
     text_column: str = "text",
@@ -83,58 +138,16 @@ def load_local(
     text_pair_column: str | None = None,
     labels: list[str] | None = None,
 ) -> TransferData:
-    frames: dict[str, pd.DataFrame] = {}
-    digest = hashlib.sha256()
-    for split, entries in _split_files(files).items():
-        parts = []
-        for path, lang in entries:
-            frame = _read_table(path)
-            digest.update(path.read_bytes())
-            wanted = [text_column, label_column] + ([text_pair_column] if text_pair_column else [])
-            if lang is None:
-                wanted.append(lang_column or "lang")
-            missing = [c for c in wanted if c not in frame.columns]
-            if missing:
-                raise DataError(
-                    f"{path}: missing column(s) {missing}; it has {list(frame.columns)}. "
-                    "Set dataset.loader.text_column / label_column / lang_column."
-                )
-            frame = frame.assign(_file=str(path), _row=range(len(frame)))
-            frame = _drop_empty_texts(frame, path, [text_column, text_pair_column])
-            if lang is not None:
-                frame["lang"] = lang
-            elif lang_column != "lang":
-                frame["lang"] = frame[lang_column]
-            parts.append(frame)
-        frames[split] = pd.concat(parts, ignore_index=True)
-
+    """Classification rows from the user's files (see the README's `dataset=local` section)."""
+    columns = {"text": text_column, "label": label_column, "lang": lang_column,
+               "id": id_column, "pair": text_pair_column}  # fmt: skip
+    digest = hashlib.sha256(b"ids:split-qualified")  # cached tables from older ids are not reused
+    frames = {split: _read_split(split, entries, columns, digest)
+              for split, entries in _split_files(files).items()}  # fmt: skip
     label_names = (
         list(labels) if labels else sorted(map(str, frames["train"][label_column].unique()))
     )
-    label_of = {name: i for i, name in enumerate(label_names)}
-    splits = {}
-    for split, frame in frames.items():
-        raw = frame[label_column].astype(str)
-        bad = ~raw.isin(label_of)
-        if bad.any():
-            row = frame[bad].iloc[0]
-            raise DataError(
-                f"{row['_file']} row {row['_row'] + 1}: label {row[label_column]!r} is not one of "
-                f"the {len(label_names)} known labels {label_names[:10]}... "
-                "(labels come from the train file unless dataset.loader.labels lists them)"
-            )
-        columns = {
-            "id": (
-                frame[id_column].astype(str) if id_column else frame["_row"].astype(str)
-            ).tolist(),
-            "text": frame[text_column].astype(str).tolist(),
-            "label": raw.map(label_of).tolist(),
-            "lang": frame["lang"].astype(str).tolist(),
-        }
-        if text_pair_column:
-            columns["text_pair"] = frame[text_pair_column].astype(str).tolist()
-        splits[split] = Dataset.from_dict(columns)
-
+    splits = {split: _to_dataset(frame, columns, label_names) for split, frame in frames.items()}
     digest.update(
         json.dumps([text_column, label_column, lang_column, text_pair_column, label_names]).encode()
     )

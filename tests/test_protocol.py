@@ -1,0 +1,163 @@
+"""The protocol comes from what a run read: a table over every strategy and augmentation (tiny
+model, real HSK slice, real MLflow store), a strategy that lies about its data, weights
+inherited from a multilingual run, and the selected weights' dev scores as the objective."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.golden import run_in_process
+from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+QUICK = ["model=tiny_random", "dataset.limit=32", "dataset.batch_size=16",
+         "trainer.max_epochs=1", "dataset.eval_batch_size=512",
+         "trainer.enable_progress_bar=false", "torch_threads=1"]  # fmt: skip
+# case -> (overrides, protocol label, reads that must be in data_access.json)
+CASES = {
+    "zero_shot": ([], "zero-shot", []),
+    "linear_probe": (["strategy=linear_probe"], "zero-shot", []),
+    "freeze_lower": (["strategy=freeze_lower", "strategy.freeze_layers=1"], "zero-shot", []),
+    "lang_adapters": (["strategy=lang_adapters"], "zero-shot", []),
+    "multitask": (["strategy=multitask"], "multilingual", [("train", "zh", True, "training")]),
+    "adversarial": (["strategy=adversarial"], "zero-shot+target-text",
+                    [("train", "zh", False, "training")]),
+    "few_shot": (["strategy=few_shot", "strategy.k=1", "strategy.target_epochs=1"], "few-shot",
+                 [("train", "zh", True, "sampling"), ("train", "zh", True, "training")]),
+    "few_shot_k0": (["strategy=few_shot", "strategy.k=0"], "zero-shot", []),
+    "sequential": (["strategy=sequential", "strategy.k=1"], "few-shot",
+                   [("weights", "*", False, "initial_weights")]),
+    "translate_train": (["augmentation=translate_train"], "translate-train",
+                        [("train", "zh", False, "translation")]),
+    "translate_train_dictionary": (
+        ["augmentation=translate_train", "augmentation/translator=dictionary"],
+        "translate-train", [("train", "zh", False, "translation")]),
+    "back_translation": (["augmentation=back_translation"], "multilingual",
+                         [("train", "zh", True, "training")]),
+    "back_translation_source": (["augmentation=back_translation",
+                                 "augmentation.direction=source"], "translate-train", []),
+    "paraphrase": (["augmentation=paraphrase"], "translate-train", []),
+    "mix": (["augmentation=mix"], "translate-train", []),
+    "mix_with_target": (["augmentation=mix", "augmentation.target=0.5"], "multilingual", []),
+    "code_switch": (["augmentation=code_switch"], "zero-shot+dictionary",
+                    [("train", "zh", False, "dictionary")]),
+    "target_dev": (["selection=target_dev"], "zero-shot+target-dev-selection",
+                   [("dev", "zh", True, "selection")]),
+}  # fmt: skip
+EVALUATION = {("dev", "zh", True, "evaluation"), ("test", "en", True, "evaluation"),
+              ("test", "zh", True, "evaluation")}  # fmt: skip
+
+
+def reads(out_dir: Path) -> tuple[dict, set[tuple]]:
+    record = json.loads((out_dir / "data_access.json").read_text())
+    found = {(r["split"], r["lang"], r["labelled"], r["purpose"]) for r in record["reads"]}
+    return record, found
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return tmp_path_factory.mktemp("protocol")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_protocol_is_computed_from_what_the_run_read(case, store, token_cache):
+    overrides, label, required = CASES[case]
+    results, out_dir = run_in_process([*QUICK, *overrides], store, token_cache, case)
+    record, found = reads(out_dir)
+    assert record["protocol"] == label, record
+    assert set(required) <= found, found
+    assert not record["flags"]["test_labels_used"]
+    assert {r for r in found if r[3] == "evaluation" and r[0] == "test"} == {
+        ("test", "en", True, "evaluation"), ("test", "zh", True, "evaluation")}  # fmt: skip
+    if case == "zero_shot":  # exactly what zero-shot reads, nothing else
+        assert found == EVALUATION | {("train", "en", True, "training"),
+                                      ("dev", "en", True, "selection")}  # fmt: skip
+    assert "test/acc/zh" in results["test"]
+
+
+MISDECLARED = '''
+import numpy as np
+from datasets import concatenate_datasets
+
+from xlt.strategies.base import TransferStrategy
+
+
+class SaysZeroShot(TransferStrategy):
+    """Declares the source alone (the default train_languages) but trains on target labels."""
+
+    name = "says_zero_shot"
+
+    def train_dataloader(self, data, stage):
+        target = data.draw(data.targets[0], lambda labels: np.arange(len(labels)))
+        return data.loader(concatenate_datasets([data.labelled[data.source], target]))
+'''
+
+
+def add_strategy(root: Path, module: str, source: str, yaml: str) -> list[str]:
+    """A strategy written outside the repo: one module, one yaml, nothing else edited."""
+    (root / "pkg").mkdir(parents=True, exist_ok=True)
+    (root / "pkg" / f"{module}.py").write_text(textwrap.dedent(source))
+    (root / "conf" / "strategy").mkdir(parents=True, exist_ok=True)
+    (root / "conf" / "strategy" / f"{module}.yaml").write_text(textwrap.dedent(yaml))
+    sys.path.insert(0, str(root / "pkg"))
+    return [f"hydra.searchpath=[file://{root / 'conf'}]", f"strategy={module}"]
+
+
+def test_a_strategy_that_misdeclares_its_data_is_not_zero_shot(store, token_cache, tmp_path):
+    yaml = "defaults:\n  - zero_shot\n  - _self_\n_target_: says_zero_shot.SaysZeroShot\n"
+    try:
+        overrides = add_strategy(tmp_path, "says_zero_shot", MISDECLARED, yaml)
+        _, out_dir = run_in_process([*QUICK, *overrides], store, token_cache, "misdeclared")
+    finally:
+        sys.path.remove(str(tmp_path / "pkg"))
+    record, found = reads(out_dir)
+    assert ("train", "zh", True, "training") in found
+    assert record["flags"]["target_labels"] and not record["protocol"].startswith("zero-shot")
+
+
+def test_weights_from_a_multilingual_run_make_a_run_multilingual(store, token_cache):
+    _, source_run = run_in_process([*QUICK, "strategy=multitask", "model.freeze_embeddings=true"],
+                                   store, token_cache, "multitask_source")  # fmt: skip
+    best = source_run / "checkpoints" / "best.ckpt"
+    _, out_dir = run_in_process([*QUICK, f"model.init_encoder={best}",
+                                 "model.freeze_embeddings=true"],
+                                store, token_cache, "from_multitask")  # fmt: skip
+    record, found = reads(out_dir)
+    assert ("weights", "*", False, "initial_weights") in found
+    assert record["protocol"] == "multilingual" and str(best) in record["inherited"]
+
+
+def test_unknown_weights_and_target_dev_show_in_the_label():
+    flags = protocol_flags(
+        [{"split": "dev", "lang": "zh", "labelled": True, "purpose": "selection"}],
+        "en", {"x.safetensors": {"unknown_weights": True}},
+    )  # fmt: skip
+    assert protocol_label(flags) == "zero-shot+target-dev-selection+external-weights"
+    leak = [{"split": "test", "lang": "zh", "labelled": True, "purpose": "training"}]
+    assert protocol_label(protocol_flags(leak, "en")).startswith("invalid")
+
+
+def test_readme_protocol_table_is_generated_from_the_rules():
+    assert protocol_table() in README.read_text(), "regenerate with xlt.evaluation.protocol"
+
+
+def test_objective_and_dev_table_are_the_selected_weights(store, token_cache):
+    for name, extra in {"objective_zero_shot": ["trainer.max_epochs=3"],
+                        "objective_few_shot": ["strategy=few_shot", "strategy.k=1",
+                                               "strategy.target_epochs=2"]}.items():  # fmt: skip
+        results, out_dir = run_in_process([*QUICK, *extra], store, token_cache, name)
+        spool = [json.loads(line)["metrics"] for line in (out_dir / "metrics.jsonl").open()]
+        best = {k: v for m in spool for k, v in m.items() if k.startswith("best/dev/")}
+        assert best["best/dev/acc/en"] == results["dev"]["dev/acc/en"]
+        with (out_dir / "metrics_per_language.csv").open() as handle:
+            table = {row["language"]: row for row in csv.DictReader(handle)}
+        assert float(table["en"]["dev_acc"]) == pytest.approx(results["dev"]["dev/acc/en"])
+        if name == "objective_zero_shot":  # the best epoch's, not the last one's
+            during_fit = [m["dev/acc/en"] for m in spool if "dev/acc/en" in m]
+            assert len(during_fit) == 3 and results["dev"]["dev/acc/en"] == max(during_fit)
