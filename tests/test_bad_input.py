@@ -101,13 +101,18 @@ CONFIG_CASES = {
     "unknown group option": (["strategy=zero_shoot"], "zero_shoot"),
     "unknown key": (["dataset.limt=3"], "limt"),
     "wrong type": (["trainer.max_epochs=three"], "max_epochs"),
+    "unknown key added with +": (["+dataset.limt=3"], "dataset.limt: unknown key"),
+    "learning rate out of range": (["strategy.optimizer.lr=-1"], "must be > 0"),
+    "batch size 0": (["dataset.batch_size=0"], "dataset.batch_size=0: out of range"),
+    "no epochs": (["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    "negative limit": (["dataset.limit=-5"], "dataset.limit=-5"),
 }
 
 
 @pytest.mark.parametrize("case", list(CONFIG_CASES))
 def test_bad_configs_fail_at_composition_naming_the_key(compose_cfg, case):
     overrides, expected = CONFIG_CASES[case]
-    with pytest.raises((HydraException, OmegaConfBaseException)) as err:
+    with pytest.raises((HydraException, OmegaConfBaseException, XltError)) as err:
         check_required(compose_cfg(*overrides))
     assert expected in str(err.value)
     cause = str(err.value.__cause__ or "").splitlines()[:1]  # e.g. why the value did not fit

@@ -114,3 +114,13 @@ def test_ddp_on_two_cpu_processes_logs_one_run_from_rank_zero(tmp_path, token_ca
     assert len(runs) == 1  # rank 1 trained too, but never wrote to MLflow
     assert runs[0].info.status == "FINISHED" and "test/acc/zh" in runs[0].data.metrics
     assert proc.stdout.count("transfer gap") == 1  # the table is printed once, by rank 0
+
+
+def test_out_of_range_and_unknown_keys_exit_2_with_one_line(tmp_path, token_cache):
+    for args, expected in [(["dataset.batch_size=0"], "dataset.batch_size=0: out of range"),
+                           (["+dataset.limt=3"], "dataset.limt: unknown key")]:  # fmt: skip
+        proc = run_cli(args, tmp_path, token_cache, timeout=60)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert lines == [lines[0]] and expected in lines[0] and "Traceback" not in proc.stderr
+        assert not (tmp_path / "outputs" / "mlflow.db").exists()  # refused before anything ran

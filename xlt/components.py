@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from xlt.augment.base import Augmentation
 from xlt.config.schema import Selection
 from xlt.config.validate import build as instantiate_spec
-from xlt.config.validate import resolve_languages
+from xlt.config.validate import check_max_length, resolve_languages
 from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
 from xlt.data.transfer_data import TransferData
@@ -145,6 +145,7 @@ def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
     if (weights := strategy.initial_weights()) is not None:
         data.access.inherit(str(weights), provenance_flags(weights))
     bundle = bundle or instantiate_spec(cfg.model.source, "model.source")
+    check_max_length(cfg.model.max_length, bundle.encoder.config)
     if cfg.model.init_encoder:
         init_encoder(cfg, bundle.encoder, data, tracker)
     net = build_net(cfg, task, bundle, strategy, len(data.label_names))

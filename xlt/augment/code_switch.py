@@ -5,7 +5,7 @@ chosen target language, drawn anew every time the sentence is batched (so every 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from datasets import Dataset
@@ -13,6 +13,7 @@ from datasets import Dataset
 from xlt.augment.base import Augmentation, AugmentContext, BatchTransform, originals
 from xlt.augment.lexicon import NO_SPACE, segment
 from xlt.augment.translators import DictionaryTranslator
+from xlt.config.ranges import Range
 from xlt.data.transfer_data import TransferData
 from xlt.errors import ConfigError
 
@@ -56,7 +57,7 @@ class CodeSwitch(Augmentation):
     def __init__(
         self,
         translator: DictionaryTranslator,
-        ratio: float = 0.5,
+        ratio: Annotated[float, Range(ge=0, le=1)] = 0.5,
         languages: list[str] | None = None,
     ) -> None:
         if not isinstance(translator, DictionaryTranslator):

@@ -3,11 +3,14 @@ fraction of the source set's size; above 1 samples with replacement)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
 from xlt.augment.base import Augmentation, concat, originals, rows
 from xlt.augment.translate_train import translated
 from xlt.augment.translators import Translator
+from xlt.config.ranges import Range
 from xlt.errors import ConfigError
 
 
@@ -25,9 +28,9 @@ class Mix(Augmentation):
     def __init__(
         self,
         translator: Translator,
-        source: float = 1.0,
-        translated: float = 1.0,
-        target: float = 0.0,
+        source: Annotated[float, Range(ge=0)] = 1.0,
+        translated: Annotated[float, Range(ge=0)] = 1.0,
+        target: Annotated[float, Range(ge=0)] = 0.0,
     ) -> None:
         if min(source, translated, target) < 0:
             raise ConfigError("augmentation mix: ratios must be >= 0")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cached_property
+from typing import Annotated
 
 from xlt.augment.lexicon import Lexicon, join, segment
+from xlt.config.ranges import Range
 from xlt.data.access import Purpose
 from xlt.data.transfer_data import TransferData
 
@@ -101,9 +103,9 @@ class MarianTranslator(Translator):
     def __init__(
         self,
         model: str = "Helsinki-NLP/opus-mt-{src}-{tgt}",
-        batch_size: int = 32,
-        max_length: int = 256,
-        num_beams: int = 4,
+        batch_size: Annotated[int, Range(ge=1)] = 32,
+        max_length: Annotated[int, Range(ge=1)] = 256,
+        num_beams: Annotated[int, Range(ge=1)] = 4,
     ) -> None:
         self.model_template, self.batch_size = model, batch_size
         self.max_length, self.num_beams = max_length, num_beams

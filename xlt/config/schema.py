@@ -14,6 +14,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from xlt.config.ranges import R
+
 
 class Pooling(StrEnum):
     mean = "mean"
@@ -35,11 +37,12 @@ class DatasetConfig:
     loader: Any = MISSING  # _target_ spec returning xlt.data.TransferData
     source_lang: str = "en"
     target_langs: list[str] = field(default_factory=list)  # empty: every other language
-    limit: int | None = None  # cap on examples per split and language (quick runs, tests)
+    # First N rows per split and language, for everything the run reads (quick runs, tests).
+    limit: int | None = field(default=None, metadata=R(ge=1))
     files: Any = None  # dataset=local: {train: PATH, dev: PATH, test: PATH} or per language
-    batch_size: int = 32
-    eval_batch_size: int = 128
-    num_workers: int = 0
+    batch_size: int = field(default=32, metadata=R(ge=1))
+    eval_batch_size: int = field(default=128, metadata=R(ge=1))
+    num_workers: int = field(default=0, metadata=R(ge=0))
     # Batches of similar lengths (less padding); random order when false.
     length_grouped: bool = True
 
@@ -50,9 +53,9 @@ class ModelConfig:
     source: Any = MISSING  # _target_ spec returning xlt.models.encoder.EncoderBundle
     pooling: Pooling = Pooling.mean
     text_prefix: str = ""  # e5 models expect "query: "
-    max_length: int = 128
+    max_length: int = field(default=128, metadata=R(ge=8))  # tokens; <= the encoder's limit
     freeze_embeddings: bool = False
-    head_dropout: float = 0.1
+    head_dropout: float = field(default=0.1, metadata=R(ge=0, lt=1))
     # Dropout masks from 16-bit random draws on CPU (xlt/models/fast_dropout.py): 2.3x cheaper
     # than nn.Dropout's, p rounded to 1/65536. False: torch's own dropout.
     fast_dropout: bool = True
@@ -65,21 +68,23 @@ class ModelConfig:
 class TrainerConfig:
     _target_: str = "lightning.Trainer"
     accelerator: str = "auto"
-    devices: Any = "auto"
+    devices: Any = field(default="auto", metadata=R(ge=1, also=(-1,)))  # "auto", N, -1: all
     strategy: Any = "auto"  # Lightning's distribution strategy ("ddp"), not xlt's transfer one
-    num_nodes: int = 1
+    num_nodes: int = field(default=1, metadata=R(ge=1))
     precision: Any = "32-true"
-    max_epochs: int = 4
-    max_steps: int = -1
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: float | None = 1.0
-    val_check_interval: Any = 1.0
-    check_val_every_n_epoch: int = 1
-    limit_train_batches: Any = None
-    limit_val_batches: Any = None
-    limit_test_batches: Any = None
-    num_sanity_val_steps: int = 0
-    log_every_n_steps: int = 10
+    max_epochs: int = field(default=4, metadata=R(ge=1))
+    max_steps: int = field(default=-1, metadata=R(ge=1, also=(-1,)))  # -1: no step limit
+    accumulate_grad_batches: int = field(default=1, metadata=R(ge=1))
+    gradient_clip_val: float | None = field(default=1.0, metadata=R(gt=0))
+    # Validate every N training batches (int) or fraction of an epoch (float).
+    val_check_interval: Any = field(default=1.0, metadata=R(gt=0))
+    check_val_every_n_epoch: int = field(default=1, metadata=R(ge=1))
+    # Batches per epoch: a count (int) or a fraction (float in [0, 1]).
+    limit_train_batches: Any = field(default=None, metadata=R(gt=0))
+    limit_val_batches: Any = field(default=None, metadata=R(ge=0))
+    limit_test_batches: Any = field(default=None, metadata=R(gt=0))
+    num_sanity_val_steps: int = field(default=0, metadata=R(ge=-1))
+    log_every_n_steps: int = field(default=10, metadata=R(ge=1))
     deterministic: Any = False
     enable_progress_bar: bool = True
     enable_model_summary: bool = False
@@ -111,8 +116,9 @@ class TrainConfig:
     trainer: TrainerConfig = MISSING
     logger: LoggerConfig = MISSING
     paths: PathsConfig = MISSING
-    seed: int = 0
-    torch_threads: int | None = None  # CPU threads per trial; 1 for parallel local trials
+    seed: int = field(default=0, metadata=R(ge=0))
+    # CPU threads per trial; 1 for parallel local trials.
+    torch_threads: int | None = field(default=None, metadata=R(ge=1))
     # torch.compile the encoder (dynamic shapes; inductor makes its own dropout). On the 2-core
     # CPU here it does not pay (steps 6% slower than the eager default, 30-130 s to compile):
     # meant for GPUs. docs/benchmarks.md has the measurement.

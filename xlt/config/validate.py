@@ -14,11 +14,29 @@ from xlt.errors import ConfigError, DataError, XltError
 
 
 def check_required(cfg: DictConfig) -> None:
-    """Every `???` value must be given; say which, before anything starts."""
+    """Every `???` value given, every key known, every number in its declared range: said in
+    one line before anything loads."""
+    from xlt.config.ranges import check_config
+
     missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra"))
     if missing:
         listed = ", ".join(missing)
         raise ConfigError(f"required config value(s) not set: {listed} (e.g. `{missing[0]}=...`)")
+    check_config(cfg)
+
+
+def check_max_length(max_length: int, encoder_config) -> None:
+    """`model.max_length` within the encoder's position table (XLM-R style models keep two
+    positions for padding)."""
+    positions = getattr(encoder_config, "max_position_embeddings", None)
+    if positions is None:
+        return
+    usable = positions - 2 if encoder_config.model_type in ("xlm-roberta", "roberta") else positions
+    if max_length > usable:
+        raise ConfigError(
+            f"model.max_length={max_length}: out of range, this encoder reads at most {usable} "
+            "tokens"
+        )
 
 
 def build(spec: Any, key: str, **kwargs: Any) -> Any:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from datasets import concatenate_datasets
 from torch import nn
 
+from xlt.config.ranges import Range
 from xlt.data.training_data import TrainingData
 from xlt.models.classifier import SequenceClassifier
 from xlt.models.gradient_reversal import reverse_gradient
@@ -28,9 +30,9 @@ class Adversarial(TransferStrategy):
         self,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable | None = None,
-        lambda_max: float = 0.1,
-        gamma: float = 10.0,
-        discriminator_hidden: int = 256,
+        lambda_max: Annotated[float, Range(ge=0)] = 0.1,
+        gamma: Annotated[float, Range(gt=0)] = 10.0,
+        discriminator_hidden: Annotated[int, Range(ge=1)] = 256,
     ) -> None:
         super().__init__(optimizer, scheduler)
         self.lambda_max, self.gamma = lambda_max, gamma

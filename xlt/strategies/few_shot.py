@@ -5,10 +5,12 @@ k=0 is exactly zero-shot."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import torch
 from datasets import concatenate_datasets
 
+from xlt.config.ranges import Range
 from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData
 from xlt.strategies.base import Stage, TransferStrategy
@@ -28,10 +30,10 @@ class FewShot(TransferStrategy):
         self,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable | None = None,
-        k: int = 8,
-        target_epochs: int = 5,
-        target_lr: float | None = None,
-        sample_seed: int = 0,
+        k: Annotated[int, Range(ge=0)] = 8,
+        target_epochs: Annotated[int, Range(ge=1)] = 5,
+        target_lr: Annotated[float | None, Range(gt=0)] = None,
+        sample_seed: Annotated[int, Range(ge=0)] = 0,
     ) -> None:
         super().__init__(optimizer, scheduler)
         self.k, self.target_epochs, self.target_lr = k, target_epochs, target_lr

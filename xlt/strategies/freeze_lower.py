@@ -5,10 +5,12 @@ move less). The run logs how many parameters train."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import torch
 from torch import nn
 
+from xlt.config.ranges import Range
 from xlt.models.classifier import SequenceClassifier
 from xlt.strategies.base import Stage, TransferStrategy
 
@@ -33,9 +35,9 @@ class FreezeLower(TransferStrategy):
         self,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable | None = None,
-        freeze_layers: int = 6,
+        freeze_layers: Annotated[int, Range(ge=0)] = 6,
         freeze_embeddings: bool = True,
-        layer_lr_decay: float | None = None,
+        layer_lr_decay: Annotated[float | None, Range(gt=0, le=1)] = None,
     ) -> None:
         super().__init__(optimizer, scheduler)
         self.freeze_layers, self.freeze_embeddings = freeze_layers, freeze_embeddings

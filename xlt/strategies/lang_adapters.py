@@ -5,9 +5,11 @@ same adapter. Its few parameters keep the multilingual space nearly untouched.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import torch
 
+from xlt.config.ranges import Range
 from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
 from xlt.strategies.base import TransferStrategy
@@ -21,9 +23,9 @@ class LanguageAdapters(TransferStrategy):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable | None = None,
         method: str = "lora",
-        r: int = 8,
-        alpha: int = 16,
-        dropout: float = 0.1,
+        r: Annotated[int, Range(ge=1)] = 8,
+        alpha: Annotated[float, Range(gt=0)] = 16,
+        dropout: Annotated[float, Range(ge=0, lt=1)] = 0.1,
         target_modules: list[str] | None = None,
     ) -> None:
         super().__init__(optimizer, scheduler)

@@ -6,11 +6,13 @@ batch's language. It uses labelled target TRAIN data, never dev or test: not zer
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import numpy as np
 import torch
 from datasets import concatenate_datasets
 
+from xlt.config.ranges import Range
 from xlt.data.training_data import TrainingData
 from xlt.models.classifier import SequenceClassifier
 from xlt.strategies.base import Stage, TransferStrategy
@@ -28,9 +30,9 @@ class Multitask(TransferStrategy):
         self,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable | None = None,
-        temperature: float = 2.0,
+        temperature: Annotated[float, Range(gt=0)] = 2.0,
         language_heads: bool = False,
-        sample_seed: int = 0,
+        sample_seed: Annotated[int, Range(ge=0)] = 0,
     ) -> None:
         super().__init__(optimizer, scheduler)
         self.temperature, self.language_heads = temperature, language_heads

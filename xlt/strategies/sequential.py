@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import torch
 
+from xlt.config.ranges import Range
 from xlt.data.training_data import TrainingData
 from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
@@ -28,9 +30,9 @@ class Sequential(FewShot):
         scheduler: Callable | None = None,
         init_from: str = "latest:zero_shot",
         train_on: str = "target_few_shot",
-        k: int = 8,
+        k: Annotated[int, Range(ge=0)] = 8,
         load_head: bool = True,
-        sample_seed: int = 0,
+        sample_seed: Annotated[int, Range(ge=0)] = 0,
     ) -> None:
         super().__init__(optimizer, scheduler, k=k, sample_seed=sample_seed)
         if train_on not in ("target_few_shot", "source"):

@@ -3,6 +3,7 @@ head sits on the encoder, its loss and its metrics. `dataset.task` picks one by 
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from xlt.errors import ConfigError
@@ -12,24 +13,28 @@ CLASSIFICATION = ("classification", "pair_classification")
 ALL_TASKS = (*CLASSIFICATION, "tagging", "qa")
 
 
+# dataset.task -> the class of that family (a registry: a new family is one module and a line).
+FAMILIES = {
+    "classification": "xlt.tasks.classification.Classification",
+    "pair_classification": "xlt.tasks.classification.Classification",
+    "tagging": "xlt.tasks.tagging.Tagging",
+    "qa": "xlt.tasks.qa.ExtractiveQA",
+}
+
+
+def family_class(name: str) -> type[TaskFamily]:
+    if name not in FAMILIES:
+        raise ConfigError(f"dataset.task={name!r} is not a task family; use {', '.join(FAMILIES)}.")
+    module, _, attr = FAMILIES[name].rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
 def get_task(name: str, **options: Any) -> TaskFamily:
     """The task family `name`; `options` (dataset.task_options) go to its constructor."""
-    if name in ("classification", "pair_classification"):
-        from xlt.tasks.classification import Classification
-
-        return Classification(pair=name == "pair_classification", **options)
-    if name == "tagging":
-        from xlt.tasks.tagging import Tagging
-
-        return Tagging(**options)
-    if name == "qa":
-        from xlt.tasks.qa import ExtractiveQA
-
-        return ExtractiveQA(**options)
-    raise ConfigError(
-        f"dataset.task={name!r} is not a task family; use classification, pair_classification, "
-        "tagging or qa."
-    )
+    cls = family_class(name)
+    if name in CLASSIFICATION:
+        options["pair"] = name == "pair_classification"
+    return cls(**options)
 
 
 def check_task_data(task: TaskFamily, data, dataset_name: str) -> None:

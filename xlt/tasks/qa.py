@@ -4,10 +4,13 @@ answers read back through the character offsets; EM and F1 per language."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from xlt.config.ranges import Range
 from xlt.data.collate import pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.evaluation.qa_metrics import best_over_answers, exact_match, f1
@@ -85,7 +88,9 @@ class ExtractiveQA(TaskFamily):
     metric_names = ("f1", "em")
     loader_columns = ("input_ids", "start_positions", "end_positions", "feature_idx", "lang")
 
-    def __init__(self, doc_stride: int = 128, normalization: str = "squad") -> None:
+    def __init__(
+        self, doc_stride: Annotated[int, Range(ge=1)] = 128, normalization: str = "squad"
+    ) -> None:
         self.doc_stride, self.normalization = doc_stride, normalization
 
     def tokenize(self, ds, tokenizer, *, max_length, text_prefix, cache_dir, key, train):

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
+from xlt.config.ranges import Range
 
-def linear_warmup(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float = 0.1):
+
+def linear_warmup(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_ratio: Annotated[float, Range(ge=0, lt=1, doc="share of steps warming up")] = 0.1,
+):
     """Linear warm-up over `warmup_ratio` of the steps, then linear decay to zero (BERT recipe)."""
     warmup = max(1, int(warmup_ratio * total_steps))
 

@@ -7,9 +7,11 @@ import hashlib
 import json
 from functools import partial
 from importlib import metadata
+from typing import Annotated
 
 from datasets import Dataset
 
+from xlt.config.ranges import Range
 from xlt.data.dataset_cache import cached_transfer_data
 from xlt.data.splits import stratified_split
 from xlt.data.transfer_data import SPLITS, TransferData
@@ -31,7 +33,7 @@ def _records() -> list[dict]:
 def load_hsk(
     label_field: str = "topic",
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    split_seed: int = 0,
+    split_seed: Annotated[int, Range(ge=0)] = 0,
     languages: tuple[str, ...] = ("en", "zh"),
     cache_dir: str | None = None,
 ) -> TransferData:

@@ -6,8 +6,11 @@ and runs the same code path as the real encoders.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 
+from xlt.config.ranges import Range
 from xlt.models.encoder import EncoderBundle
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
@@ -39,11 +42,11 @@ def byte_level_tokenizer(model_max_length: int = 512):
 
 
 def build_random_encoder(
-    hidden_size: int = 32,
-    num_layers: int = 2,
-    num_heads: int = 2,
-    intermediate_size: int = 64,
-    max_positions: int = 512,
+    hidden_size: Annotated[int, Range(ge=1)] = 32,
+    num_layers: Annotated[int, Range(ge=1)] = 2,
+    num_heads: Annotated[int, Range(ge=1)] = 2,
+    intermediate_size: Annotated[int, Range(ge=1)] = 64,
+    max_positions: Annotated[int, Range(ge=8)] = 512,
 ) -> EncoderBundle:
     from transformers import BertConfig, BertModel
 

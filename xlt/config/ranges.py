@@ -1,0 +1,176 @@
+"""Allowed ranges of numeric config values, declared once beside the field: in the schema
+dataclasses as `field(metadata=R(...))`, on the classes a `_target_` builds as
+`Annotated[float, Range(...)]` parameters, and in `EXTERNAL` for library classes xlt does not
+own. `check_config` walks a composed config and refuses, in one line naming the key, the value
+and the range, any value out of range and any key the target does not take."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from omegaconf import DictConfig, ValueNode
+
+from xlt.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed/open interval for a number; `also` lists extra allowed values (e.g. -1)."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    also: tuple[float, ...] = ()
+    doc: str = ""
+
+    def contains(self, value: float) -> bool:
+        if value in self.also:
+            return True
+        low = (self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+        return (
+            low and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)
+        )
+
+    def describe(self) -> str:
+        parts = [f"{op} {bound:g}" for op, bound in ((">=", self.ge), (">", self.gt),
+                                                     ("<=", self.le), ("<", self.lt))
+                 if bound is not None]  # fmt: skip
+        text = " and ".join(parts) or "any number"
+        return text + (f" (or {', '.join(f'{a:g}' for a in self.also)})" if self.also else "")
+
+    def check(self, key: str, value: Any) -> None:
+        if value is None or isinstance(value, str):
+            return  # null means "not set"; strings are the type checker's concern
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return
+        if not self.contains(value):
+            raise ConfigError(f"{key}={value}: out of range, must be {self.describe()}")
+
+
+def R(**bounds: Any) -> dict[str, Range]:
+    """Field metadata for the schema dataclasses: `field(default=..., metadata=R(ge=1))`."""
+    return {"range": Range(**bounds)}
+
+
+POSITIVE = Range(gt=0)
+FRACTION = Range(ge=0, le=1)
+# Library callables configured by `_target_` (their own signatures carry no ranges).
+EXTERNAL: dict[str, dict[str, Range]] = {
+    "torch.optim.AdamW": {"lr": Range(gt=0, doc="peak learning rate"),
+                          "weight_decay": Range(ge=0), "eps": Range(gt=0)},
+    "torch.optim.SGD": {"lr": Range(gt=0), "momentum": Range(ge=0), "weight_decay": Range(ge=0)},
+}  # fmt: skip
+SKIP = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+
+
+@cache
+def target_parameters(target: str) -> tuple[dict[str, Range], set[str] | None]:
+    """(ranges, accepted keys or None when it takes **kwargs) of a `_target_` callable."""
+    module, _, name = target.rpartition(".")
+    obj = getattr(importlib.import_module(module), name)
+    init = obj.__init__ if inspect.isclass(obj) else obj
+    signature = inspect.signature(init)
+    accepted = None if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()) else {
+        p for p in signature.parameters if p != "self"}  # fmt: skip
+    try:
+        hints = typing.get_type_hints(init, include_extras=True)
+    except Exception:  # library code with unresolvable annotations
+        hints = {}
+    ranges = {key: meta for key, hint in hints.items()
+              for meta in getattr(hint, "__metadata__", ()) if isinstance(meta, Range)}  # fmt: skip
+    ranges.update(EXTERNAL.get(target, {}))
+    return ranges, accepted
+
+
+def schema_ranges(schema: type) -> dict[str, Range]:
+    return {f.name: f.metadata["range"] for f in dataclasses.fields(schema)
+            if "range" in f.metadata}  # fmt: skip
+
+
+def _unknown_target_keys(node: DictConfig, where: str) -> None:
+    _, accepted = target_parameters(str(node._target_))
+    for key in map(str, node):
+        if key not in SKIP and accepted is not None and key not in accepted:
+            raise ConfigError(
+                f"{where}.{key}: unknown key for {node._target_}; it takes {sorted(accepted)}"
+            )
+
+
+def _unknown_schema_keys(node: DictConfig, where: str, schema: type) -> None:
+    fields = {f.name for f in dataclasses.fields(schema)}
+    for key in map(str, node):
+        if key not in fields and key not in SKIP:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(
+                f"{prefix}{key}: unknown key (a misspelt `+{prefix}{key}=...`?); "
+                f"known: {sorted(fields)}"
+            )
+
+
+def children(node: DictConfig) -> list[tuple[str, DictConfig]]:
+    """The set sub-configs of a node (values are not resolved: paths may need Hydra)."""
+    out = []
+    for key in node:
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            out.append((str(key), child))
+    return out
+
+
+def numeric_leaves(
+    node: DictConfig, where: str = "", schema: Any = None
+) -> Iterator[tuple[str, Any, Range | None]]:
+    """(key, value, declared range or None) of every number in the config, checking on the way
+    that every key is known to its schema or `_target_`."""
+    from xlt.config.schema import TrainConfig
+
+    schema = TrainConfig if not where and schema is None else schema
+    if dataclasses.is_dataclass(schema):
+        _unknown_schema_keys(node, where, schema)
+        ranges, hints = schema_ranges(schema), typing.get_type_hints(schema)
+    elif "_target_" in node:
+        _unknown_target_keys(node, where)
+        ranges, hints = target_parameters(str(node._target_))[0], {}
+    else:
+        ranges, hints = {}, {}
+    for key in map(str, node):
+        child = node._get_node(key)
+        path = f"{where}.{key}" if where else key
+        if isinstance(child, DictConfig) and path == "dataset.task_options":
+            yield from _task_options(child, str(node.task))
+        elif isinstance(child, DictConfig):
+            if not child._is_missing() and not child._is_none():
+                yield from numeric_leaves(child, path, hints.get(key))
+        elif isinstance(child, ValueNode) and not child._is_missing():
+            value = child._value()
+            if isinstance(value, int | float) and not isinstance(value, bool) or key in ranges:
+                if isinstance(value, str) and "${" in value:
+                    value = node[key]  # an interpolated number: resolve it
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    yield path, value, ranges.get(key)
+
+
+def _task_options(node: DictConfig, task: str) -> Iterator[tuple[str, Any, Range | None]]:
+    """dataset.task_options are the task family's constructor arguments."""
+    from xlt.tasks import FAMILIES
+
+    if task not in FAMILIES:
+        raise ConfigError(f"dataset.task={task!r} is not a task family; use {', '.join(FAMILIES)}.")
+    yield from numeric_leaves(
+        DictConfig({"_target_": FAMILIES[task], **node}), "dataset.task_options"
+    )
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Every key known and every number within its declared range."""
+    for key, value, declared in numeric_leaves(cfg):
+        if declared is not None:
+            declared.check(key, value)
