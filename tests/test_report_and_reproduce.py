@@ -13,7 +13,8 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.test_cli_end_to_end import run_cli
-from xlt.reporting.aggregate import format_table, summarize_runs, varying_keys
+from xlt.reporting.aggregate import compare_within_protocols, format_table, summarize_runs
+from xlt.reporting.configs import label
 
 BIN = Path(sys.executable).parent
 TINY = ["model=tiny_random", "dataset.limit=48", "trainer.max_epochs=1",
@@ -22,57 +23,71 @@ TINY = ["model=tiny_random", "dataset.limit=48", "trainer.max_epochs=1",
 
 def fake_runs() -> pd.DataFrame:
     rows = []
-    for strategy, base in (("zero_shot", 0.6), ("linear_probe", 0.4)):
+    for strategy, base, protocol in (("zero_shot", 0.6, "zero-shot"),
+                                     ("linear_probe", 0.4, "zero-shot"),
+                                     ("multitask", 0.7, "multilingual")):  # fmt: skip
+        config = {} if strategy == "zero_shot" else {"strategy": strategy}
         for seed in (0, 1, 2):
             zh = base + 0.01 * seed
-            rows.append({"run_id": f"{strategy}{seed}", "strategy": strategy, "model": "m",
-                         "selection": "source_dev", "seed": seed, "source_lang": "en",
-                         "test/acc/en": zh + 0.1, "test/acc/zh": zh,
-                         "test/acc/avg_target": zh, "test/transfer_gap": 0.1})  # fmt: skip
-    rows.append({**rows[0], "run_id": "t", "selection": "target_dev", "test/acc/zh": 0.9})
+            rows.append({"run_id": f"{strategy}{seed}", "protocol": protocol, "config": config,
+                         "configuration": label(config), "seed": seed, "source_lang": "en",
+                         "test/acc/en": zh + 0.1, "test/acc/zh": zh})  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def test_summary_is_mean_and_std_over_seeds_and_keeps_protocols_apart():
+def test_summary_keeps_protocols_apart_with_intervals_and_distinct_seeds():
     runs = fake_runs()
-    keys = varying_keys(runs)
-    assert keys == ["strategy", "selection"]
-    summary = summarize_runs(runs).set_index(keys)
-    zero = summary.loc[("zero_shot", "source_dev")]
-    assert zero["n_seeds"] == 3
-    assert zero["test/acc/zh:mean"] == pytest.approx(0.61)
-    assert zero["test/acc/zh:std"] == pytest.approx(0.01)
-    target_dev = summary.loc[("zero_shot", "target_dev")]  # never averaged with zero-shot runs
-    assert target_dev["n_seeds"] == 1 and target_dev["test/acc/zh:mean"] == pytest.approx(0.9)
-    table = format_table(summarize_runs(runs), keys)
-    assert "0.6100 ± 0.0100" in table["acc zh"].tolist()
+    summary, keys = summarize_runs(runs, lambda run_id: None)
+    assert keys == ["strategy"]
+    summary = summary.set_index(["protocol", "configuration"])
+    zero = summary.loc[("zero-shot", "default")]
+    assert zero["n_seeds"] == 3 and zero["interval"] == "seeds only"
+    estimate, low, high = zero["acc zh"]
+    assert estimate == pytest.approx(0.61) and low < 0.61 < high
+    assert summary.loc[("multilingual", "strategy=multitask")]["acc zh"][0] == pytest.approx(0.71)
+    compared = compare_within_protocols(runs, lambda run_id: None)
+    assert set(compared["protocol"]) == {"zero-shot"}  # multilingual has one configuration
+    (row,) = compared.itertuples()
+    assert row.configuration == "strategy=linear_probe" and row.against == "default"
+    assert row.different == "yes" and row.common_seeds == 3
+    table = format_table(summary.reset_index(), keys)
+    assert any("0.6100 [" in cell for cell in table["acc zh"])
 
 
 @pytest.mark.slow
 def test_report_cli_and_reproduce_from_the_manifest(tmp_path, token_cache):
-    proc = run_cli(
-        ["-m", "strategy=zero_shot,linear_probe", "seed=0,1", *TINY], tmp_path, token_cache
-    )
+    sweep = ["-m", "strategy=zero_shot,multitask", "dataset.batch_size=8,32", "seed=0,1"]
+    proc = run_cli([*sweep, *TINY], tmp_path, token_cache, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     store = f"sqlite:///{tmp_path}/outputs/mlflow.db"
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("xlt-hsk_topic").experiment_id
+    killed = client.create_run(experiment, tags={"strategy": "zero_shot", "seed": "5"})
+    client.set_terminated(killed.info.run_id, "KILLED")  # never resumed: left out and counted
     out = tmp_path / "report"
     report = subprocess.run(
         [str(BIN / "xlt-report"), "--tracking-uri", store, "--experiment", "xlt-hsk_topic",
-         "--out", str(out)], capture_output=True, text=True, timeout=120,
+         "--out", str(out)], capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert report.returncode == 0, report.stderr
-    assert "zero_shot" in report.stdout and "linear_probe" in report.stdout and "±" in report.stdout
     summary = pd.read_csv(out / "report.csv")
-    assert sorted(summary["strategy"]) == ["linear_probe", "zero_shot"]
-    assert (summary["n_seeds"] == 2).all()
-    assert (out / "report.md").read_text().count("|") > 10
-    assert (out / "accuracy_by_language.png").stat().st_size > 5000
+    # batch 32 is the default: no override; batch 8 is its own configuration. Columns: only
+    # the keys that differ among the runs (the common tiny-model overrides are not shown)
+    shown = sorted(zip(summary["dataset.batch_size"], summary["strategy"], strict=True))
+    assert shown == [("(default)", "(default)"), ("(default)", "multitask"),
+                     ("8", "(default)"), ("8", "multitask")]  # fmt: skip
+    assert "model" not in summary.columns
+    assert set(summary["protocol"]) == {"zero-shot", "multilingual"}
+    assert (summary["n_seeds"] == 2).all() and (summary["interval"] == "seeds x test rows").all()
+    compared = pd.read_csv(out / "comparisons.csv")
+    assert len(compared) == 2 and (compared["common_seeds"] == 2).all()  # within protocols only
+    text = (out / "report.md").read_text()
+    assert "1 KILLED" in text and "2 (<3!)" in text and "[" in text
+    assert (out / "by_language.png").stat().st_size > 5000
     assert (out / "learning_curves.png").exists()
 
-    client = MlflowClient(tracking_uri=store)
     original = client.search_runs(
-        [client.get_experiment_by_name("xlt-hsk_topic").experiment_id],
-        filter_string="tags.strategy = 'zero_shot' and tags.seed = '1'",
+        [experiment], filter_string="tags.strategy = 'zero_shot' and tags.seed = '1'"
     )[0]
     manifest = json.loads(Path(client.download_artifacts(original.info.run_id, "manifest.json",
                                                          str(tmp_path))).read_text())  # fmt: skip

@@ -151,23 +151,36 @@ def test_reference_file_holds_the_published_averages():
 
 
 def test_reference_table_lines_runs_up_with_published_numbers():
+    common = {"reference_task": "", "reference_model": "", "recipe": "", "protocol": "zero-shot",
+              "test/macro_f1/en": 0.5}  # fmt: skip
     runs = pd.DataFrame(
         [
-            {"dataset": "xnli", "model": "mbert", "strategy": "zero_shot", "augmentation": "none",
-             "reference_task": "", "reference_model": "", "seed": s,
-             "test/acc/en": en, "test/acc/zh": zh, "test/macro_f1/en": 0.5}
+            {**common, "dataset": "xnli", "model": "mbert", "seed": s,
+             "test/acc/en": en, "test/acc/zh": zh}
             for s, en, zh in [(0, 0.80, 0.66), (1, 0.82, 0.68)]
         ]
-        + [{"dataset": "hsk_topic", "model": "me5_small", "strategy": "zero_shot",
-            "augmentation": "none", "reference_task": "", "reference_model": "", "seed": 0,
-            "test/acc/en": 0.57, "test/acc/zh": 0.57, "test/macro_f1/en": 0.5}]
+        + [{**common, "dataset": "hsk_topic", "model": "me5_small", "seed": 0,
+            "test/acc/en": 0.57, "test/acc/zh": 0.57},
+           # multilingual training is never compared with a zero-shot number
+           {**common, "dataset": "xnli", "model": "mbert", "seed": 0, "protocol": "multilingual",
+            "test/acc/en": 0.99, "test/acc/zh": 0.99},
+           # XTREME's recipe is compared with XTREME's number (79.2), not XLM-R's (80.9)
+           {**common, "dataset": "xnli", "model": "xlmr_large", "seed": 0, "recipe": "xtreme",
+            "test/acc/en": 0.80, "test/acc/zh": 0.78}]
     )  # fmt: skip
     table = compare(runs, load_references(REFERENCES))
-    row = table[(table.task == "xnli") & (table.model == "mbert") & (table.language == "avg")]
+    multilingual = table[table.setting == "multilingual"]
+    assert multilingual.published.item() == "-" and "'zero-shot'" in multilingual.source.item()
+    xlmr = table[(table.model == "xlmr_large") & (table.task == "xnli")
+                 & (table.setting == "zero-shot")].set_index("published")  # fmt: skip
+    assert xlmr.loc["79.2"].measured == "79.0" and xlmr.loc["80.9"].measured == NOT_MEASURED
+    row = table[(table.task == "xnli") & (table.model == "mbert") & (table.language == "avg")
+                & (table.setting == "zero-shot")]  # fmt: skip
     assert row.measured.item() == "74.0 ± 1.4" and row.delta.item() == "+8.6"
     en = table[(table.task == "xnli") & (table.model == "mbert") & (table.language == "en")]
     assert en.measured.item() == "81.0 ± 1.4" and en.published.item() == "80.8"
-    assert (table[table.model == "xlmr_large"].measured == NOT_MEASURED).all()
+    others = table[(table.model == "xlmr_large") & (table.task != "xnli")]
+    assert (others.measured == NOT_MEASURED).all()
     hsk = table[table.task == "hsk_topic"]
     assert hsk.measured.item() == "57.0" and hsk.published.item() == "-"
 

@@ -30,6 +30,7 @@ from xlt.training.recovery import (
 from xlt.training.stages import Selected, run_stages, select
 
 log = logging.getLogger(__name__)
+PREDICTIONS_FILE = "test_predictions.csv"  # per test row: lang, id, its score (and label)
 
 
 def quiet_libraries() -> None:
@@ -194,6 +195,11 @@ def record(
     rows = language_rows(results, parts.languages, parts.source, task.metric_names,
                          task.primary_metric)  # fmt: skip
     tracker.log_table("metrics_per_language.csv", rows)
+    per_row = [{"lang": lang, **dict(zip(scores, values, strict=True))}
+               for lang, scores in parts.module.test_rows.items()
+               for values in zip(*scores.values(), strict=True)]  # fmt: skip
+    if per_row:  # what reports bootstrap over (and pair runs by)
+        tracker.log_table(PREDICTIONS_FILE, per_row)
     if trainer.is_global_zero:
         cfg = parts.cfg
         title = f"{cfg.dataset.name} | {cfg.model.name} | {parts.strategy.name} | seed {cfg.seed}"

@@ -19,7 +19,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--filter", default="", help="an MLflow filter, e.g. \"tags.model = 'me5_small'\""
     )
     parser.add_argument("--tracking-uri", default=default_tracking_uri())
-    parser.add_argument("--out", type=Path, default=Path("outputs/reports/latest"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report folder (default: outputs/reports/<time>, with outputs/reports/latest "
+        "pointing at the newest)",
+    )
     parser.add_argument(
         "--reference",
         type=Path,
@@ -31,27 +37,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def report_folder(out: Path | None) -> Path:
+    """Each report its own folder; `outputs/reports/latest` points at the newest."""
+    if out is not None:
+        return out
+    import time
+
+    root = Path("outputs/reports")
+    folder = root / time.strftime("%Y-%m-%d_%H-%M-%S")
+    folder.mkdir(parents=True, exist_ok=True)
+    latest = root / "latest"
+    if latest.is_symlink() or not latest.exists():
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(folder.name)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from xlt.reporting.aggregate import format_table, summarize_runs, varying_keys
     from xlt.reporting.collect import fetch_runs
-    from xlt.reporting.report import build_report, print_table, report_on_parent
+    from xlt.reporting.report import build_report, report_on_parent
     from xlt.tracking.store import check_tracking_store
 
     try:
         client = check_tracking_store(args.tracking_uri)
-        runs = fetch_runs(client, args.experiment, args.parent, args.filter)
+        collected = fetch_runs(client, args.experiment, args.parent, args.filter)
     except (XltError, ValueError) as err:
         print(f"xlt-report: error: {err}", file=sys.stderr)
         return 2
+    out = report_folder(args.out)
     if args.reference is not None:
-        return reference_report(runs, args.reference, args.out)
-    if runs.empty:
+        return reference_report(collected.runs, args.reference, out)
+    if collected.runs.empty:
         print("xlt-report: no finished xlt runs match", file=sys.stderr)
         return 1
-    keys = varying_keys(runs)
-    print_table(format_table(summarize_runs(runs), keys), f"{len(runs)} runs")
-    files = build_report(client, runs, args.out)
+    files = build_report(client, collected, out)
+    print(files["markdown"].read_text())
     if args.parent and args.log_to_parent:
         report_on_parent(client, args.parent)
     print("report files:\n" + "\n".join(f"  {p}" for p in files.values()))

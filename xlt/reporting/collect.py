@@ -1,15 +1,60 @@
-"""Runs out of MLflow into one table: a row per run, its tags and its final test metrics."""
+"""Runs out of MLflow into one table: a row per finished run with its protocol, configuration
+(xlt/reporting/configs.py), seed and final metrics; runs that did not finish are counted."""
 
 from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-# Tags that can tell two configurations apart; the table shows those that vary.
-CONFIG_TAGS = (
-    "dataset", "model", "strategy", "augmentation", "strategy.lr", "source_lang", "selection",
-)  # fmt: skip
+from xlt.reporting.configs import configuration, label, parse_overrides
+
+PREDICTIONS = "test_predictions.csv"
+UNRECORDED = "unrecorded"  # runs from before xlt recorded protocols
+
+
+@dataclass
+class Collected:
+    runs: pd.DataFrame  # one row per finished run
+    left_out: Counter = field(default_factory=Counter)  # status -> runs not reported
+    repeats: int = 0  # runs set aside because a later run of the same seed exists
+
+
+def experiment_ids(client: MlflowClient, names: list[str] | None, parent: str | None) -> list:
+    if parent:
+        return [client.get_run(parent).info.experiment_id]
+    if not names:
+        return [e.experiment_id for e in client.search_experiments()]
+    ids = []
+    for name in names:
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise ValueError(f"no MLflow experiment named {name!r}")
+        ids.append(experiment.experiment_id)
+    return ids
+
+
+def run_row(run) -> dict:
+    tags = run.data.tags
+    config = configuration(parse_overrides(tags.get("job_overrides", "")))
+    row = {"run_id": run.info.run_id, "run_name": run.info.run_name,
+           "start_time": run.info.start_time, "protocol": tags.get("protocol", UNRECORDED),
+           "configuration": label(config), "config": config,
+           "seed": int(tags.get("seed", "0")), "selection": tags.get("selection", ""),
+           "source_lang": tags.get("source_lang", ""), "dataset": tags.get("dataset", ""),
+           "model": tags.get("model", ""), "strategy": tags.get("strategy", ""),
+           "augmentation": tags.get("augmentation", ""),
+           "target_langs": tags.get("target_langs", ""),
+           "reference_task": tags.get("reference_task", ""),
+           "reference_model": tags.get("reference_model", ""),
+           "recipe": tags.get("reference_recipe", "")}  # fmt: skip
+    row.update({k: v for k, v in run.data.metrics.items() if k.startswith(("test/", "dev/"))})
+    return row
 
 
 def fetch_runs(
@@ -17,36 +62,44 @@ def fetch_runs(
     experiment_names: list[str] | None = None,
     parent_run_id: str | None = None,
     filter_string: str = "",
-) -> pd.DataFrame:
-    """Finished xlt training runs (not sweep parents) selected by experiment, parent or filter."""
+) -> Collected:
+    """xlt training runs (not sweep parents) selected by experiment, parent or filter."""
     if parent_run_id:
-        parent = client.get_run(parent_run_id)
-        experiment_ids = [parent.info.experiment_id]
         clause = f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
         filter_string = f"{clause} and {filter_string}" if filter_string else clause
-    elif experiment_names:
-        experiment_ids = []
-        for name in experiment_names:
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                raise ValueError(f"no MLflow experiment named {name!r}")
-            experiment_ids.append(experiment.experiment_id)
-    else:
-        experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(experiment_ids, filter_string=filter_string, max_results=50000)
-    rows = []
-    for run in runs:
+    ids = experiment_ids(client, experiment_names, parent_run_id)
+    found = client.search_runs(ids, filter_string=filter_string, max_results=50000)
+    rows, left_out = [], Counter()
+    for run in found:
         tags = run.data.tags
-        if tags.get("xlt.sweep") == "true" or run.info.status != "FINISHED":
+        if tags.get("xlt.sweep") == "true" or "strategy" not in tags:
             continue
-        if "strategy" not in tags or not any(k.startswith("test/") for k in run.data.metrics):
+        if run.info.status != "FINISHED" or not any(
+            k.startswith("test/") for k in run.data.metrics
+        ):
+            left_out[run.info.status] += 1
             continue
-        row = {"run_id": run.info.run_id, "run_name": run.info.run_name}
-        row.update({t: tags.get(t, "") for t in CONFIG_TAGS})
-        row["seed"] = int(tags.get("seed", "0"))
-        row["target_langs"] = tags.get("target_langs", "")
-        row["reference_task"] = tags.get("reference_task", "")
-        row["reference_model"] = tags.get("reference_model", "")
-        row.update({k: v for k, v in run.data.metrics.items() if k.startswith(("test/", "dev/"))})
-        rows.append(row)
-    return pd.DataFrame(rows)
+        rows.append(run_row(run))
+    return latest_per_seed(pd.DataFrame(rows), left_out)
+
+
+def latest_per_seed(runs: pd.DataFrame, left_out: Counter) -> Collected:
+    """Repeated runs of one seed within a configuration: the latest is kept (and counted)."""
+    if runs.empty:
+        return Collected(runs, left_out)
+    keys = ["protocol", "configuration", "seed"]
+    latest = runs.sort_values("start_time").groupby(keys, sort=False).tail(1)
+    return Collected(latest.sort_values(keys).reset_index(drop=True), left_out,
+                     len(runs) - len(latest))  # fmt: skip
+
+
+def predictions(client: MlflowClient, run_id: str, cache: dict) -> pd.DataFrame | None:
+    """A run's per-row test scores (None for runs that did not log them)."""
+    if run_id not in cache:
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = client.download_artifacts(run_id, PREDICTIONS, tmp)
+                cache[run_id] = pd.read_csv(Path(path), dtype={"id": str})
+        except Exception:  # older runs, or an artifact store that is out of reach
+            cache[run_id] = None
+    return cache[run_id]

@@ -23,39 +23,45 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def _label(row: pd.Series, keys: list[str]) -> str:
-    return " / ".join(str(row[k]) for k in keys) or "all runs"
+def colours(names: list[str]) -> dict[str, tuple]:
+    """One colour per configuration, the same in every plot of a report."""
+    palette = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+    return {name: palette(i % palette.N) for i, name in enumerate(sorted(names))}
 
 
-def language_bars(summary: pd.DataFrame, keys: list[str], path: Path) -> Path:
-    langs = [c.removeprefix("test/acc/").removesuffix(":mean") for c in summary.columns
-             if c.startswith("test/acc/") and c.endswith(":mean")]  # fmt: skip
-    bars = len(langs) * max(1, len(summary))
-    fig, ax = plt.subplots(figsize=(min(12, max(6, 0.35 * bars + 2)), 4.5))
+def language_bars(summary: pd.DataFrame, metric: str, colour: dict, path: Path) -> Path:
+    """The primary metric per language and configuration, with its 95% interval."""
+    columns = [c for c in summary.columns if c.startswith(f"{metric} ")]
+    bars = len(columns) * max(1, len(summary))
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.35 * bars + 2)), 4.5))
     width = 0.8 / max(1, len(summary))
-    x = np.arange(len(langs))
+    x = np.arange(len(columns))
     for i, (_, row) in enumerate(summary.iterrows()):
-        means = [row[f"test/acc/{lang}:mean"] for lang in langs]
-        stds = [0.0 if pd.isna(row[f"test/acc/{lang}:std"]) else row[f"test/acc/{lang}:std"]
-                for lang in langs]  # fmt: skip
-        ax.bar(x + i * width, means, width, yerr=stds, capsize=3, label=_label(row, keys))
-    ax.set_xticks(x + width * (len(summary) - 1) / 2, langs)
-    ax.set_ylabel("test accuracy (mean ± std over seeds)")
+        values = [row[c] for c in columns]
+        means = np.array([v[0] for v in values])
+        errors = np.array([[m - lo, hi - m] if lo == lo else [0, 0]
+                           for m, (_, lo, hi) in zip(means, values, strict=True)]).T  # fmt: skip
+        name = f"{row['configuration']} ({row['protocol']})"
+        ax.bar(x + i * width, means, width, yerr=errors, capsize=3, label=name,
+               color=colour[row["configuration"]])  # fmt: skip
+    ax.set_xticks(
+        x + width * (len(summary) - 1) / 2, [c.removeprefix(f"{metric} ") for c in columns]
+    )
+    ax.set_ylabel(f"test {metric} (95% interval)")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    ax.set_title("Accuracy per language")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{metric} per language")
     return save_figure(fig, path)
 
 
-def transfer_heatmap(runs: pd.DataFrame, path: Path) -> Path | None:
-    """Mean test accuracy per (source language, evaluated language); needs several sources."""
+def transfer_heatmap(runs: pd.DataFrame, metric: str, path: Path) -> Path | None:
+    """Mean test metric per (source language, evaluated language); needs several sources."""
     if runs["source_lang"].nunique() < 2:
         return None
-    langs = languages(runs)
+    langs = languages(runs, metric)
     sources = sorted(runs["source_lang"].unique())
-    grid = np.array(
-        [[runs.loc[runs.source_lang == s, f"test/acc/{t}"].mean() for t in langs] for s in sources]
-    )
+    grid = np.array([[runs.loc[runs.source_lang == s, f"test/{metric}/{t}"].mean()
+                      for t in langs] for s in sources])  # fmt: skip
     fig, ax = plt.subplots(figsize=(1 + 0.8 * len(langs), 1 + 0.6 * len(sources)))
     image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
     ax.set_xticks(range(len(langs)), langs)
@@ -69,23 +75,23 @@ def transfer_heatmap(runs: pd.DataFrame, path: Path) -> Path | None:
 
 
 def learning_curves(
-    client: MlflowClient, runs: pd.DataFrame, keys: list[str], path: Path
+    client: MlflowClient, runs: pd.DataFrame, metric: str, colour: dict, path: Path
 ) -> Path | None:
     fig, ax = plt.subplots(figsize=(7, 4))
     drew = False
     for _, row in runs.iterrows():
-        metric = f"dev/acc/{row['source_lang']}"
-        history = client.get_metric_history(row["run_id"], metric)
+        history = client.get_metric_history(row["run_id"], f"dev/{metric}/{row['source_lang']}")
         if history:
             steps = [m.step for m in history]
             ax.plot(steps, [m.value for m in history], marker="o",
-                    label=f"{_label(row, keys)} seed {row['seed']}")  # fmt: skip
+                    color=colour[row["configuration"]],
+                    label=f"{row['configuration']} seed {row['seed']}")  # fmt: skip
             drew = True
     if not drew:
         plt.close(fig)
         return None
     ax.set_xlabel("training step")
-    ax.set_ylabel("source dev accuracy")
+    ax.set_ylabel(f"source dev {metric}")
     ax.legend(fontsize=7)
     ax.set_title("Learning curves (selection metric)")
     return save_figure(fig, path)

@@ -1,9 +1,11 @@
 """Measured results next to published ones: `xlt-report --reference FILE`.
 
-A run matches a reference row by task, model and setting. Its task and model are the tags
-`reference_task` / `reference_model` (experiment configs set them), else its dataset and model
-names; its setting is "zero-shot" for zero_shot without augmentation, else
-"STRATEGY+AUGMENTATION". Published values are percentages, and so is the table.
+A run matches a reference row by task, model, setting and recipe. Its task and model are the
+tags `reference_task` / `reference_model` (experiment configs set them), else its dataset and
+model names; its setting is its recorded protocol (`zero-shot`: English TRAIN, English dev
+selection), never its strategy's name; its recipe is the tag `reference_recipe` (a run of
+XTREME's recipe is compared with XTREME's number, not the XLM-R paper's). Published values
+are percentages, and so is the table; runs compared with nothing say why.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pandas as pd
 from xlt.errors import ConfigError
 from xlt.reporting.aggregate import primary_metric
 
-COLUMNS = ("paper", "table", "model", "task", "setting", "metric", "language", "value")
+COLUMNS = ("paper", "table", "recipe", "model", "task", "setting", "metric", "language", "value")
 NOT_MEASURED = "not measured here"
 
 
@@ -35,11 +37,8 @@ def run_keys(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.copy()
     runs["ref_task"] = runs.get("reference_task", "").replace("", pd.NA).fillna(runs["dataset"])
     runs["ref_model"] = runs.get("reference_model", "").replace("", pd.NA).fillna(runs["model"])
-    plain = (runs["strategy"] == "zero_shot") & runs["augmentation"].isin(
-        ["none", "noaugmentation", ""]
-    )
-    runs["ref_setting"] = runs["strategy"] + "+" + runs["augmentation"]
-    runs.loc[plain, "ref_setting"] = "zero-shot"
+    runs["ref_setting"] = runs["protocol"]  # from what the run read, not from its strategy
+    runs["ref_recipe"] = runs.get("recipe", "")
     return runs
 
 
@@ -70,7 +69,9 @@ def compare(runs: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
     for _, ref in refs.iterrows():
         key = (ref["task"], ref["model"], ref["setting"])
         group = runs[(runs["ref_task"] == key[0]) & (runs["ref_model"] == key[1])
-                     & (runs["ref_setting"] == key[2])] if not runs.empty else runs  # fmt: skip
+                     & (runs["ref_setting"] == key[2])
+                     & runs["ref_recipe"].isin(["", ref["recipe"]])
+                     ] if not runs.empty else runs  # fmt: skip
         measured, mean, n = _measured(group, ref["metric"], ref["language"])
         if n:
             covered.add(key)
@@ -93,7 +94,17 @@ def compare(runs: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
                 {
                     "task": key[0], "model": key[1], "setting": key[2], "metric": metric,
                     "language": "avg", "measured": measured, "seeds": n, "published": "-",
-                    "delta": "", "source": "no published number",
+                    "delta": "", "source": why_unmatched(refs, key),
                 }
             )  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def why_unmatched(refs: pd.DataFrame, key: tuple[str, str, str]) -> str:
+    """Why a measured group was compared with no published number."""
+    task, model, setting = key
+    same = refs[(refs["task"] == task) & (refs["model"] == model)]
+    if same.empty:
+        return "no published number for this task and model"
+    settings = sorted(set(same["setting"]))
+    return f"protocol {setting!r}: published numbers here are for {settings} only"

@@ -1,4 +1,5 @@
-"""A report (table as Markdown and CSV, plots as PNG), also attached to a sweep's parent run."""
+"""A report: tables as Markdown and CSV (estimates with 95% intervals, paired comparisons within
+each protocol) and plots as PNG; also attached to a sweep's parent run."""
 
 from __future__ import annotations
 
@@ -11,52 +12,82 @@ from rich.console import Console
 from rich.table import Table
 
 from xlt.reporting import plots
-from xlt.reporting.aggregate import format_table, summarize_runs, varying_keys
-from xlt.reporting.collect import fetch_runs
+from xlt.reporting.aggregate import (
+    compare_within_protocols,
+    format_table,
+    primary_metric,
+    summarize_runs,
+)
+from xlt.reporting.collect import Collected, fetch_runs, predictions
 
 
-def build_report(client: MlflowClient, runs: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
+def notes(collected: Collected) -> list[str]:
+    """What the tables leave out, said beside them."""
+    lines = []
+    if collected.left_out:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(collected.left_out.items()))
+        lines.append(f"Left out (not finished): {counts}.")
+    if collected.repeats:
+        lines.append(f"{collected.repeats} repeated run(s) of a seed set aside: the latest run "
+                     "of each seed and configuration is used.")  # fmt: skip
+    lines.append("Cells: estimate [95% interval]; the interval resamples seeds and test rows "
+                 "together (`seeds only` where runs logged no per-row scores). Protocols are "
+                 "never averaged together.")  # fmt: skip
+    return lines
+
+
+def build_report(client: MlflowClient, collected: Collected, out_dir: Path) -> dict[str, Path]:
     """Write the report files into `out_dir`; returns them by kind."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    keys = varying_keys(runs)
-    summary = summarize_runs(runs)
+    runs, cache = collected.runs, {}
+    metric = primary_metric(runs)
+    summary, keys = summarize_runs(runs, lambda run_id: predictions(client, run_id, cache), metric)
+    compared = compare_within_protocols(runs, lambda r: predictions(client, r, cache), metric)
     table = format_table(summary, keys)
-    files = {
-        "markdown": out_dir / "report.md",
-        "csv": out_dir / "report.csv",
-        "runs_csv": out_dir / "report_runs.csv",
-    }
-    files["markdown"].write_text(table.to_markdown(index=False) + "\n")
+    files = {kind: out_dir / name for kind, name in (
+        ("markdown", "report.md"), ("csv", "report.csv"), ("comparisons", "comparisons.csv"),
+        ("runs_csv", "report_runs.csv"))}  # fmt: skip
+    text = table.to_markdown(index=False) + "\n\n" + "\n".join(notes(collected)) + "\n"
+    if not compared.empty:
+        text += "\nPaired differences within each protocol:\n\n"
+        text += compared.to_markdown(index=False, floatfmt=".4f") + "\n"
+    files["markdown"].write_text(text)
     summary.to_csv(files["csv"], index=False)
-    runs.to_csv(files["runs_csv"], index=False)
-    files["bars"] = plots.language_bars(summary, keys, out_dir / "accuracy_by_language.png")
-    heatmap = plots.transfer_heatmap(runs, out_dir / "transfer_heatmap.png")
-    if heatmap:
-        files["heatmap"] = heatmap
-    curves = plots.learning_curves(client, runs, keys, out_dir / "learning_curves.png")
-    if curves:
-        files["curves"] = curves
+    compared.to_csv(files["comparisons"], index=False)
+    runs.drop(columns=["config"]).to_csv(files["runs_csv"], index=False)
+    files.update(write_plots(client, runs, summary, metric, out_dir))
     return files
+
+
+def write_plots(client, runs, summary, metric: str, out_dir: Path) -> dict[str, Path]:
+    """Bars per language, the source x target matrix, learning curves: one colour per
+    configuration in all of them."""
+    colour = plots.colours(list(summary["configuration"]))
+    made = {
+        "bars": plots.language_bars(summary, metric, colour, out_dir / "by_language.png"),
+        "heatmap": plots.transfer_heatmap(runs, metric, out_dir / "transfer_heatmap.png"),
+        "curves": plots.learning_curves(client, runs, metric, colour,
+                                        out_dir / "learning_curves.png"),
+    }  # fmt: skip
+    return {kind: path for kind, path in made.items() if path}
 
 
 def print_table(table: pd.DataFrame, title: str) -> None:
     rich_table = Table(title=title)
     for column in table.columns:
-        rich_table.add_column(
-            str(column), justify="right" if "±" in str(table[column].iloc[0]) else "left"
-        )
+        rich_table.add_column(str(column))
     for _, row in table.iterrows():
         rich_table.add_row(*(str(v) for v in row))
-    Console(width=200).print(rich_table)
+    Console(width=220).print(rich_table)
 
 
 def report_on_parent(client: MlflowClient, parent_run_id: str) -> dict[str, Path]:
     """The report of a sweep, logged as artifacts of its parent run (folder `report/`)."""
-    runs = fetch_runs(client, parent_run_id=parent_run_id)
-    if runs.empty:
+    collected = fetch_runs(client, parent_run_id=parent_run_id)
+    if collected.runs.empty:
         return {}
     with tempfile.TemporaryDirectory() as tmp:
-        files = build_report(client, runs, Path(tmp))
+        files = build_report(client, collected, Path(tmp))
         for path in files.values():
             client.log_artifact(parent_run_id, str(path), artifact_path="report")
     return files

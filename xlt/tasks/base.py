@@ -31,6 +31,12 @@ class Scorer(nn.Module):
     def reset(self) -> None:
         raise NotImplementedError
 
+    def row_scores(self) -> dict[str, list]:
+        """Per evaluated row (before `reset`): its `id` and what the primary metric is made of
+        (`acc` per row; `f1`/`em` per question; entity `tp`/`fp`/`fn` per sentence), so a
+        report can bootstrap over test rows and pair runs row by row."""
+        return {}
+
 
 class TaskFamily:
     name = "base"

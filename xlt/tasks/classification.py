@@ -14,18 +14,29 @@ from xlt.tasks.base import Scorer, TaskFamily
 
 
 class ClassificationScorer(Scorer):
-    def __init__(self, num_labels: int) -> None:
+    def __init__(self, num_labels: int, ids: list[str]) -> None:
         super().__init__()
         self.metrics = language_metrics(num_labels)
+        self.ids = ids  # of the evaluation rows, in loader order
+        self.reset()
 
     def update(self, outputs: torch.Tensor, batch: dict) -> None:
-        self.metrics.update(outputs.argmax(-1), batch["labels"])
+        predicted = outputs.argmax(-1)
+        self.metrics.update(predicted, batch["labels"])
+        self.pred += predicted.tolist()
+        self.gold += batch["labels"].tolist()
 
     def compute(self) -> dict[str, float]:
         return {name: float(v) for name, v in self.metrics.compute().items()}
 
     def reset(self) -> None:
         self.metrics.reset()
+        self.pred: list[int] = []
+        self.gold: list[int] = []
+
+    def row_scores(self) -> dict[str, list]:
+        acc = [int(p == g) for p, g in zip(self.pred, self.gold, strict=True)]
+        return {"id": self.ids[: len(acc)], "gold": self.gold, "pred": self.pred, "acc": acc}
 
 
 class Classification(TaskFamily):
@@ -65,4 +76,4 @@ class Classification(TaskFamily):
         return F.cross_entropy(logits, batch["labels"])
 
     def scorer(self, label_names, features, examples) -> Scorer:
-        return ClassificationScorer(len(label_names))
+        return ClassificationScorer(len(label_names), list(map(str, features["id"])))

@@ -69,16 +69,25 @@ class QAScorer(Scorer):
                         best[ex] = (score, context[offsets[s][0] : offsets[e][1]])
         return {ex: text for ex, (_, text) in best.items()}
 
+    def per_question(self) -> dict[str, list]:
+        """EM and F1 of every question (its best answer over its windows)."""
+        predicted = self.predictions()
+        out: dict[str, list] = {"id": [], "f1": [], "em": []}
+        for ex, row in enumerate(self.examples):
+            answer, golds, lang = predicted.get(ex, ""), row["answers"]["text"], row["lang"]
+            out["id"].append(str(row.get("id", ex)))
+            out["em"].append(best_over_answers(exact_match, answer, golds, lang, self.style))
+            out["f1"].append(best_over_answers(f1, answer, golds, lang, self.style))
+        return out
+
     def compute(self) -> dict[str, float]:
         if not self.logits:
             return {}
-        predicted = self.predictions()
-        em, f = [], []
-        for ex, row in enumerate(self.examples):
-            answer, golds, lang = predicted.get(ex, ""), row["answers"]["text"], row["lang"]
-            em.append(best_over_answers(exact_match, answer, golds, lang, self.style))
-            f.append(best_over_answers(f1, answer, golds, lang, self.style))
-        return {"f1": float(np.mean(f)), "em": float(np.mean(em))}
+        rows = self.per_question()
+        return {"f1": float(np.mean(rows["f1"])), "em": float(np.mean(rows["em"]))}
+
+    def row_scores(self) -> dict[str, list]:
+        return self.per_question() if self.logits else {}
 
 
 class ExtractiveQA(TaskFamily):

@@ -27,10 +27,23 @@ class TaggingCollator:
 
 
 class TaggingScorer(Scorer):
-    def __init__(self, label_names: list[str]) -> None:
+    def __init__(self, label_names: list[str], ids: list[str] | None = None) -> None:
         super().__init__()
-        self.names = label_names
+        self.names, self.ids = label_names, ids
         self.reset()
+
+    def row_scores(self) -> dict[str, list]:
+        """Entity counts per sentence: their sums give seqeval's micro F1."""
+        from seqeval.metrics.sequence_labeling import get_entities
+
+        counts = {"tp": [], "fp": [], "fn": []}
+        for gold, pred in zip(self.gold, self.pred, strict=True):
+            g, p = set(get_entities(gold)), set(get_entities(pred))
+            counts["tp"].append(len(g & p))
+            counts["fp"].append(len(p - g))
+            counts["fn"].append(len(g - p))
+        ids = self.ids[: len(self.gold)] if self.ids else list(map(str, range(len(self.gold))))
+        return {"id": ids, **counts}
 
     def reset(self) -> None:
         self.gold: list[list[str]] = []
@@ -102,4 +115,5 @@ class Tagging(TaskFamily):
         return F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE)
 
     def scorer(self, label_names, features, examples) -> Scorer:
-        return TaggingScorer(label_names)
+        ids = list(map(str, features["id"])) if "id" in features.column_names else None
+        return TaggingScorer(label_names, ids)

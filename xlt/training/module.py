@@ -43,6 +43,7 @@ class TransferModule(L.LightningModule):
         self.stage = Stage()  # set by the stage runner
         self.step_offset = 0  # optimizer steps of the stages before this one
         self.dev_history: list[tuple[int, dict[str, float]]] = []  # (step, dev summary) in fit
+        self.test_rows: dict[str, dict[str, list]] = {}  # lang -> per-row scores of the test
         self._total_steps = 1
         # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
         self.strict_loading = False
@@ -109,6 +110,8 @@ class TransferModule(L.LightningModule):
         for s, lang in keys:
             scorer = self.scorers[f"{s}_{lang}"]
             scores[lang] = scorer.compute()
+            if split == "test":
+                self.test_rows[lang] = scorer.row_scores()
             scorer.reset()
         summary = summarize(
             split, scores, self.source_lang, self.target_langs, self.task.primary_metric

@@ -1,0 +1,83 @@
+"""The numbers behind a report: configurations from overrides, intervals that combine seeds and
+test rows, paired differences, and per-row scores that reproduce each task's metric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlt.reporting.configs import configuration, label, parse_overrides
+from xlt.reporting.uncertainty import Rows, aligned_rows, cell, metric_of, paired_difference
+
+
+def test_configuration_drops_ignored_keys_and_overrides_equal_to_the_default():
+    overrides = parse_overrides(
+        "seed=3 torch_threads=1 dataset.num_workers=2 logger.tags.x=y paths.root_dir=/tmp "
+        "strategy=few_shot strategy.k=8 strategy.target_epochs=2 dataset.batch_size=32 "
+        "hydra/launcher=joblib +trainer.max_epochs=4"
+    )
+    # k=8 is few_shot's default, batch 32 and 4 epochs are the defaults: no change
+    assert configuration(overrides) == {"strategy": "few_shot", "strategy.target_epochs": "2"}
+    assert label(configuration(parse_overrides("strategy=zero_shot seed=1"))) == "default"
+    assert configuration(parse_overrides("model.init_encoder=abc dataset.batch_size=16")) == {
+        "model.init_encoder": "abc", "dataset.batch_size": "16"}  # fmt: skip
+
+
+def binomial_rows(p: float, n: int, runs: int, seed: int) -> Rows:
+    rng = np.random.default_rng(seed)
+    return Rows({"acc": (rng.random((runs, n)) < p).astype(float)})
+
+
+def test_interval_has_the_width_of_a_binomial_standard_error():
+    rows = binomial_rows(0.6, 151, 1, 0)
+    estimate, low, high = cell({"zh": rows}, {"zh": 1.0})
+    se = np.sqrt(0.6 * 0.4 / 151)  # about 0.04, as the issue says
+    assert low < estimate < high
+    assert (high - low) / 2 == pytest.approx(1.96 * se, rel=0.25)
+
+
+def test_seed_variance_widens_the_interval():
+    same = Rows({"acc": np.repeat(binomial_rows(0.6, 300, 1, 0).components["acc"], 3, axis=0)})
+    spread = same.components["acc"].copy()
+    spread[1, :60] = 1.0  # one seed much better than the others
+    spread[2, :60] = 0.0
+    _, lo_same, hi_same = cell({"zh": same}, {"zh": 1.0})
+    _, lo_spread, hi_spread = cell({"zh": Rows({"acc": spread})}, {"zh": 1.0})
+    assert hi_spread - lo_spread > hi_same - lo_same
+
+
+def test_paired_difference_separates_real_gaps_and_not_noise():
+    base = binomial_rows(0.6, 400, 3, 1).components["acc"]
+    better = base.copy()
+    better[:, :60] = 1.0  # the same rows, 60 of them right in every seed
+    diff, low, high = paired_difference({"zh": Rows({"acc": better})}, {"zh": Rows({"acc": base})},
+                                        {"zh": 1.0})  # fmt: skip
+    assert diff > 0 and low > 0
+    _, low, high = paired_difference({"zh": Rows({"acc": base})}, {"zh": Rows({"acc": base})},
+                                     {"zh": 1.0})  # fmt: skip
+    assert low <= 0 <= high
+
+
+def test_tagging_rows_recompute_micro_f1_and_runs_align_by_id():
+    table = pd.DataFrame({"lang": ["en"] * 3, "id": ["a", "b", "c"],
+                          "tp": [1, 2, 0], "fp": [1, 0, 1], "fn": [0, 1, 1]})  # fmt: skip
+    rows = aligned_rows([table, table.iloc[::-1]], "en", "f1")
+    assert rows.shape == (2, 3)
+    assert metric_of(rows.components)[0] == pytest.approx(2 * 3 / (2 * 3 + 2 + 2))
+    assert aligned_rows([table, table.assign(lang="de")], "en", "f1") is None
+
+
+@pytest.mark.parametrize("case", ["zero_shot", "tagging", "qa"])
+def test_logged_per_row_scores_reproduce_the_test_metrics(case, tmp_path, token_cache):
+    from tests.golden import case_overrides, run_in_process
+
+    overrides = case_overrides(case, tmp_path / "fixtures")
+    results, out_dir = run_in_process(overrides, tmp_path, token_cache, case)
+    table = pd.read_csv(out_dir / "test_predictions.csv", dtype={"id": str})
+    metric = "acc" if case == "zero_shot" else "f1"
+    for lang in table["lang"].unique():
+        rows = aligned_rows([table], lang, metric)
+        logged = results["test"][f"test/{metric}/{lang}"]
+        assert metric_of(rows.components)[0] == pytest.approx(logged, abs=1e-6)
+        assert rows.shape[1] == (table["lang"] == lang).sum()  # every test row, once
