@@ -90,65 +90,84 @@ def adversarial_map(
     restart: int = 0,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[torch.Tensor, list[dict[str, float]]]:
-    """The mapping W (source -> target, `source @ W.T`) of the best epoch, and per-epoch logs."""
+    """The mapping W (source -> target, `source @ W.T`) of the best epoch, and per-epoch logs.
+    Its random draws are seeded from `settings.seed` and `restart`; torch's global generator is
+    left as it was (two runs in one process do not influence each other)."""
     s = settings or AdversarialSettings()
-    generator = torch.Generator().manual_seed(s.seed * 1000 + restart)
-    torch.manual_seed(s.seed * 1000 + restart)
-    dim = source.shape[1]
-    mapping = nn.Linear(dim, dim, bias=False)
-    with torch.no_grad():
-        mapping.weight.copy_(torch.eye(dim) if init is None else init)
-    dis = discriminator(dim, s.dis_hidden, s.dis_layers, s.dis_input_dropout)
-    map_opt = torch.optim.SGD(mapping.parameters(), lr=s.map_lr)
-    dis_opt = torch.optim.SGD(dis.parameters(), lr=s.dis_lr)
-    loss_fn = nn.BCEWithLogitsLoss()
-    n_src, n_tgt = min(s.most_frequent, len(source)), min(s.most_frequent, len(target))
-    smooth = s.dis_smooth
-    labels = torch.cat(
-        [torch.full((s.batch_size,), 1 - smooth), torch.full((s.batch_size,), smooth)]
-    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s.seed * 1000 + restart)  # weight init and dropout, inside the fork
+        game = AdversarialGame(source, target, s, init, restart)
+        best, best_weight, history = -float("inf"), game.mapping.weight.detach().clone(), []
+        for epoch in range(s.epochs):
+            dis_loss = game.epoch()
+            weight = game.mapping.weight.detach().clone()
+            criterion = mean_cosine_criterion(source, target, weight, s.criterion_words)
+            log = {"restart": restart, "epoch": epoch, "dis_loss": dis_loss, "criterion": criterion}
+            history.append(log)
+            if on_epoch:
+                on_epoch(restart * s.epochs + epoch, log)
+            if criterion > best:
+                best, best_weight = criterion, weight
+            else:  # MUSE: shrink the learning rate when the criterion does not improve
+                game.scale_map_lr(s.lr_shrink)
+            game.decay()
+    return best_weight, history
 
-    def batch(grad: bool) -> torch.Tensor:
-        x = source[torch.randint(n_src, (s.batch_size,), generator=generator)]
-        y = target[torch.randint(n_tgt, (s.batch_size,), generator=generator)]
+
+class AdversarialGame:
+    """The mapping against a discriminator (MUSE's GAN), one epoch at a time."""
+
+    def __init__(self, source, target, s: AdversarialSettings, init, restart: int) -> None:
+        self.source, self.target, self.s = source, target, s
+        self.generator = torch.Generator().manual_seed(s.seed * 1000 + restart)
+        dim = source.shape[1]
+        self.mapping = nn.Linear(dim, dim, bias=False)
+        with torch.no_grad():
+            self.mapping.weight.copy_(torch.eye(dim) if init is None else init)
+        self.dis = discriminator(dim, s.dis_hidden, s.dis_layers, s.dis_input_dropout)
+        self.map_opt = torch.optim.SGD(self.mapping.parameters(), lr=s.map_lr)
+        self.dis_opt = torch.optim.SGD(self.dis.parameters(), lr=s.dis_lr)
+        self.loss_fn = nn.BCEWithLogitsLoss()
+        self.n_src, self.n_tgt = (
+            min(s.most_frequent, len(source)),
+            min(s.most_frequent, len(target)),
+        )
+        self.labels = torch.cat([torch.full((s.batch_size,), 1 - s.dis_smooth),
+                                 torch.full((s.batch_size,), s.dis_smooth)])  # fmt: skip
+
+    def batch(self, grad: bool) -> torch.Tensor:
+        s = self.s
+        x = self.source[torch.randint(self.n_src, (s.batch_size,), generator=self.generator)]
+        y = self.target[torch.randint(self.n_tgt, (s.batch_size,), generator=self.generator)]
         with torch.set_grad_enabled(grad):
-            mapped = mapping(x)
+            mapped = self.mapping(x)
         return torch.cat([mapped, y])
 
-    best, best_weight, history = -float("inf"), mapping.weight.detach().clone(), []
-    for epoch in range(s.epochs):
-        dis_losses = []
+    def epoch(self) -> float:
+        """Discriminator steps, then one mapping step that fools it, `epoch_size` times over;
+        returns the mean discriminator loss."""
+        s, losses = self.s, []
         for _ in range(max(1, s.epoch_size // s.batch_size)):
-            dis.train()
+            self.dis.train()
             for _ in range(s.dis_steps):
-                loss = loss_fn(dis(batch(grad=False)).squeeze(1), labels)
-                dis_opt.zero_grad()
+                loss = self.loss_fn(self.dis(self.batch(grad=False)).squeeze(1), self.labels)
+                self.dis_opt.zero_grad()
                 loss.backward()
-                dis_opt.step()
-                dis_losses.append(loss.detach())
-            dis.eval()  # the mapping fools a fixed discriminator, labels flipped
-            loss = loss_fn(dis(batch(grad=True)).squeeze(1), 1 - labels)
-            map_opt.zero_grad()
+                self.dis_opt.step()
+                losses.append(loss.detach())
+            self.dis.eval()  # the mapping fools a fixed discriminator, labels flipped
+            loss = self.loss_fn(self.dis(self.batch(grad=True)).squeeze(1), 1 - self.labels)
+            self.map_opt.zero_grad()
             loss.backward()
-            map_opt.step()
-            orthogonalize(mapping.weight, s.map_beta)
-        weight = mapping.weight.detach().clone()
-        criterion = mean_cosine_criterion(source, target, weight, s.criterion_words)
-        log = {
-            "restart": restart,
-            "epoch": epoch,
-            "dis_loss": float(torch.stack(dis_losses).mean()),
-            "criterion": criterion,
-        }
-        history.append(log)
-        if on_epoch:
-            on_epoch(restart * s.epochs + epoch, log)
-        if criterion > best:
-            best, best_weight = criterion, weight
-        else:  # MUSE: shrink the learning rate when the criterion does not improve
-            for group in map_opt.param_groups:
-                group["lr"] *= s.lr_shrink
-        for opt in (map_opt, dis_opt):
+            self.map_opt.step()
+            orthogonalize(self.mapping.weight, s.map_beta)
+        return float(torch.stack(losses).mean())
+
+    def scale_map_lr(self, factor: float) -> None:
+        for group in self.map_opt.param_groups:
+            group["lr"] *= factor
+
+    def decay(self) -> None:
+        for opt in (self.map_opt, self.dis_opt):
             for group in opt.param_groups:
-                group["lr"] *= s.lr_decay
-    return best_weight, history
+                group["lr"] *= self.s.lr_decay

@@ -39,28 +39,9 @@ def evaluate(
     return out
 
 
-def run(
-    cfg: DictConfig,
-    tracker,
-    source_lang: str = "en",
-    target_lang: str = "zh",
-    source_layer: int = -1,
-    target_layer: int = -1,
-    test_words: int = 500,
-    split_seed: int = 0,
-    cedict: bool = False,
-    knn: int = 10,
-    refinement_iterations: int = 5,
-    methods: list[str] = METHODS,
-    adversarial: dict | None = None,
-    name: str = "bli",
-) -> dict[str, float]:
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        from xlt.errors import ConfigError
-
-        raise ConfigError(f"task.methods: unknown {sorted(unknown)}; choose from {list(METHODS)}")
-    pairs = hsk_dictionary(source_lang, cedict)
+def indexed_dictionary(pairs, test_words: int, split_seed: int):
+    """Vocabularies (the dictionary's words), training pairs as index pairs, and the test gold
+    (source index -> every correct target index), split by source word."""
     train, test = split_by_source(pairs, test_words, split_seed)
     src_words = sorted({s for s, _ in pairs})
     tgt_words = sorted({t for _, t in pairs})
@@ -70,15 +51,11 @@ def run(
     test_gold: dict[int, set[int]] = {}
     for s, t in test:
         test_gold.setdefault(s_index[s], set()).add(t_index[t])
-    tracker.log_metrics(
-        {
-            "dict/pairs": len(pairs),
-            "dict/train_pairs": len(train),
-            "dict/test_source_words": len(test_gold),
-            "vocab/source": len(src_words),
-            "vocab/target": len(tgt_words),
-        }
-    )
+    return src_words, tgt_words, train_pairs, test_gold
+
+
+def word_vectors(cfg: DictConfig, src_words, tgt_words, source_layer: int, target_layer: int):
+    """Static word vectors of both vocabularies (cached), normalised as MUSE does."""
     cache = cfg.paths.cache_dir
     src_enc = text_encoder(cfg.source_encoder, "source_encoder")
     tgt_enc = text_encoder(cfg.encoder, "encoder")
@@ -95,7 +72,11 @@ def run(
             f"source_encoder ({X.shape[1]}-d) and encoder ({Y.shape[1]}-d) differ in size; "
             "linear orthogonal mapping needs equal dimensions."
         )
+    return X, Y
 
+
+def learn_maps(X, Y, train_pairs, methods, knn, refinement_iterations, adversarial, tracker):
+    """Each requested mapping (identity always, as the floor)."""
     maps: dict[str, torch.Tensor] = {"identity": torch.eye(X.shape[1])}
     if {"procrustes", "procrustes+refine"} & set(methods):
         maps["procrustes"] = procrustes(X[train_pairs[:, 0]], Y[train_pairs[:, 1]])
@@ -118,7 +99,38 @@ def run(
         maps["adversarial"], maps["adversarial+refine"], _ = unsupervised_map(
             X, Y, settings, on_epoch
         )
+    return maps
 
+
+def run(
+    cfg: DictConfig,
+    tracker,
+    source_lang: str = "en",
+    target_lang: str = "zh",
+    source_layer: int = -1,
+    target_layer: int = -1,
+    test_words: int = 500,
+    split_seed: int = 0,
+    cedict: bool = False,
+    knn: int = 10,
+    refinement_iterations: int = 5,
+    methods: list[str] = METHODS,
+    adversarial: dict | None = None,
+    name: str = "bli",
+) -> dict[str, float]:
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        from xlt.errors import ConfigError
+
+        raise ConfigError(f"task.methods: unknown {sorted(unknown)}; choose from {list(METHODS)}")
+    pairs = hsk_dictionary(source_lang, cedict)
+    src_words, tgt_words, train_pairs, test_gold = indexed_dictionary(pairs, test_words, split_seed)
+    sizes = {"dict/pairs": len(pairs), "dict/train_pairs": len(train_pairs),
+             "dict/test_source_words": len(test_gold), "vocab/source": len(src_words),
+             "vocab/target": len(tgt_words)}  # fmt: skip
+    tracker.log_metrics(sizes)
+    X, Y = word_vectors(cfg, src_words, tgt_words, source_layer, target_layer)
+    maps = learn_maps(X, Y, train_pairs, methods, knn, refinement_iterations, adversarial, tracker)
     rows, metrics = [], {}
     for method in methods:
         scores = evaluate(apply_map(X, maps[method]), Y, test_gold, knn)

@@ -37,6 +37,51 @@ def retrieval_rows(encoder, pairs_by_target, label: str, scorings) -> list[dict]
     return rows
 
 
+def translation_pairs(cfg: DictConfig, eval_split: str):
+    """TRAIN translation pairs to align on, and held-out pairs per language pair to measure."""
+    data = build(cfg.dataset.loader, "dataset.loader")
+    source, targets = resolve_languages(cfg, data)
+    train_pairs, held_out = [], {}
+    for target in targets:  # training pairs from TRAIN only; test sentences are never seen
+        _, src, tgt = parallel_pairs(data, "train", source, target)
+        train_pairs += list(zip(src, tgt, strict=True))
+        held_out[f"{source}-{target}"] = parallel_pairs(data, eval_split, source, target)[1:]
+    return train_pairs, held_out, targets
+
+
+def align(student, teacher_enc, train_pairs, tracker, settings: dict) -> None:
+    """Train the student on the pairs (ranking, or distillation from the teacher)."""
+    module = ParallelAlignment(student, teacher_enc, settings["loss"], settings["lr"],
+                               settings["scale"], settings["warmup_ratio"])  # fmt: skip
+    loader = DataLoader(train_pairs, batch_size=settings["batch_size"], shuffle=True,
+                        collate_fn=PairCollator(student, teacher_enc))  # fmt: skip
+    trainer = L.Trainer(max_epochs=settings["epochs"], logger=tracker.logger,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, log_every_n_steps=10,
+                        gradient_clip_val=1.0, deterministic=True)  # fmt: skip
+    trainer.fit(module, loader)
+
+
+def save_aligned(cfg: DictConfig, student, tracker, loss: str, targets: list[str]) -> Path:
+    """The aligned encoder, with the record of what it read: xlt-train runs that start from it
+    inherit that (target TRAIN text), so they are not reported as plain zero-shot."""
+    from xlt.data.access import RECORD_FILE, DataAccess
+    from xlt.evaluation.protocol import protocol_flags, protocol_label
+
+    out = Path(cfg.paths.output_dir) / "aligned_encoder"
+    student.bundle.encoder.save_pretrained(out)
+    student.bundle.tokenizer.save_pretrained(out)
+    access = DataAccess()
+    for lang in [cfg.dataset.source_lang, *targets]:
+        access.record("train", lang, labelled=False, purpose="training", rows=0,
+                      detail="xlt-align translation pairs")  # fmt: skip
+    flags = protocol_flags(access.entries(), cfg.dataset.source_lang)
+    flags["no_selection"] = False  # an encoder, not a tested model: selection is the user's run
+    (out / RECORD_FILE).write_text(access.to_json(flags=flags, protocol=protocol_label(flags)))
+    tracker.set_tags({"aligned_encoder": str(out), "align.loss": loss})
+    return out
+
+
 def run(
     cfg: DictConfig,
     tracker,
@@ -51,15 +96,8 @@ def run(
     scorings: list[str] = SCORINGS,
     name: str = "sentence_align",
 ) -> dict[str, float]:
-    data = build(cfg.dataset.loader, "dataset.loader")
-    source, targets = resolve_languages(cfg, data)
-    train_pairs, held_out = [], {}
-    for target in targets:  # training pairs from TRAIN only; test sentences are never seen
-        _, src, tgt = parallel_pairs(data, "train", source, target)
-        train_pairs += list(zip(src, tgt, strict=True))
-        held_out[f"{source}-{target}"] = parallel_pairs(data, eval_split, source, target)[1:]
+    train_pairs, held_out, targets = translation_pairs(cfg, eval_split)
     tracker.log_metrics({"align/train_pairs": len(train_pairs)})
-
     student = text_encoder(cfg.encoder, "encoder")
     if cfg.encoder.freeze_embeddings:
         student.bundle.encoder.get_input_embeddings().weight.requires_grad_(False)
@@ -68,36 +106,13 @@ def run(
     if AlignmentLoss(loss) == AlignmentLoss.distill:
         # Default teacher: a frozen copy of the student's starting point (keeps its space).
         teacher_enc = text_encoder(teacher, "task.teacher") if teacher else copy.deepcopy(student)
-
-    module = ParallelAlignment(student, teacher_enc, loss, lr, scale, warmup_ratio)
-    loader = DataLoader(
-        train_pairs,
-        batch_size=batch_size,
-        shuffle=True,
-        collate_fn=PairCollator(student, teacher_enc),
-    )
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        logger=tracker.logger,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        log_every_n_steps=10,
-        gradient_clip_val=1.0,
-        deterministic=True,
-    )
-    trainer.fit(module, loader)
-
-    out = Path(cfg.paths.output_dir) / "aligned_encoder"
-    student.bundle.encoder.save_pretrained(out)
-    student.bundle.tokenizer.save_pretrained(out)
-    tracker.set_tags({"aligned_encoder": str(out), "align.loss": loss})
+    settings = {"loss": loss, "lr": lr, "scale": scale, "warmup_ratio": warmup_ratio,
+                "batch_size": batch_size, "epochs": epochs}  # fmt: skip
+    align(student, teacher_enc, train_pairs, tracker, settings)
+    out = save_aligned(cfg, student, tracker, loss, targets)
     rows += retrieval_rows(student, held_out, "after", scorings)
-    metrics = {
-        f"align/{r['encoder']}/{r['pair']}/{r['scoring']}/{k}": r[k]
-        for r in rows
-        for k in ("p1_fwd", "p1_bwd", "xsim_error")
-    }
+    metrics = {f"align/{r['encoder']}/{r['pair']}/{r['scoring']}/{k}": r[k]
+               for r in rows for k in ("p1_fwd", "p1_bwd", "xsim_error")}  # fmt: skip
     tracker.log_metrics(metrics)
     tracker.log_table("retrieval_before_after.csv", rows)
     print(f"\nRetrieval on {eval_split} pairs before/after {loss} alignment\n{markdown(rows)}")
