@@ -28,7 +28,7 @@ CASES: dict[str, list[str]] = {
     "zero_shot": [],
     "linear_probe": ["strategy=linear_probe"],
     "freeze_lower": ["strategy=freeze_lower", "strategy.freeze_layers=1"],
-    "lang_adapters": ["strategy=lang_adapters"],
+    "task_adapter": ["strategy=task_adapter"],
     "multitask": ["strategy=multitask"],
     "adversarial": ["strategy=adversarial"],
     "few_shot": ["strategy=few_shot", "strategy.k=2", "strategy.target_epochs=1"],

@@ -117,8 +117,10 @@ def test_ddp_on_two_cpu_processes_logs_one_run_from_rank_zero(tmp_path, token_ca
 
 
 def test_out_of_range_and_unknown_keys_exit_2_with_one_line(tmp_path, token_cache):
-    for args, expected in [(["dataset.batch_size=0"], "dataset.batch_size=0: out of range"),
-                           (["+dataset.limt=3"], "dataset.limt: unknown key")]:  # fmt: skip
+    cases = [(["dataset.batch_size=0"], "dataset.batch_size=0: out of range"),
+             (["+dataset.limt=3"], "dataset.limt: unknown key"),
+             (["strategy=lang_adapters"], "renamed strategy=task_adapter")]  # fmt: skip
+    for args, expected in cases:
         proc = run_cli(args, tmp_path, token_cache, timeout=60)
         assert proc.returncode == 2, proc.stderr[-2000:]
         lines = [line for line in proc.stderr.splitlines() if line.strip()]

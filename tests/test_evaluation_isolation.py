@@ -15,7 +15,7 @@ from tests.conftest import compose_train
 from xlt.components import build
 from xlt.config.options import group_options
 
-STRATEGIES = [s for s in group_options("strategy") if s != "lang_adapters"] + ["lang_adapters"]
+STRATEGIES = group_options("strategy")
 AUGMENTATIONS = group_options("augmentation")
 QUICK = ["model=tiny_random", "dataset.limit=24", "dataset.batch_size=8",
          "dataset.eval_batch_size=8", "torch_threads=1"]  # fmt: skip

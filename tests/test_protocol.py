@@ -24,7 +24,7 @@ CASES = {
     "zero_shot": ([], "zero-shot", []),
     "linear_probe": (["strategy=linear_probe"], "zero-shot", []),
     "freeze_lower": (["strategy=freeze_lower", "strategy.freeze_layers=1"], "zero-shot", []),
-    "lang_adapters": (["strategy=lang_adapters"], "zero-shot", []),
+    "task_adapter": (["strategy=task_adapter"], "zero-shot", []),
     "multitask": (["strategy=multitask"], "multilingual", [("train", "zh", True, "training")]),
     "adversarial": (["strategy=adversarial"], "zero-shot+target-text",
                     [("train", "zh", False, "training")]),

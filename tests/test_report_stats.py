@@ -20,6 +20,8 @@ def test_configuration_drops_ignored_keys_and_overrides_equal_to_the_default():
     # k=8 is few_shot's default, batch 32 and 4 epochs are the defaults: no change
     assert configuration(overrides) == {"strategy": "few_shot", "strategy.target_epochs": "2"}
     assert label(configuration(parse_overrides("strategy=zero_shot seed=1"))) == "default"
+    # runs made before a rename group with the new name (and reproduce under it)
+    assert configuration(parse_overrides("strategy=lang_adapters")) == {"strategy": "task_adapter"}
     assert configuration(parse_overrides("model.init_encoder=abc dataset.batch_size=16")) == {
         "model.init_encoder": "abc", "dataset.batch_size": "16"}  # fmt: skip
 

@@ -140,7 +140,7 @@ def test_few_shot_needs_target_train_data(tmp_path):
 def test_lora_leaves_the_base_weights_unchanged_and_trains_few_parameters():
     net, tok = tiny_net()
     base = snapshot(net.encoder)
-    strategy("lang_adapters").prepare(net)
+    strategy("task_adapter").prepare(net)
     trainable, total = net.count_parameters()
     assert 0 < trainable < total / 5
     step(net, tok)
@@ -201,7 +201,7 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
     common = ["model=tiny_random", "trainer.max_epochs=1", "trainer.limit_train_batches=4",
               "trainer.log_every_n_steps=1",
               "trainer.enable_progress_bar=false", "dataset.eval_batch_size=512"]  # fmt: skip
-    names = "zero_shot,few_shot,sequential,multitask,adversarial,lang_adapters"
+    names = "zero_shot,few_shot,sequential,multitask,adversarial,task_adapter"
     proc = run_cli(["-m", f"strategy={names}", *common], tmp_path, token_cache, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     # the tiny encoder has 2 layers: freeze the lower one
@@ -222,6 +222,6 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
         == by_strategy["zero_shot"].data.tags["best_checkpoint"]
     )
     trainable = {name: r.data.metrics["params/trainable"] for name, r in by_strategy.items()}
-    assert trainable["lang_adapters"] < trainable["freeze_lower"] < trainable["zero_shot"]
+    assert trainable["task_adapter"] < trainable["freeze_lower"] < trainable["zero_shot"]
     assert "train/language_acc" in by_strategy["adversarial"].data.metrics
     assert by_strategy["few_shot"].data.tags["strategy.k"] == "8"

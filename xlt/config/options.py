@@ -13,8 +13,12 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def group_options(group: str) -> list[str]:
-    """Option names of a config group, e.g. strategy -> [adversarial, few_shot, ...]."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    """Option names of a config group, e.g. strategy -> [adversarial, few_shot, ...]; retired
+    names (which only say what replaced them) are left out."""
+    from xlt.config.retired import RETIRED_TARGET
+
+    names = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    return [n for n in names if option_target(group, n) != RETIRED_TARGET]
 
 
 def option_target(group: str, name: str) -> str | None:

@@ -96,6 +96,9 @@ def schema_ranges(schema: type) -> dict[str, Range]:
 
 
 def _unknown_target_keys(node: DictConfig, where: str) -> None:
+    from xlt.config.retired import check_retired
+
+    check_retired(str(node._target_), node.get("message", ""))  # a renamed option: say so
     _, accepted = target_parameters(str(node._target_))
     for key in map(str, node):
         if key not in SKIP and accepted is not None and key not in accepted:

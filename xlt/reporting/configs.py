@@ -17,10 +17,13 @@ IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "hydra/")
 
 
 def parse_overrides(text: str) -> list[tuple[str, str]]:
-    """`a.b=1 strategy=x` (the `job_overrides` tag) as [(key, value)], `+`/`~` dropped."""
+    """`a.b=1 strategy=x` (the `job_overrides` tag) as [(key, value)], `+`/`~` dropped, and
+    renamed options under their current names (old runs group with new ones)."""
+    from xlt.config.retired import rename_override
+
     pairs = []
     for item in shlex.split(text or ""):
-        key, _, value = item.partition("=")
+        key, _, value = rename_override(item).partition("=")
         pairs.append((key.lstrip("+~"), value))
     return pairs
 

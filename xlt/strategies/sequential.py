@@ -12,6 +12,7 @@ from typing import Annotated
 import torch
 
 from xlt.config.ranges import Range
+from xlt.config.retired import RENAMED, renamed
 from xlt.data.training_data import TrainingData
 from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
@@ -52,9 +53,14 @@ class Sequential(FewShot):
     def resolve(self, cfg, tracker) -> Path:
         spec = str(self.init_from)
         if spec.startswith("latest:"):
-            strategy = spec.removeprefix("latest:")
+            strategy = renamed("strategy", spec.removeprefix("latest:"))
+            names = {
+                strategy,
+                *(old for old, new in RENAMED["strategy"].items() if new == strategy),
+            }
             query = (
-                f"tags.strategy = '{strategy}' and tags.dataset = '{cfg.dataset.name}' and "
+                f"tags.strategy IN ({', '.join(repr(n) for n in sorted(names))}) and "
+                f"tags.dataset = '{cfg.dataset.name}' and "
                 f"tags.model = '{cfg.model.name}' and tags.seed = '{cfg.seed}' and "
                 "attributes.status = 'FINISHED'"
             )

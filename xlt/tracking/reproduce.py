@@ -21,7 +21,10 @@ def load_manifest(client, run_id: str) -> dict:
 def rerun_command(manifest: dict, run_id: str, tracking_uri: str, extra: list[str]) -> list[str]:
     """The original overrides, the same store, a tag pointing back at the original run."""
     exe = Path(sys.executable).parent / "xlt-train"
-    overrides = [o for o in manifest["overrides"] if not o.startswith("logger.tracking_uri=")]
+    from xlt.config.retired import rename_override
+
+    overrides = [rename_override(o) for o in manifest["overrides"]  # old names, current ones
+                 if not o.startswith("logger.tracking_uri=")]  # fmt: skip
     return [
         str(exe),
         *overrides,

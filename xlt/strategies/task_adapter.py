@@ -15,8 +15,8 @@ from xlt.models.classifier import SequenceClassifier
 from xlt.strategies.base import TransferStrategy
 
 
-class LanguageAdapters(TransferStrategy):
-    name = "lang_adapters"
+class TaskAdapter(TransferStrategy):
+    name = "task_adapter"
 
     def __init__(
         self,
