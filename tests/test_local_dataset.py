@@ -99,3 +99,27 @@ def test_dataset_local_config_reads_files_given_on_the_command_line(tmp_path):
 
     with pytest.raises(ConfigError, match=r"not set: dataset.files.train \(e.g. `dataset.files"):
         check_required(compose_train(["dataset=local"], root=tmp_path))
+
+
+def test_without_a_dev_file_the_run_says_nothing_selected(tmp_path, token_cache, caplog):
+    """No source dev set: one warning line, the final weights tested, protocol no-selection."""
+    import json
+    import logging
+
+    from tests.golden import run_in_process
+
+    rows = "".join(f'{{"text": "row {i} {"ab"[i % 2]}", "label": "{"ab"[i % 2]}", '
+                   f'"lang": "{lang}"}}\n' for i in range(16) for lang in ("en", "de"))  # fmt: skip
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(rows, encoding="utf-8")
+    files = [f"dataset.files.{s}={tmp_path / f'{s}.jsonl'}" for s in ("train", "test")]
+    with caplog.at_level(logging.WARNING):
+        overrides = ["dataset=local", *files, "model=tiny_random", "trainer.max_epochs=1",
+                     "trainer.enable_progress_bar=false"]  # fmt: skip
+        results, out_dir = run_in_process(overrides, tmp_path, token_cache, "no_dev")
+    warnings = [r.getMessage() for r in caplog.records if "no en dev set" in r.getMessage()]
+    assert len(warnings) == 1 and "final weights are tested" in warnings[0]
+    record = json.loads((out_dir / "data_access.json").read_text())
+    assert record["flags"]["no_selection"] and record["protocol"] == "zero-shot+no-selection"
+    assert results["dev"] == {} and "test/acc/de" in results["test"]
+    assert not any("dev/acc/en" in r.getMessage() for r in caplog.records)  # no Lightning noise

@@ -158,18 +158,21 @@ def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
                       datamodule, module, source, targets, monitor)  # fmt: skip
 
 
-def make_trainer(cfg: DictConfig, logger, monitor: str, stage: Stage | None) -> L.Trainer:
+def make_trainer(
+    cfg: DictConfig, logger, monitor: str, stage: Stage | None, has_dev: bool = True
+) -> L.Trainer:
     """A Trainer from the config for one stage: checkpoints by `monitor` in stages that
-    select; no validation in stages that do not; `stage=None`: an evaluation-only Trainer."""
+    select (only `last.ckpt`, for resuming, when the data has no dev set); no validation in
+    stages that do not select; `stage=None`: an evaluation-only Trainer."""
     out_dir = Path(cfg.paths.output_dir)
     callbacks: list = [LearningRateMonitor(logging_interval="step")]
     if cfg.trainer.enable_progress_bar:
         callbacks.append(RichProgressBar())
     overrides: dict[str, Any] = {}
     if stage is not None and stage.select_on_dev:
+        selects = {"monitor": monitor, "mode": "max", "save_top_k": 1} if has_dev else {}
         callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best",
-                                         monitor=monitor, mode="max", save_top_k=1,
-                                         save_last=True))  # fmt: skip
+                                         save_last=True, **selects))  # fmt: skip
     else:
         overrides["enable_checkpointing"] = False
         if stage is not None:

@@ -158,8 +158,13 @@ def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
     """Every stage of the strategy; then the weights to test and their dev scores."""
     cfg, module = parts.cfg, parts.module
 
+    has_dev = bool(parts.datamodule.val_keys)
+    if not has_dev:
+        log.warning("the data has no %s dev set: nothing selects the checkpoint, the final "
+                    "weights are tested (protocol flag no_selection)", parts.source)  # fmt: skip
+
     def trainer_for(stage):
-        return make_trainer(cfg, tracker.logger, parts.monitor, stage)
+        return make_trainer(cfg, tracker.logger, parts.monitor, stage, has_dev)
 
     try:
         trainer, best = run_stages(module, parts.datamodule, parts.strategy.stages(),
@@ -174,9 +179,7 @@ def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
 
 def evaluate(parts: Components, tracker: RunTracker, trainer, selected: Selected) -> dict:
     """Test every language with the selected weights; dev scores are those same weights'."""
-    flags = record_protocol(parts, tracker)  # training may have read more (few-shot draws)
-    if flags["no_selection"]:
-        log.warning("no dev set selected the checkpoint: the final weights are tested")
+    record_protocol(parts, tracker)  # training may have read more (few-shot draws)
     if selected.checkpoint is not None:
         tracker.set_tags({"best_checkpoint": str(selected.checkpoint.resolve())})
     tracker.set_tags({"selected_weights": selected.how, "selected_step": str(selected.step)})

@@ -27,6 +27,8 @@ def round_trip(ds, data, translator: Translator, lang: str, pivot: str, aug: str
 
 
 class BackTranslation(Augmentation):
+    """Round trips through a pivot: target TRAIN rows (with their labels) or the source rows."""
+
     name = "back_translation"
 
     def __init__(self, translator: Translator, direction: str = "target") -> None:

@@ -33,6 +33,8 @@ COLUMNS = ("id", "text", "label", "lang", "orig_id", "aug")
 
 @dataclass
 class AugmentContext:
+    """What an augmentation knows about the run."""
+
     source: str
     targets: list[str]
     seed: int
@@ -79,6 +81,8 @@ def originals(ds: Dataset) -> Dataset:
 
 
 class Augmentation:
+    """A data transform, a train-time batch transform, or both."""
+
     name = "base"
     tasks: tuple[str, ...] = ("classification",)  # task families whose rows it can rewrite
 

@@ -52,6 +52,9 @@ class SwitchTransform(BatchTransform):
 
 
 class CodeSwitch(Augmentation):
+    """Dynamic code-switching (CoSDA-ML): dictionary translations of source words, redrawn every
+    batch."""
+
     name = "code_switch"
 
     def __init__(

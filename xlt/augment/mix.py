@@ -23,6 +23,8 @@ def sample(ds, fraction: float, n: int, rng: np.random.Generator):
 
 
 class Mix(Augmentation):
+    """Source, translated and labelled target TRAIN rows in set proportions of the source size."""
+
     name = "mix"
 
     def __init__(

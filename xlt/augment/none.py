@@ -7,6 +7,8 @@ from xlt.data.transfer_data import TransferData
 
 
 class NoAugmentation(Augmentation):
+    """Training sees the source rows as they are."""
+
     name = "none"
     tasks = ("classification", "pair_classification", "tagging", "qa")
 

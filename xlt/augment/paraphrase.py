@@ -8,6 +8,8 @@ from xlt.augment.translators import Translator
 
 
 class Paraphrase(Augmentation):
+    """Source rows paraphrased by a round trip through a pivot language."""
+
     name = "paraphrase"
 
     def __init__(self, translator: Translator, pivot: str | None = None) -> None:

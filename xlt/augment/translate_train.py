@@ -21,6 +21,9 @@ def translated(train, data, translator: Translator, src: str, tgt: str, aug: str
 
 
 class TranslateTrain(Augmentation):
+    """Source TRAIN rows translated into each target language, trained on with (or without) the
+    originals."""
+
     name = "translate_train"
 
     def __init__(

@@ -18,6 +18,8 @@ from xlt.data.transfer_data import TransferData
 
 
 class Translator:
+    """Translates a batch of TRAIN texts into one language (None where it cannot)."""
+
     name = "base"
 
     def translate(

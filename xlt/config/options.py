@@ -12,27 +12,30 @@ import yaml
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
-def group_options(group: str) -> list[str]:
-    """Option names of a config group, e.g. strategy -> [adversarial, few_shot, ...]; retired
-    names (which only say what replaced them) are left out."""
+def option_file(group: str, name: str, dirs: tuple[Path, ...] = ()) -> Path | None:
+    for conf in (*dirs, CONF_DIR):
+        if (path := conf / group / f"{name}.yaml").is_file():
+            return path
+    return None
+
+
+def group_options(group: str, dirs: tuple[Path, ...] = ()) -> list[str]:
+    """Option names of a config group, e.g. strategy -> [adversarial, few_shot, ...], from
+    conf/ and any extra config folders (Hydra search path); retired names are left out."""
     from xlt.config.retired import RETIRED_TARGET
 
-    names = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-    return [n for n in names if option_target(group, n) != RETIRED_TARGET]
+    names = sorted({p.stem for conf in (*dirs, CONF_DIR) for p in (conf / group).glob("*.yaml")})
+    return [n for n in names if option_target(group, n, dirs) != RETIRED_TARGET]
 
 
-def option_target(group: str, name: str) -> str | None:
+def option_target(group: str, name: str, dirs: tuple[Path, ...] = ()) -> str | None:
     """The `_target_` an option builds, following its defaults list within the group."""
-    spec = yaml.safe_load((CONF_DIR / group / f"{name}.yaml").read_text()) or {}
+    spec = yaml.safe_load(option_file(group, name, dirs).read_text()) or {}
     if "_target_" in spec:
         return str(spec["_target_"])
     for entry in spec.get("defaults", []):
-        if (
-            isinstance(entry, str)
-            and entry != "_self_"
-            and (CONF_DIR / group / f"{entry}.yaml").exists()
-        ):
-            return option_target(group, entry)
+        if isinstance(entry, str) and entry != "_self_" and option_file(group, entry, dirs):
+            return option_target(group, entry, dirs)
     return None
 
 
@@ -46,3 +49,80 @@ def group_classes(group: str) -> dict[str, type]:
             module, _, attr = target.rpartition(".")
             out[name] = getattr(importlib.import_module(module), attr)
     return out
+
+
+def compose_option(group: str, name: str, dirs: tuple[Path, ...] = ()):
+    """The config node an option composes to (with the default experiment around it)."""
+    from hydra import compose, initialize_config_dir
+
+    overrides = [f"{group}={name}"]
+    if group == "augmentation/translator":
+        overrides.insert(0, "augmentation=translate_train")
+    if dirs:
+        overrides.append("hydra.searchpath=[" + ",".join(f"file://{d}" for d in dirs) + "]")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    node = cfg
+    for part in group.split("/"):
+        node = node[part]
+    return node
+
+
+def settings(node) -> list[str]:
+    """`key=value (range)` for the option's own scalar settings and its learning rate."""
+    from omegaconf import DictConfig
+
+    from xlt.config.ranges import target_parameters
+
+    ranges = target_parameters(str(node._target_))[0]
+    keys = [k for k in map(str, node) if not k.startswith("_")]
+    out = [f"`{k}={node[k]}`" + (f" ({ranges[k].describe()})" if k in ranges else "")
+           for k in keys if not isinstance(node[k], DictConfig)]  # fmt: skip
+    if "optimizer" in node and "lr" in node.optimizer:
+        out.append(f"`optimizer.lr={node.optimizer.lr}`")
+    return out
+
+
+def summary_line(cls: type) -> str:
+    """The class's docstring (its module's where it has none): what the option does."""
+    doc = cls.__doc__ or importlib.import_module(cls.__module__).__doc__ or ""
+    return " ".join(doc.split())
+
+
+def options_table(group: str, dirs: tuple[Path, ...] = ()) -> str:
+    """The README's table of a group's options, generated from conf/ and the classes."""
+    lines = ["| option | what it does | task families | settings (range) |", "|---|---|---|---|"]
+    for name in group_options(group, dirs):
+        target = option_target(group, name, dirs)
+        module, _, attr = target.rpartition(".")
+        cls = getattr(importlib.import_module(module), attr)
+        tasks = ", ".join(getattr(cls, "tasks", ())) or "-"
+        cells = [f"`{name}`", summary_line(cls), tasks, "<br>".join(settings(compose_option(
+            group, name, dirs))) or "-"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = ("strategy", "augmentation", "augmentation/translator")
+MARK = "<!-- generated: options {group} -->"
+
+
+def update_readme(path: Path) -> bool:
+    """Rewrite the generated tables between their markers; True if the file changed."""
+    text = path.read_text()
+    new = text
+    for group in TABLES:
+        start, end = MARK.format(group=group), MARK.format(group=group).replace("options", "end")
+        head, _, rest = new.partition(start + "\n")
+        _, _, tail = rest.partition(end)
+        new = f"{head}{start}\n{options_table(group)}{end}{tail}"
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+if __name__ == "__main__":  # `make docs`
+    import sys
+
+    changed = update_readme(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    print("README tables regenerated" if changed else "README tables up to date")

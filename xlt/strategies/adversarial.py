@@ -23,6 +23,9 @@ from xlt.tasks import CLASSIFICATION
 
 
 class Adversarial(TransferStrategy):
+    """Labelled source data plus unlabelled target TRAIN text; a language discriminator behind
+    gradient reversal (DANN)."""
+
     name = "adversarial"
     tasks = CLASSIFICATION  # the discriminator reads pooled sentence vectors
 

@@ -49,6 +49,8 @@ class StepContext:
 
 
 class TransferStrategy:
+    """The policy interface every strategy implements (see the module docstring)."""
+
     name = "base"
     tasks: tuple[str, ...] = ALL_TASKS  # task families (dataset.task) it can train
 

@@ -23,6 +23,8 @@ TARGET = "target"
 
 
 class FewShot(TransferStrategy):
+    """Source fine-tuning, then k labelled examples per class of each target's TRAIN split."""
+
     name = "few_shot"
     tasks = CLASSIFICATION  # k examples per class
 

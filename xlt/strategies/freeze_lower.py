@@ -29,6 +29,8 @@ def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
 
 
 class FreezeLower(TransferStrategy):
+    """Partial fine-tuning: embeddings and lowest layers frozen, optional layer-wise LR decay."""
+
     name = "freeze_lower"
 
     def __init__(

@@ -9,6 +9,8 @@ from xlt.strategies.base import TransferStrategy
 
 
 class LinearProbe(TransferStrategy):
+    """Frozen encoder, only the head trains: the feature-based baseline."""
+
     name = "linear_probe"
 
     def prepare(self, net: SequenceClassifier) -> None:

@@ -21,6 +21,8 @@ from xlt.tasks import CLASSIFICATION
 
 
 class Multitask(TransferStrategy):
+    """Every language's labelled TRAIN data at once, batches drawn per language by temperature."""
+
     name = "multitask"
 
     def supported_tasks(self) -> tuple[str, ...]:

@@ -23,6 +23,9 @@ from xlt.training.checkpoints import load_weights
 
 
 class Sequential(FewShot):
+    """Start from a previous run's checkpoint, then fine-tune on k target examples per class or on
+    source data."""
+
     name = "sequential"
 
     def __init__(

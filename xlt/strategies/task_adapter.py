@@ -16,6 +16,9 @@ from xlt.strategies.base import TransferStrategy
 
 
 class TaskAdapter(TransferStrategy):
+    """One LoRA (or IA3) task adapter and the head over a frozen encoder (`peft`); no per-language
+    parts."""
+
     name = "task_adapter"
 
     def __init__(

@@ -4,4 +4,6 @@ from xlt.strategies.base import TransferStrategy
 
 
 class ZeroShot(TransferStrategy):
+    """Fine-tune everything on the source language; evaluate every language."""
+
     name = "zero_shot"

@@ -68,13 +68,9 @@ def run_stages(
         ckpt = str(resume_from) if resume_from is not None and index == 0 else None
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
         module.step_offset += trainer.global_step
-        if stage.select_on_dev:
-            path = (
-                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            )
-            best = Path(path) if path else None
-        else:
-            best = None
+        callback = trainer.checkpoint_callback
+        selected = stage.select_on_dev and callback is not None and callback.monitor is not None
+        best = Path(callback.best_model_path) if selected and callback.best_model_path else None
         log.info("stage %s done at step %d", stage.name, module.step_offset)
     return trainer, best
 
