@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: install run test ui lint format bench clean
+.PHONY: install run test ui lint format bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install
 # Speed, measured side by side in one session (docs/benchmarks.md has the latest numbers).
 bench: install
 	for b in train_throughput step_pairs data_cache eval_throughput startup profile_step sweep_overhead; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+
+# README tables generated from conf/ and the classes (a test fails when they are stale).
+docs: install
+	$(BIN)/python -m xlt.config.options README.md
 
 lint: install
 	$(BIN)/ruff check xlt tests hydra_plugins benchmarks

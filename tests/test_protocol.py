@@ -161,3 +161,35 @@ def test_objective_and_dev_table_are_the_selected_weights(store, token_cache):
         if name == "objective_zero_shot":  # the best epoch's, not the last one's
             during_fit = [m["dev/acc/en"] for m in spool if "dev/acc/en" in m]
             assert len(during_fit) == 3 and results["dev"]["dev/acc/en"] == max(during_fit)
+
+
+def readme_block(language: str, after: str) -> str:
+    """The first ```language block after the line containing `after` in the README."""
+    text = README.read_text()
+    rest = text[text.index(after) :]
+    start = rest.index(f"```{language}\n") + len(language) + 4
+    return rest[start : rest.index("```", start)]
+
+
+def test_the_readme_strategy_is_one_module_and_one_yaml(store, token_cache, tmp_path):
+    from xlt.config.options import options_table
+
+    module, yaml = readme_block("python", "**Adding a strategy**"), readme_block(
+        "yaml", "**Adding a strategy**")  # fmt: skip
+    name = module.splitlines()[0].split("/")[-1].removesuffix(".py")
+    yaml = yaml.replace(f"xlt.strategies.{name}.", f"{name}.")  # imported from the temp folder
+    try:
+        overrides = add_strategy(tmp_path, name, module, yaml)
+        overrides[-1] = "strategy=head_warmup"
+        (tmp_path / "conf" / "strategy" / f"{name}.yaml").rename(
+            tmp_path / "conf" / "strategy" / "head_warmup.yaml")  # fmt: skip
+        results, out_dir = run_in_process([*QUICK, *overrides, "trainer.log_every_n_steps=1"],
+                                          store, token_cache, "readme")  # fmt: skip
+        assert "head_warmup" in options_table("strategy", (tmp_path / "conf",))
+    finally:
+        sys.path.remove(str(tmp_path / "pkg"))
+    logged = [json.loads(line) for line in (out_dir / "metrics.jsonl").open()]
+    steps = [r["step"] for r in logged if "train/loss" in r["metrics"]]
+    assert len(steps) == 4 and steps == sorted(set(steps))  # two stages, one step count
+    assert "test/acc/zh" in results["test"]
+    assert json.loads((out_dir / "data_access.json").read_text())["protocol"] == "zero-shot"
