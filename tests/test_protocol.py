@@ -193,3 +193,15 @@ def test_the_readme_strategy_is_one_module_and_one_yaml(store, token_cache, tmp_
     assert len(steps) == 4 and steps == sorted(set(steps))  # two stages, one step count
     assert "test/acc/zh" in results["test"]
     assert json.loads((out_dir / "data_access.json").read_text())["protocol"] == "zero-shot"
+
+
+def test_a_cached_augmentation_records_the_same_reads(store, token_cache):
+    """The second run reads the augmented rows from the cache; its record must still say what
+    building them read (gold translations of target TRAIN rows)."""
+    overrides = [*QUICK, "augmentation=translate_train", "seed=7"]
+    records = []
+    for name in ("cache_first", "cache_second"):
+        _, out_dir = run_in_process(overrides, store, token_cache, name)
+        records.append(json.loads((out_dir / "data_access.json").read_text()))
+    assert records[0]["reads"] == records[1]["reads"]
+    assert records[1]["protocol"] == "translate-train"

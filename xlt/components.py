@@ -141,7 +141,7 @@ def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
     strategy.check(data, source, targets)
     check_strategy_task(strategy, task, augmentation)
     if tracker is not None:
-        strategy.setup_run(cfg, tracker)
+        strategy.setup_run(cfg, tracker, data.fingerprint)
     if (weights := strategy.initial_weights()) is not None:
         data.access.inherit(str(weights), provenance_flags(weights))
     bundle = bundle or instantiate_spec(cfg.model.source, "model.source")

@@ -19,7 +19,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from xlt.data.transfer_data import TransferData
 
 log = logging.getLogger(__name__)
 COLUMNS = ("id", "text", "label", "lang", "orig_id", "aug")
+READS = "data_access.json"  # what building the cached rows read
 
 
 @dataclass
@@ -104,20 +105,29 @@ class Augmentation:
         return None
 
     def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
-        """`build`, cached by (data, rows, augmentation and translator parameters, seed)."""
+        """`build`, cached by (data, rows, augmentation and translator parameters, seed). The
+        reads `build` made are saved with the rows and recorded again on a cache hit, so a
+        cached run's data-access record is the same as the run that built it."""
         key = json.dumps(
-            [data.fingerprint, self.fingerprint(), ctx.seed, ctx.targets, train["id"]], default=str
+            [data.fingerprint, self.fingerprint(), ctx.seed, ctx.targets, ctx.limit, train["id"]],
+            default=str,
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
         folder = Path(ctx.cache_dir).expanduser() / "augmented" / f"{self.name}-{digest}"
-        if (folder / "dataset_info.json").exists():
+        if (folder / "dataset_info.json").exists() and (folder / READS).exists():
             log.info("augmentation %s: cache hit (%s)", self.name, folder)
             self.cache_status = "hit"
+            for read in json.loads((folder / READS).read_text()):
+                data.access.record(**read)
             return load_from_disk(str(folder))
+        before = dict(data.access.rows)
         built = self.build(train, data, ctx).select_columns(list(COLUMNS))
+        reads = [{**asdict(k), "purpose": k.purpose.value, "rows": n}
+                 for k, n in data.access.rows.items() if before.get(k) != n]  # fmt: skip
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".aug-", dir=folder.parent))
         built.save_to_disk(str(staging))
+        (staging / READS).write_text(json.dumps(reads))
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
         log.info("augmentation %s: built %d rows into %s", self.name, len(built), folder)

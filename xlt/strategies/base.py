@@ -93,8 +93,9 @@ class TransferStrategy:
         sets = [data.labelled[lang] for lang in data.labelled]
         return data.loader(concatenate_datasets(sets))
 
-    def setup_run(self, cfg, tracker) -> None:
-        """Resolve what needs the tracking store (a previous run to start from), before loading."""
+    def setup_run(self, cfg, tracker, fingerprint: str = "") -> None:
+        """Resolve what needs the tracking store (a previous run to start from, matched on the
+        data `fingerprint`), before the model loads."""
 
     def initial_weights(self) -> Path | None:
         """Weights of another run this strategy starts from (recorded with their protocol)."""

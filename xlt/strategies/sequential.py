@@ -49,42 +49,51 @@ class Sequential(FewShot):
         if train_on == "source":
             self.k = 0
 
-    def setup_run(self, cfg, tracker) -> None:
-        self.checkpoint = self.resolve(cfg, tracker)
-        tracker.set_tags({"strategy.init_checkpoint": str(self.checkpoint)})
-
-    def resolve(self, cfg, tracker) -> Path:
-        spec = str(self.init_from)
-        if spec.startswith("latest:"):
-            strategy = renamed("strategy", spec.removeprefix("latest:"))
-            names = {
-                strategy,
-                *(old for old, new in RENAMED["strategy"].items() if new == strategy),
-            }
-            query = (
-                f"tags.strategy IN ({', '.join(repr(n) for n in sorted(names))}) and "
-                f"tags.dataset = '{cfg.dataset.name}' and "
-                f"tags.model = '{cfg.model.name}' and tags.seed = '{cfg.seed}' and "
-                "attributes.status = 'FINISHED'"
-            )
-            experiments = [e.experiment_id for e in tracker.client.search_experiments()]
-            runs = tracker.client.search_runs(
-                experiments, query, order_by=["attributes.start_time DESC"], max_results=20
-            )
-            runs = [r for r in runs if "best_checkpoint" in r.data.tags]
-            if not runs:
-                raise ConfigError(
-                    f"strategy.init_from={spec!r}: no finished {strategy!r} run with dataset "
-                    f"{cfg.dataset.name}, model {cfg.model.name}, seed {cfg.seed} and a checkpoint"
-                    f" in {tracker.uri}; run it first or give a checkpoint path or run id."
-                )
-            return Path(runs[0].data.tags["best_checkpoint"])
-        if RUN_ID.match(spec):
-            run = tracker.client.get_run(spec)
+    def setup_run(self, cfg, tracker, fingerprint: str = "") -> None:
+        """Resolve `init_from` once; a resumed run reuses the run it resolved to then."""
+        previous = tracker.client.get_run(tracker.run_id).data.tags if cfg.get("resume") else {}
+        if "strategy.init_run" in previous:
+            run = tracker.client.get_run(previous["strategy.init_run"])
+            self.checkpoint = Path(run.data.tags["best_checkpoint"])
+        elif str(self.init_from).startswith("latest:"):
+            run = self.latest_run(cfg, tracker, fingerprint)
+            self.checkpoint = Path(run.data.tags["best_checkpoint"])
+        elif RUN_ID.match(str(self.init_from)):
+            run = tracker.client.get_run(str(self.init_from))
             if "best_checkpoint" not in run.data.tags:
-                raise ConfigError(f"strategy.init_from: run {spec} recorded no checkpoint")
-            return Path(run.data.tags["best_checkpoint"])
-        return Path(spec).expanduser()
+                raise ConfigError(
+                    f"strategy.init_from: run {run.info.run_id} recorded no checkpoint"
+                )
+            self.checkpoint = Path(run.data.tags["best_checkpoint"])
+        else:
+            run = None
+        tags = {"strategy.init_checkpoint": str(self.checkpoint)}
+        tracker.set_tags(tags | ({"strategy.init_run": run.info.run_id} if run else {}))
+
+    def latest_run(self, cfg, tracker, fingerprint: str):
+        """The newest finished run of that strategy (or its old name) with the same data
+        (fingerprint), model, seed and selection, that recorded a checkpoint."""
+        spec = str(self.init_from)
+        strategy = renamed("strategy", spec.removeprefix("latest:"))
+        names = [strategy, *(old for old, new in RENAMED["strategy"].items() if new == strategy)]
+        same = (f"tags.dataset = '{cfg.dataset.name}' and tags.model = '{cfg.model.name}' and "
+                f"tags.seed = '{cfg.seed}' and tags.selection = '{cfg.selection.value}' and "
+                "attributes.status = 'FINISHED'")  # fmt: skip
+        if fingerprint:
+            same += f" and tags.data_fingerprint = '{fingerprint}'"
+        experiments = [e.experiment_id for e in tracker.client.search_experiments()]
+        runs = [run for name in names for run in tracker.client.search_runs(
+            experiments, f"tags.strategy = '{name}' and {same}", max_results=20)]  # fmt: skip
+        runs = sorted((r for r in runs if "best_checkpoint" in r.data.tags),
+                      key=lambda r: r.info.start_time, reverse=True)  # fmt: skip
+        if not runs:
+            raise ConfigError(
+                f"strategy.init_from={spec!r}: no finished {strategy!r} run with dataset "
+                f"{cfg.dataset.name} (same data), model {cfg.model.name}, seed {cfg.seed}, "
+                f"selection {cfg.selection.value} and a checkpoint in {tracker.uri}; run it "
+                "first or give a checkpoint path or run id."
+            )
+        return runs[0]
 
     def initial_weights(self) -> Path | None:
         return self.checkpoint

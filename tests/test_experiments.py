@@ -1,0 +1,83 @@
+"""Every config runs (lightning-hydra-template style): each offline experiment for a few steps,
+and one variation of the smoke experiment for every option of every group, one factor at a
+time. Hub-only options are composed and must fail fast offline; trainer=gpu is composed only."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.golden import run_in_process
+from tests.task_fixtures import write_task_files
+from xlt.config.options import group_options
+from xlt.errors import XltError
+
+FEW_STEPS = ["experiment=smoke", "dataset.limit=16", "trainer.max_steps=2",
+             "dataset.eval_batch_size=256", "torch_threads=1"]  # fmt: skip
+HUB = {"dataset": {"xnli", "pawsx", "panx", "xquad", "mlqa"},
+       "model": {"xlmr_base", "xlmr_large", "mbert"},
+       "augmentation/translator": {"marian"}}  # fmt: skip
+COMPOSE_ONLY = {"trainer": {"gpu", "ddp"}}  # no GPU here; DDP has its own multi-process test
+LOCAL = {"local": "pairs", "local_tagging": "tagging", "local_qa": "qa"}
+EXTRA = {("strategy", "freeze_lower"): ["strategy.freeze_layers=1"],
+         ("strategy", "few_shot"): ["strategy.k=1", "strategy.target_epochs=1"],
+         ("strategy", "sequential"): ["strategy.k=1"]}  # fmt: skip
+GROUPS = ("dataset", "model", "strategy", "augmentation", "augmentation/translator", "trainer")
+VARIATIONS = [(group, option) for group in GROUPS for option in group_options(group)]
+
+
+def variation(group: str, option: str, fixtures) -> list[str]:
+    overrides = [f"{group}={option}", *EXTRA.get((group, option), [])]
+    if group == "augmentation/translator":
+        overrides.insert(0, "augmentation=translate_train")
+    if group == "dataset" and option in LOCAL:
+        files = write_task_files(fixtures, LOCAL[option], n_train=24, n_eval=8)
+        overrides = [o for o in files if not o.startswith("dataset=")] + overrides
+    return overrides
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("variations")
+
+
+def test_every_group_option_is_covered():
+    options = {g: set(group_options(g)) for g in GROUPS}
+    assert all(options.values()) and {o for _, o in VARIATIONS} >= options["strategy"]
+
+
+@pytest.mark.parametrize("group,option", VARIATIONS)
+def test_one_option_at_a_time_from_the_smoke_experiment(group, option, root, token_cache):
+    overrides = [*FEW_STEPS, *variation(group, option, root / "fixtures")]
+    name = f"{group.replace('/', '-')}-{option}"
+    if option in HUB.get(group, ()):
+        start = time.monotonic()
+        with pytest.raises(XltError, match="offline|hub|HF_HUB_OFFLINE"):
+            from tests.conftest import compose_train
+            from xlt.train import preflight
+
+            cfg = compose_train(overrides, root=root)
+            preflight(cfg)  # sources with a preflight fail here, within a second
+            run_in_process(overrides, root, token_cache, name)  # translators fail when used
+        assert time.monotonic() - start < 30
+        return
+    if option in COMPOSE_ONLY.get(group, ()):
+        from tests.conftest import compose_train
+        from xlt.config.validate import check_required
+
+        check_required(compose_train(overrides, root=root))
+        return
+    if (group, option) == ("model", "me5_small"):
+        overrides.append("dataset.limit=8")
+    results, _ = run_in_process(overrides, root, token_cache, name)
+    assert results["test"]
+
+
+@pytest.mark.parametrize("experiment", [e for e in group_options("experiment")])
+def test_every_offline_experiment_runs_a_few_steps(experiment, root, token_cache):
+    """Declared sweeps (compare_strategies, tune_lr) run their base configuration once."""
+    overrides = [f"experiment={experiment}", "model=tiny_random", "dataset.limit=16",
+                 "trainer.max_steps=2", "trainer.enable_progress_bar=false"]  # fmt: skip
+    results, _ = run_in_process(overrides, root, token_cache, f"experiment-{experiment}")
+    assert results["test"]
