@@ -115,3 +115,35 @@ def test_sentence_alignment_learns_and_xlt_train_starts_from_it(tmp_path, token_
     wrong = run_cli(["model=me5_small", f"model.init_encoder={align_run.info.run_id}"],
                     tmp_path, token_cache)  # fmt: skip
     assert wrong.returncode == 2 and "does not fit this encoder" in wrong.stderr
+
+
+def test_layers_and_init_encoder_start_from_an_xlt_train_checkpoint_with_frozen_weights(
+    tmp_path, token_cache
+):
+    """An xlt-train checkpoint keeps trainable weights only; the frozen embeddings come from the
+    model source (same source: checked), for xlt-align task=layers and model.init_encoder."""
+    from tests.golden import run_in_process
+    from xlt.align.cli import run
+    from xlt.align.tasks.common import text_encoder
+
+    quick = ["model=tiny_random", "model.freeze_embeddings=true", "dataset.limit=32",
+             "trainer.max_epochs=1", "trainer.enable_progress_bar=false"]  # fmt: skip
+    _, out_dir = run_in_process(quick, tmp_path, token_cache, "frozen")
+    best = out_dir / "checkpoints" / "best.ckpt"
+    saved = torch.load(best, weights_only=True)["state_dict"]
+    assert not any("embeddings.word_embeddings" in k for k in saved)  # frozen: not saved
+
+    cfg = compose_align(["task=layers", "model@encoder=tiny_random", f"task.weights={best}"],
+                        tmp_path)  # fmt: skip
+    loaded = text_encoder(cfg.encoder, "encoder", weights=str(best)).bundle.encoder.state_dict()
+    trained = {k.removeprefix("net.encoder."): v for k, v in saved.items()
+               if k.startswith("net.encoder.")}  # fmt: skip
+    assert trained and all(torch.equal(loaded[k], v) for k, v in trained.items())
+    fresh = build_random_encoder().encoder.state_dict()
+    key = "embeddings.word_embeddings.weight"
+    assert torch.equal(loaded[key], fresh[key])  # the source's own frozen weights
+    assert "layers/en-zh/fine-tuned/p1_best_layer" in run(cfg)  # task=layers runs from it
+
+    _, chained = run_in_process([*quick, f"model.init_encoder={best}"], tmp_path, token_cache,
+                                "chained")  # fmt: skip
+    assert (chained / "data_access.json").is_file()

@@ -70,7 +70,7 @@ def test_zero_shot_trains_on_the_source_language_only():
 
 def test_checkpoints_hold_trainable_weights_only_and_refuse_a_mismatched_model():
     net, _ = tiny_net(freeze_embeddings=True)
-    scorers = {("dev", "en"): Classification().scorer(["a", "b", "c"], None, None)}
+    scorers = {("dev", "en"): Classification().scorer(["a", "b", "c"], {"id": ["0"]}, None)}
     module = TransferModule(
         net,
         Classification(),

@@ -47,7 +47,12 @@ def build_random_encoder(
     num_heads: Annotated[int, Range(ge=1)] = 2,
     intermediate_size: Annotated[int, Range(ge=1)] = 64,
     max_positions: Annotated[int, Range(ge=8)] = 512,
+    init_seed: Annotated[int, Range(ge=0)] = 0,
 ) -> EncoderBundle:
+    """A small BERT whose weights depend on `init_seed` alone (like a pretrained source they
+    are the same in every run, so weights a run kept frozen can be rebuilt from it); torch's
+    global generator is left as it was."""
+    import torch
     from transformers import BertConfig, BertModel
 
     tokenizer = byte_level_tokenizer(max_positions)
@@ -62,4 +67,7 @@ def build_random_encoder(
     )
     name = f"tiny-random-bert-h{hidden_size}-l{num_layers}-a{num_heads}-i{intermediate_size}"
     tokenizer.name_or_path = name
-    return EncoderBundle(BertModel(config, add_pooling_layer=False), tokenizer, name=name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        model = BertModel(config, add_pooling_layer=False)
+    return EncoderBundle(model, tokenizer, name=name)
