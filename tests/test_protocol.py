@@ -47,6 +47,8 @@ CASES = {
     "mix_with_target": (["augmentation=mix", "augmentation.target=0.5"], "multilingual", []),
     "code_switch": (["augmentation=code_switch"], "zero-shot+dictionary",
                     [("train", "zh", False, "dictionary")]),
+    "selection_final": (["selection=final"], "zero-shot+no-selection",
+                        [("dev", "en", True, "evaluation")]),
     "target_dev": (["selection=target_dev"], "zero-shot+target-dev-selection",
                    [("dev", "zh", True, "selection")]),
 }  # fmt: skip
@@ -161,6 +163,24 @@ def test_objective_and_dev_table_are_the_selected_weights(store, token_cache):
         if name == "objective_zero_shot":  # the best epoch's, not the last one's
             during_fit = [m["dev/acc/en"] for m in spool if "dev/acc/en" in m]
             assert len(during_fit) == 3 and results["dev"]["dev/acc/en"] == max(during_fit)
+
+
+def test_dev_every_n_steps_and_on_the_final_weights(store, token_cache, monkeypatch):
+    """trainer.val_every_n_steps (XTREME's save_steps): dev at step 3 and at the end (4)."""
+    import xlt.training.stages as stages
+
+    seen: list[list[int]] = []
+    check = stages.check_final_weights
+
+    def spy(trainer, module, datamodule, callback):
+        check(trainer, module, datamodule, callback)
+        seen.append([step for step, _ in module.dev_history])
+
+    monkeypatch.setattr(stages, "check_final_weights", spy)
+    extra = ["trainer.max_epochs=2", "trainer.val_every_n_steps=3"]  # 2 batches an epoch
+    results, _ = run_in_process([*QUICK, *extra], store, token_cache, "every_n_steps")
+    assert seen == [[3, 4]]  # the check at step 3, then the final weights
+    assert set(results["dev"]) >= {"dev/acc/en", "dev/acc/zh"}
 
 
 def readme_block(language: str, after: str) -> str:

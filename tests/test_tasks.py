@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import torch
 from datasets import Dataset
-from omegaconf import OmegaConf
 
 from xlt.errors import ConfigError
 from xlt.evaluation.qa_metrics import exact_match, f1, normalize_answer
+from xlt.evaluation.recipes import deviations, load_recipe, recipe_file, recipe_tags
 from xlt.models.sources.random_init import byte_level_tokenizer
 from xlt.reporting.reference import NOT_MEASURED, compare, load_references
 from xlt.tasks import get_task
@@ -63,6 +63,48 @@ def test_qa_windows_cover_a_long_context_and_point_at_the_answer(tmp_path):
             logits[row, f["start_positions"], 0] = logits[row, f["end_positions"], 1] = 10.0
     scorer.update(logits, batch)
     assert scorer.compute() == {"f1": 1.0, "em": 1.0}
+
+
+def test_qa_windows_follow_xtreme_stride_and_query_length(tmp_path):
+    """run_squad's semantics (XTREME's train_qa.sh): the question is cut to max_query_length
+    tokens, and consecutive windows start doc_stride context tokens apart."""
+    task, tokenizer = get_task("qa", doc_stride=40, max_query_length=16), byte_level_tokenizer()
+    examples = qa_examples().map(lambda r: {"question": "In which of the cities " + r["question"]})
+    features = task.tokenize(examples, tokenizer, max_length=96, text_prefix="",
+                             cache_dir=tmp_path, key=["t"], train=False)  # fmt: skip
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    context_tokens = tokenizer(examples[0]["context"], add_special_tokens=False,
+                               return_offsets_mapping=True)["offset_mapping"]  # fmt: skip
+    token_at = {start: i for i, (start, _) in enumerate(context_tokens)}
+    starts = []
+    for f in features:
+        outside = sum(1 for a, _ in f["offsets"] if a < 0)
+        assert outside == 16 + specials  # the capped question and the special tokens
+        starts.append(token_at[next(a for a, _ in f["offsets"] if a >= 0)])
+    assert len(starts) > 3 and starts[0] == 0
+    assert all(b - a == 40 for a, b in zip(starts, starts[1:], strict=False))
+    last = features[-1]["offsets"]
+    assert max(b for _, b in last) == len(examples[0]["context"])  # the windows reach the end
+
+
+def test_long_sentences_split_into_scored_pieces_as_xtreme_preprocesses_panx(tmp_path):
+    """`long_sentences=split`: no word is cut and scored as 'O'; every piece fits."""
+    words = [f"word{i}" for i in range(60)]
+    tags = [1 if i % 7 == 0 else 0 for i in range(60)]
+    ds = Dataset.from_dict({"id": ["s"], "tokens": [words], "tags": [tags], "lang": ["en"]})
+    tokenizer = byte_level_tokenizer()
+    cut = get_task("tagging").tokenize(ds, tokenizer, max_length=64, text_prefix="",
+                                       cache_dir=tmp_path, key=["t"], train=False)  # fmt: skip
+    assert len(cut) == 1 and sum(t != IGNORE for t in cut[0]["labels"]) < 60
+    split = get_task("tagging", long_sentences="split").tokenize(
+        ds, tokenizer, max_length=64, text_prefix="", cache_dir=tmp_path, key=["t"], train=False
+    )
+    assert len(split) > 1 and all(len(ids) <= 64 for ids in split["input_ids"])
+    assert [w for piece in split["tokens"] for w in piece] == words
+    assert [t for piece in split["labels"] for t in piece if t != IGNORE] == tags
+    assert split["id"] == [f"s~{k}" for k in range(len(split))]
+    with pytest.raises(ConfigError, match="long_sentences='cut'"):
+        get_task("tagging", long_sentences="cut")
 
 
 def test_official_answer_normalisation():
@@ -121,22 +163,27 @@ def test_second_offline_hsk_tasks(compose_cfg, dataset, n_labels):
     assert data.languages == ["en", "zh"]
 
 
-def test_every_xtreme_experiment_composes_with_the_papers_settings(compose_cfg):
+def test_every_xtreme_experiment_follows_xtremes_scripts_field_by_field(compose_cfg):
+    """experiments/xtreme/recipes.csv is XTREME's scripts as a table; every config matches its
+    row (and a changed field is recorded as a deviation)."""
     folder = Path(__file__).resolve().parents[1] / "conf" / "experiment" / "xtreme"
     names = sorted(p.stem for p in folder.glob("*.yaml"))
-    for needed in ("xnli_mbert", "xnli_xlmr_large", "pawsx_mbert", "panx_mbert", "xquad_mbert",
-                   "mlqa_mbert"):  # fmt: skip
-        assert needed in names
+    with recipe_file("xtreme").open() as handle:
+        table = {(r["task"], r["model"]) for r in csv.DictReader(handle)}
+    assert {tuple(n.split("_", 1)) for n in names} == table  # one config per recipe row
     for name in names:
         cfg = compose_cfg(f"experiment=xtreme/{name}")
         task, model = name.split("_", 1)
         assert cfg.model.name == model and cfg.logger.tags.reference_task == task
-        assert cfg.selection.value == "source_dev" and cfg.strategy._target_.endswith("ZeroShot")
-        assert cfg.dataset.batch_size * cfg.trainer.accumulate_grad_batches == 32
-    xnli = compose_cfg("experiment=xtreme/xnli_mbert")
-    assert xnli.strategy.optimizer.lr == 2e-5 and xnli.trainer.max_epochs == 5
-    assert xnli.model.max_length == 128 and xnli.dataset.task == "pair_classification"
-    assert OmegaConf.select(xnli, "trainer.precision") == "bf16-mixed"
+        assert cfg.strategy._target_.endswith("ZeroShot")
+        assert deviations(cfg, load_recipe("xtreme", task, model)) == [], name
+        assert recipe_tags(cfg) == {"recipe_deviations": "none"}
+    xnli = compose_cfg("experiment=xtreme/xnli_xlmr_large", "strategy.optimizer.lr=5e-6")
+    assert xnli.strategy.optimizer.lr == 5e-6 and xnli.trainer.precision == "32-true"
+    assert recipe_tags(xnli) == {
+        "recipe_deviations": "strategy.optimizer.lr=5e-06 (recipe: 3e-5)"}  # fmt: skip
+    qa = compose_cfg("experiment=xtreme/mlqa_mbert")
+    assert qa.selection.value == "final" and qa.trainer.val_every_n_steps is None
 
 
 def test_reference_file_holds_the_published_averages():
@@ -144,7 +191,7 @@ def test_reference_file_holds_the_published_averages():
     avg = {(r.model, r.task, r.setting, r.metric): r.value
            for r in refs.itertuples() if r.language == "avg"}  # fmt: skip
     assert avg[("mbert", "xnli", "zero-shot", "acc")] == 65.4
-    assert avg[("xlmr_large", "mlqa", "zero-shot", "f1")] == 71.6
+    assert avg[("xlmr_large", "mlqa", "zero-shot+no-selection", "f1")] == 71.6  # final weights
     assert avg[("xlmr_large", "xnli", "translate-train-all", "acc")] == 83.6
     with REFERENCES.open() as handle:
         assert list(csv.DictReader(handle))[0].keys() >= {"paper", "table", "value"}
@@ -166,7 +213,11 @@ def test_reference_table_lines_runs_up_with_published_numbers():
             "test/acc/en": 0.99, "test/acc/zh": 0.99},
            # XTREME's recipe is compared with XTREME's number (79.2), not XLM-R's (80.9)
            {**common, "dataset": "xnli", "model": "xlmr_large", "seed": 0, "recipe": "xtreme",
-            "test/acc/en": 0.80, "test/acc/zh": 0.78}]
+            "recipe_deviations": "none", "test/acc/en": 0.80, "test/acc/zh": 0.78},
+           # ... and only when it followed XTREME's scripts
+           {**common, "dataset": "xnli", "model": "xlmr_large", "seed": 1, "recipe": "xtreme",
+            "recipe_deviations": "strategy.optimizer.lr=5e-06 (recipe: 3e-5)",
+            "test/acc/en": 0.10, "test/acc/zh": 0.10}]
     )  # fmt: skip
     table = compare(runs, load_references(REFERENCES))
     multilingual = table[table.setting == "multilingual"]
@@ -174,6 +225,8 @@ def test_reference_table_lines_runs_up_with_published_numbers():
     xlmr = table[(table.model == "xlmr_large") & (table.task == "xnli")
                  & (table.setting == "zero-shot")].set_index("published")  # fmt: skip
     assert xlmr.loc["79.2"].measured == "79.0" and xlmr.loc["80.9"].measured == NOT_MEASURED
+    (deviating,) = table[table.source.str.contains("recipe not followed")].source
+    assert deviating == "xtreme's recipe not followed: strategy.optimizer.lr=5e-06 (recipe: 3e-5)"
     row = table[(table.task == "xnli") & (table.model == "mbert") & (table.language == "avg")
                 & (table.setting == "zero-shot")]  # fmt: skip
     assert row.measured.item() == "74.0 ± 1.4" and row.delta.item() == "+8.6"

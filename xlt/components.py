@@ -54,12 +54,24 @@ class Components:
 
 def selection_metric(cfg: DictConfig, source: str, primary: str = "acc") -> str:
     """XTREME protocol: the source language's dev score (accuracy, F1) picks the checkpoint."""
-    where = source if cfg.selection == Selection.source_dev else "avg_target"
+    where = "avg_target" if cfg.selection == Selection.target_dev else source
     return f"dev/{primary}/{where}"
 
 
 def selection_languages(cfg: DictConfig, source: str, targets: list[str]) -> list[str]:
+    """Whose dev set picks the checkpoint (none with `selection=final`)."""
+    if cfg.selection == Selection.final:
+        return []
     return [source] if cfg.selection == Selection.source_dev else list(targets)
+
+
+def validation_schedule(trainer_cfg: DictConfig) -> dict[str, Any]:
+    """`trainer.val_every_n_steps` (optimizer steps) as Lightning's batch-counted interval."""
+    steps = trainer_cfg.get("val_every_n_steps")
+    if steps is None:
+        return {}
+    batches = steps * trainer_cfg.get("accumulate_grad_batches", 1)
+    return {"val_check_interval": batches, "check_val_every_n_epoch": None}
 
 
 def build_data(cfg: DictConfig) -> tuple[TransferData, TaskFamily, str, list[str]]:
@@ -162,7 +174,7 @@ def make_trainer(
     cfg: DictConfig, logger, monitor: str, stage: Stage | None, has_dev: bool = True
 ) -> L.Trainer:
     """A Trainer from the config for one stage: checkpoints by `monitor` in stages that
-    select (only `last.ckpt`, for resuming, when the data has no dev set); no validation in
+    select (only `last.ckpt`, for resuming, with no dev set or `selection=final`); no validation in
     stages that do not select; `stage=None`: an evaluation-only Trainer."""
     out_dir = Path(cfg.paths.output_dir)
     callbacks: list = [LearningRateMonitor(logging_interval="step")]
@@ -170,7 +182,9 @@ def make_trainer(
         callbacks.append(RichProgressBar())
     overrides: dict[str, Any] = {}
     if stage is not None and stage.select_on_dev:
-        selects = {"monitor": monitor, "mode": "max", "save_top_k": 1} if has_dev else {}
+        overrides.update(validation_schedule(cfg.trainer))
+        selecting = has_dev and cfg.selection != Selection.final
+        selects = {"monitor": monitor, "mode": "max", "save_top_k": 1} if selecting else {}
         callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best",
                                          save_last=True, **selects))  # fmt: skip
     else:
@@ -179,6 +193,7 @@ def make_trainer(
             overrides["limit_val_batches"] = 0
     if stage is not None and stage.max_epochs is not None:
         overrides["max_epochs"] = stage.max_epochs
-    return instantiate_spec(cfg.trainer, "trainer", logger=logger, callbacks=callbacks,
+    spec = {k: v for k, v in cfg.trainer.items() if k != "val_every_n_steps"}
+    return instantiate_spec(spec, "trainer", logger=logger, callbacks=callbacks,
                             plugins=[AtomicCheckpointIO()], default_root_dir=str(out_dir),
                             **overrides)  # fmt: skip

@@ -13,9 +13,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from xlt.components import Components, build, make_trainer
+from xlt.config.schema import Selection
 from xlt.config.validate import check_required
 from xlt.data.access import RECORD_FILE
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
+from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
 from xlt.tracking.manifest import build_manifest, git_state
 from xlt.tracking.run_tracker import RunTracker
@@ -97,6 +99,7 @@ def run_tags(cfg: DictConfig, git: dict) -> dict[str, str]:
         "git_commit": git["commit"],
         "job_overrides": job_key(),
     }
+    tags.update(recipe_tags(cfg))  # a paper recipe claimed by the config, and what differs
     if cfg.model.source.get("trust_remote_code"):
         tags["model.trust_remote_code"] = "true"  # code from the hub ran in this job
     return tags
@@ -162,13 +165,16 @@ def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
     if not has_dev:
         log.warning("the data has no %s dev set: nothing selects the checkpoint, the final "
                     "weights are tested (protocol flag no_selection)", parts.source)  # fmt: skip
+    elif cfg.selection == Selection.final:
+        log.info("selection=final: the final weights are tested (protocol flag no_selection)")
 
     def trainer_for(stage):
         return make_trainer(cfg, tracker.logger, parts.monitor, stage, has_dev)
 
     try:
         trainer, best = run_stages(module, parts.datamodule, parts.strategy.stages(),
-                                   trainer_for, resume_from)  # fmt: skip
+                                   trainer_for, resume_from,
+                                   cfg.trainer.val_every_n_steps is not None)  # fmt: skip
     except (torch.OutOfMemoryError, RuntimeError) as err:
         raise out_of_memory(err, cfg) from err
     counters = parts.datamodule.batch_transform_counters()

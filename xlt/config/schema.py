@@ -23,10 +23,12 @@ class Pooling(StrEnum):
 
 
 class Selection(StrEnum):
-    """Which dev set picks the checkpoint: the source language's (XTREME protocol) or targets'."""
+    """Which dev set picks the checkpoint: the source language's (XTREME protocol), the
+    targets', or none (`final`: the last weights are tested, as XTREME's QA scripts do)."""
 
     source_dev = "source_dev"
     target_dev = "target_dev"
+    final = "final"
 
 
 @dataclass
@@ -79,6 +81,9 @@ class TrainerConfig:
     # Validate every N training batches (int) or fraction of an epoch (float).
     val_check_interval: Any = field(default=1.0, metadata=R(gt=0))
     check_val_every_n_epoch: int = field(default=1, metadata=R(ge=1))
+    # xlt's, not Lightning's: check dev every N optimizer steps and on the final weights
+    # (XTREME's save_steps with eval_all_checkpoints); null: as val_check_interval says.
+    val_every_n_steps: int | None = field(default=None, metadata=R(ge=1))
     # Batches per epoch: a count (int) or a fraction (float in [0, 1]).
     limit_train_batches: Any = field(default=None, metadata=R(gt=0))
     limit_val_batches: Any = field(default=None, metadata=R(ge=0))
@@ -97,6 +102,7 @@ class LoggerConfig:
     artifact_location: str | None = None
     run_name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # extra tags from the user
+    log_user: bool = False  # MLflow's mlflow.user tag: the OS user name only when true
 
 
 @dataclass

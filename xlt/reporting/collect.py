@@ -52,7 +52,8 @@ def run_row(run) -> dict:
            "target_langs": tags.get("target_langs", ""),
            "reference_task": tags.get("reference_task", ""),
            "reference_model": tags.get("reference_model", ""),
-           "recipe": tags.get("reference_recipe", "")}  # fmt: skip
+           "recipe": tags.get("reference_recipe", ""),
+           "recipe_deviations": tags.get("recipe_deviations", "")}  # fmt: skip
     row.update({k: v for k, v in run.data.metrics.items() if k.startswith(("test/", "dev/"))})
     return row
 

@@ -4,7 +4,8 @@ A run matches a reference row by task, model, setting and recipe. Its task and m
 tags `reference_task` / `reference_model` (experiment configs set them), else its dataset and
 model names; its setting is its recorded protocol (`zero-shot`: English TRAIN, English dev
 selection), never its strategy's name; its recipe is the tag `reference_recipe` (a run of
-XTREME's recipe is compared with XTREME's number, not the XLM-R paper's). Published values
+XTREME's recipe is compared with XTREME's number, not the XLM-R paper's), and only when the
+run followed it (tag `recipe_deviations` = none, xlt/evaluation/recipes.py). Published values
 are percentages, and so is the table; runs compared with nothing say why.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from xlt.errors import ConfigError
+from xlt.evaluation.recipes import FOLLOWED
 from xlt.reporting.aggregate import primary_metric
 
 COLUMNS = ("paper", "table", "recipe", "model", "task", "setting", "metric", "language", "value")
@@ -38,8 +40,17 @@ def run_keys(runs: pd.DataFrame) -> pd.DataFrame:
     runs["ref_task"] = runs.get("reference_task", "").replace("", pd.NA).fillna(runs["dataset"])
     runs["ref_model"] = runs.get("reference_model", "").replace("", pd.NA).fillna(runs["model"])
     runs["ref_setting"] = runs["protocol"]  # from what the run read, not from its strategy
-    runs["ref_recipe"] = runs.get("recipe", "")
+    runs["ref_recipe"] = [run_recipe(r) for _, r in runs.iterrows()]
     return runs
+
+
+def run_recipe(run: pd.Series) -> str:
+    """The recipe a run followed: its claimed one when checked and followed, `not <recipe>`
+    when it differs (or predates the check), "" when it claims none."""
+    recipe = run.get("recipe", "") or ""
+    if not recipe or run.get("recipe_deviations", "") == FOLLOWED:
+        return recipe
+    return f"not {recipe}"
 
 
 def run_value(run: pd.Series, metric: str, language: str) -> float | None:
@@ -65,7 +76,7 @@ def _measured(group: pd.DataFrame, metric: str, language: str) -> tuple[str, flo
 def compare(runs: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
     """Every reference row (measured or not), then measured groups no reference covers."""
     runs = run_keys(runs) if not runs.empty else runs
-    rows, covered = [], set()
+    rows, covered = [], set()  # indices of runs compared with a published number
     for _, ref in refs.iterrows():
         key = (ref["task"], ref["model"], ref["setting"])
         group = runs[(runs["ref_task"] == key[0]) & (runs["ref_model"] == key[1])
@@ -74,7 +85,7 @@ def compare(runs: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
                      ] if not runs.empty else runs  # fmt: skip
         measured, mean, n = _measured(group, ref["metric"], ref["language"])
         if n:
-            covered.add(key)
+            covered.update(group.index)
         rows.append(
             {
                 "task": key[0], "model": key[1], "setting": key[2], "metric": ref["metric"],
@@ -84,25 +95,30 @@ def compare(runs: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
                 "source": f"{ref['paper']}, {ref['table']}",
             }
         )  # fmt: skip
-    if not runs.empty:
-        for key, group in runs.groupby(["ref_task", "ref_model", "ref_setting"], sort=True):
-            if key in covered:
-                continue
+    left = runs.drop(index=list(covered)) if not runs.empty else runs
+    if not left.empty:
+        keys = ["ref_task", "ref_model", "ref_setting", "ref_recipe"]
+        for (*key, recipe), group in left.groupby(keys, sort=True):
             metric = primary_metric(group.dropna(axis=1, how="all"))
             measured, _, n = _measured(group, metric, "avg")
             rows.append(
                 {
                     "task": key[0], "model": key[1], "setting": key[2], "metric": metric,
                     "language": "avg", "measured": measured, "seeds": n, "published": "-",
-                    "delta": "", "source": why_unmatched(refs, key),
+                    "delta": "", "source": why_unmatched(refs, tuple(key), recipe, group),
                 }
             )  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def why_unmatched(refs: pd.DataFrame, key: tuple[str, str, str]) -> str:
+def why_unmatched(
+    refs: pd.DataFrame, key: tuple[str, str, str], recipe: str = "", group=None
+) -> str:
     """Why a measured group was compared with no published number."""
     task, model, setting = key
+    if recipe.startswith("not "):
+        found = group["recipe_deviations"].iloc[0] if group is not None else ""
+        return f"{recipe[4:]}'s recipe not followed: {found or 'run predates the recipe check'}"
     same = refs[(refs["task"] == task) & (refs["model"] == model)]
     if same.empty:
         return "no published number for this task and model"

@@ -98,53 +98,40 @@ class ExtractiveQA(TaskFamily):
     loader_columns = ("input_ids", "start_positions", "end_positions", "feature_idx", "lang")
 
     def __init__(
-        self, doc_stride: Annotated[int, Range(ge=1)] = 128, normalization: str = "squad"
+        self,
+        doc_stride: Annotated[int, Range(ge=1, doc="tokens between window starts")] = 128,
+        max_query_length: Annotated[int, Range(ge=1, doc="question tokens kept")] = 64,
+        normalization: str = "squad",
     ) -> None:
-        self.doc_stride, self.normalization = doc_stride, normalization
+        """Windows as in SQuAD's and XTREME's run_squad: a question cut to `max_query_length`
+        tokens, then context windows whose starts are `doc_stride` tokens apart."""
+        self.doc_stride, self.max_query_length = doc_stride, max_query_length
+        self.normalization = normalization
 
     def tokenize(self, ds, tokenizer, *, max_length, text_prefix, cache_dir, key, train):
-        stride = min(self.doc_stride, max_length // 2)
+        query_cap = min(self.max_query_length, max_length // 2)  # room for context in tiny runs
 
         def encode(batch: dict) -> dict:
-            enc = tokenizer(
-                [text_prefix + q.lstrip() for q in batch["question"]],
-                batch["context"],
-                truncation="only_second",
-                max_length=max_length,
-                stride=stride,
-                return_overflowing_tokens=True,
-                return_offsets_mapping=True,
-            )
-            out = {"input_ids": enc["input_ids"], "example_idx": [], "offsets": []}
-            out |= {"start_positions": [], "end_positions": [], "lang": []}
-            for i, offsets in enumerate(enc["offset_mapping"]):
-                ex = enc["overflow_to_sample_mapping"][i]
-                in_context = [s == 1 for s in enc.sequence_ids(i)]
-                spans = [
-                    tuple(o) if c else (-1, -1) for o, c in zip(offsets, in_context, strict=True)
-                ]
-                answer = batch["answers"][ex]
-                start_char = answer["answer_start"][0] if answer["answer_start"] else -1
-                end_char = start_char + len(answer["text"][0]) if answer["text"] else -1
-                start = end = 0  # the first token (CLS) when the answer is not in this window
-                inside = [j for j, (a, b) in enumerate(spans) if a >= 0]
-                if (
-                    inside
-                    and spans[inside[0]][0] <= start_char
-                    and spans[inside[-1]][1] >= end_char
-                ):
-                    start = next(j for j in inside if spans[j][1] > start_char)
-                    end = next(j for j in reversed(inside) if spans[j][0] < end_char)
-                out["example_idx"].append(batch["_example_idx"][ex])
-                out["offsets"].append([list(span) for span in spans])
-                out["start_positions"].append(start)
-                out["end_positions"].append(end)
-                out["lang"].append(batch["lang"][ex])
+            questions = [text_prefix + q.lstrip() for q in batch["question"]]
+            questions, lengths = cap_questions(tokenizer, questions, query_cap)
+            per_example: list[list[dict]] = [[] for _ in questions]
+            for q_len, rows in group_by(lengths).items():
+                overlap = window_overlap(tokenizer, max_length, q_len, self.doc_stride)
+                pairs = [questions[r] for r in rows], [batch["context"][r] for r in rows]
+                enc = tokenizer(*pairs, truncation="only_second", max_length=max_length,
+                                stride=overlap, return_overflowing_tokens=True,
+                                return_offsets_mapping=True)  # fmt: skip
+                for i in range(len(enc["input_ids"])):
+                    row = rows[enc["overflow_to_sample_mapping"][i]]
+                    per_example[row].append(window_feature(enc, i, batch, row))
+            features = [f for windows in per_example for f in windows]
+            out = {k: [f[k] for f in features] for k in WINDOW_KEYS}
             out["length"] = [len(x) for x in out["input_ids"]]
             return out
 
         numbered = ds.add_column("_example_idx", list(range(len(ds))))
-        identity = ["qa-v1", tokenizer_identity(tokenizer), max_length, stride, text_prefix, *key]
+        identity = ["qa-v2", tokenizer_identity(tokenizer), max_length, self.doc_stride,
+                    query_cap, text_prefix, *key]  # fmt: skip
         features = cached_map(numbered, encode, identity, cache_dir, numbered.column_names)
         return features.add_column("feature_idx", list(range(len(features))))
 
@@ -166,3 +153,51 @@ class ExtractiveQA(TaskFamily):
 
     def scorer(self, label_names, features, examples) -> Scorer:
         return QAScorer(features, examples, self.normalization)
+
+
+WINDOW_KEYS = ("input_ids", "example_idx", "offsets", "start_positions", "end_positions", "lang")
+
+
+def cap_questions(tokenizer, questions: list[str], cap: int) -> tuple[list[str], list[int]]:
+    """Questions cut after their `cap`-th token (run_squad's max_query_length), and their
+    token counts without special tokens."""
+    enc = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
+    capped = [q if len(ids) <= cap else q[: offsets[cap - 1][1]]
+              for q, ids, offsets in zip(questions, enc["input_ids"], enc["offset_mapping"],
+                                         strict=True)]  # fmt: skip
+    lengths = [len(ids) for ids in tokenizer(capped, add_special_tokens=False)["input_ids"]]
+    return capped, lengths
+
+
+def group_by(values: list[int]) -> dict[int, list[int]]:
+    """Row indices per value, in row order."""
+    groups: dict[int, list[int]] = {}
+    for row, value in enumerate(values):
+        groups.setdefault(value, []).append(row)
+    return groups
+
+
+def window_overlap(tokenizer, max_length: int, query_tokens: int, doc_stride: int) -> int:
+    """The tokenizer's `stride` (tokens shared by consecutive windows) that puts window starts
+    `doc_stride` tokens apart: the context room of a window minus `doc_stride`."""
+    room = max_length - query_tokens - tokenizer.num_special_tokens_to_add(pair=True)
+    return max(0, room - doc_stride)
+
+
+def window_feature(enc, i: int, batch: dict, row: int) -> dict:
+    """One window: its ids, the character span of each context token ((-1, -1) elsewhere), and
+    the answer's token positions (0, the first token, when the answer is not inside it)."""
+    in_context = [s == 1 for s in enc.sequence_ids(i)]
+    spans = [tuple(o) if c else (-1, -1)
+             for o, c in zip(enc["offset_mapping"][i], in_context, strict=True)]  # fmt: skip
+    answer = batch["answers"][row]
+    start_char = answer["answer_start"][0] if answer["answer_start"] else -1
+    end_char = start_char + len(answer["text"][0]) if answer["text"] else -1
+    start = end = 0
+    inside = [j for j, (a, b) in enumerate(spans) if a >= 0]
+    if inside and spans[inside[0]][0] <= start_char and spans[inside[-1]][1] >= end_char:
+        start = next(j for j in inside if spans[j][1] > start_char)
+        end = next(j for j in reversed(inside) if spans[j][0] < end_char)
+    return {"input_ids": enc["input_ids"][i], "example_idx": batch["_example_idx"][row],
+            "offsets": [list(span) for span in spans], "start_positions": start,
+            "end_positions": end, "lang": batch["lang"][row]}  # fmt: skip

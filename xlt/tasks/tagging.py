@@ -1,14 +1,19 @@
 """Token classification (PAN-X / WikiANN NER, POS): rows are words with a tag each; the tag sits
 on a word's first subword (the others are ignored, -100), and entity-level F1 is computed with
-seqeval per language, words cut by truncation counting as predicted 'O'."""
+seqeval per language. A sentence longer than `model.max_length` subwords is either cut (the
+cut words count as predicted 'O') or split into pieces scored as sentences (XTREME's PAN-X
+preprocessing)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from xlt.data.collate import pad, pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
+from xlt.errors import ConfigError
 from xlt.models.heads import TokenTagger
 from xlt.tasks.base import Scorer, TaskFamily
 
@@ -79,10 +84,28 @@ class Tagging(TaskFamily):
     metric_names = ("f1", "precision", "recall", "acc")
     loader_columns = ("input_ids", "labels", "tags", "lang")
 
+    def __init__(self, long_sentences: Literal["truncate", "split"] = "truncate") -> None:
+        """`long_sentences`: `truncate` cuts a sentence at model.max_length subwords (the cut
+        words are scored as 'O'); `split` makes pieces that fit, each a sentence (XTREME)."""
+        if long_sentences not in ("truncate", "split"):
+            raise ConfigError(
+                f"dataset.task_options.long_sentences={long_sentences!r}: use truncate or split"
+            )
+        self.long_sentences = long_sentences
+
     def tokenize(self, ds, tokenizer, *, max_length, text_prefix, cache_dir, key, train):
         prefix = text_prefix.split()  # e5's "query: " becomes an untagged first word
+        budget = (
+            max_length
+            - tokenizer.num_special_tokens_to_add()
+            - len(
+                tokenizer(prefix, is_split_into_words=True, add_special_tokens=False)["input_ids"]
+            )
+        )
 
         def encode(batch: dict) -> dict:
+            if self.long_sentences == "split":
+                batch = split_long_sentences(batch, tokenizer, budget)
             words = [prefix + list(tokens) for tokens in batch["tokens"]]
             enc = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
             labels = []
@@ -94,10 +117,11 @@ class Tagging(TaskFamily):
                     previous = word
                 labels.append(aligned)
             ids = enc["input_ids"]
-            return {"input_ids": ids, "labels": labels, "length": [len(x) for x in ids]}
+            return {**batch, "input_ids": ids, "labels": labels, "length": [len(x) for x in ids]}
 
-        identity = ["tagging-v1", tokenizer_identity(tokenizer), max_length, text_prefix, *key]
-        return cached_map(ds, encode, identity, cache_dir)
+        identity = ["tagging-v2", tokenizer_identity(tokenizer), max_length, text_prefix,
+                    self.long_sentences, *key]  # fmt: skip
+        return cached_map(ds, encode, identity, cache_dir, ds.column_names)
 
     def collator(self, tokenizer):
         return TaggingCollator(tokenizer.pad_token_id)
@@ -117,3 +141,37 @@ class Tagging(TaskFamily):
     def scorer(self, label_names, features, examples) -> Scorer:
         ids = list(map(str, features["id"])) if "id" in features.column_names else None
         return TaggingScorer(label_names, ids)
+
+
+def word_pieces(subwords: list[int], budget: int) -> list[tuple[int, int]]:
+    """Word ranges of consecutive pieces of at most `budget` subwords each (a single word
+    longer than that is a piece of its own, and is cut)."""
+    pieces, start, used = [], 0, 0
+    for i, n in enumerate(subwords):
+        if used + n > budget and i > start:
+            pieces.append((start, i))
+            start, used = i, 0
+        used += n
+    pieces.append((start, len(subwords)))
+    return pieces
+
+
+def split_long_sentences(batch: dict, tokenizer, budget: int) -> dict:
+    """Every sentence over `budget` subwords as several sentences; ids get `~k` suffixes."""
+    enc = tokenizer(batch["tokens"], is_split_into_words=True, add_special_tokens=False)
+    out: dict[str, list] = {column: [] for column in batch}
+    for row, words in enumerate(batch["tokens"]):
+        subwords = [0] * len(words)
+        for word in enc.word_ids(row):
+            if word is not None:
+                subwords[word] += 1
+        pieces = word_pieces(subwords, budget)
+        for k, (a, b) in enumerate(pieces):
+            for column, values in batch.items():
+                value = values[row]
+                if column in ("tokens", "tags"):
+                    value = value[a:b]
+                elif column == "id" and len(pieces) > 1:
+                    value = f"{value}~{k}"
+                out[column].append(value)
+    return out

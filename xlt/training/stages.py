@@ -52,9 +52,11 @@ def run_stages(
     stages: list[Stage],
     make_trainer: TrainerFactory,
     resume_from: Path | None,
+    validate_final: bool = False,
 ) -> tuple[L.Trainer, Path | None]:
     """Fit every stage in order; returns the last Trainer and the selected checkpoint of the
-    last selecting stage (None when the last stage tests its final weights)."""
+    last selecting stage (None when the last stage tests its final weights). `validate_final`:
+    dev is checked every N steps, so the final weights are checked too (XTREME's scripts)."""
     if resume_from is not None and len(stages) > 1:
         raise ConfigError(f"resume: this strategy has {len(stages)} stages; rerun it instead")
     best: Path | None = None
@@ -70,9 +72,28 @@ def run_stages(
         module.step_offset += trainer.global_step
         callback = trainer.checkpoint_callback
         selected = stage.select_on_dev and callback is not None and callback.monitor is not None
+        if selected and validate_final:
+            check_final_weights(trainer, module, datamodule, callback)
         best = Path(callback.best_model_path) if selected and callback.best_model_path else None
         log.info("stage %s done at step %d", stage.name, module.step_offset)
     return trainer, best
+
+
+def check_final_weights(trainer: L.Trainer, module: TransferModule, datamodule, callback) -> None:
+    """Dev on the final weights when the last step-scheduled check was earlier; they become
+    the best checkpoint when strictly better (as a step-scheduled check would have made them)."""
+    step = module.step_offset
+    if module.dev_history and module.dev_history[-1][0] == step:
+        return
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    dev = dict(module.results.get("dev", {}))
+    module.dev_history.append((step, dev))
+    score, best = dev.get(callback.monitor), callback.best_model_score
+    if score is not None and (best is None or score > float(best)):
+        path = Path(callback.best_model_path or Path(callback.dirpath) / "best.ckpt")
+        trainer.save_checkpoint(path, weights_only=True)
+        callback.best_model_path, callback.best_model_score = str(path), torch.tensor(score)
+    log.info("final weights at step %d: %s %.4f", step, callback.monitor, score or float("nan"))
 
 
 def select(
