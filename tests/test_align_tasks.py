@@ -85,6 +85,22 @@ def test_bitext_and_layer_tasks_log_to_mlflow(tmp_path):
     assert {"layers_en-zh.png", "layers.csv", "manifest.json"} <= files
 
 
+def test_dataset_limit_reaches_the_alignment_tasks(tmp_path):
+    """dataset.limit: the first N rows per split and language, in xlt-align as in xlt-train."""
+    from xlt.align.cli import run
+    from xlt.align.tasks.common import parallel_pairs
+    from xlt.config.validate import build
+    from xlt.data.access import Purpose
+
+    cfg = compose_align(["task=bitext", "model@encoder=tiny_random", "dataset.limit=40"], tmp_path)
+    data = build(cfg.dataset.loader, "dataset.loader")
+    ids, src, tgt = parallel_pairs(data, "test", "en", "zh", purpose=Purpose.evaluation, limit=40)
+    assert 0 < len(ids) <= 40 and len(src) == len(tgt) == len(ids)
+    assert {(r["lang"], r["rows"]) for r in data.access.entries()} == {("en", 40), ("zh", 40)}
+    p1 = run(cfg)["bitext/en-zh/cosine/p1_fwd"]
+    assert abs(p1 * len(ids) - round(p1 * len(ids))) < 1e-6  # a share of the limited pairs
+
+
 @pytest.mark.slow
 def test_sentence_alignment_learns_and_xlt_train_starts_from_it(tmp_path, token_cache):
     from tests.test_cli_end_to_end import run_cli

@@ -9,13 +9,17 @@ from omegaconf import DictConfig
 from xlt.align.bitext import mine, retrieval_accuracy
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
 from xlt.config.validate import build, resolve_languages
+from xlt.data.access import Purpose
 
 SCORINGS = ("cosine", "csls", "margin")
 
 
-def distractor_pools(data, split: str, source: str, target: str) -> tuple[list[str], list[str]]:
+def distractor_pools(
+    data, split: str, source: str, target: str, limit: int | None
+) -> tuple[list[str], list[str]]:
     """Unpaired sentences: source texts of one half of `split`, target texts of the other."""
-    ids, src, tgt = parallel_pairs(data, split, source, target)
+    ids, src, tgt = parallel_pairs(data, split, source, target, purpose=Purpose.evaluation,
+                                   limit=limit)  # fmt: skip
     half = len(ids) // 2
     return src[:half], tgt[half:]
 
@@ -35,8 +39,11 @@ def run(
     encoder = text_encoder(cfg.encoder, "encoder", weights, tracker.client)
     rows, metrics = [], {}
     for target in targets:
-        _, src_texts, tgt_texts = parallel_pairs(data, split, source, target)
-        extra_src, extra_tgt = distractor_pools(data, distractor_split, source, target)
+        _, src_texts, tgt_texts = parallel_pairs(data, split, source, target,
+                                                 purpose=Purpose.evaluation,
+                                                 limit=cfg.dataset.limit)  # fmt: skip
+        extra_src, extra_tgt = distractor_pools(data, distractor_split, source, target,
+                                                cfg.dataset.limit)  # fmt: skip
         src = encoder.sentences(src_texts + extra_src)
         tgt = encoder.sentences(tgt_texts + extra_tgt)
         n = len(src_texts)
@@ -62,8 +69,9 @@ def run(
     return metrics
 
 
-def pair_embeddings(encoder, data, split: str, source: str, target: str, layers=None):
-    _, src_texts, tgt_texts = parallel_pairs(data, split, source, target)
+def pair_embeddings(encoder, data, split, source, target, layers=None, limit=None):
+    _, src_texts, tgt_texts = parallel_pairs(data, split, source, target,
+                                             purpose=Purpose.evaluation, limit=limit)  # fmt: skip
     return encoder.sentences(src_texts, layers), encoder.sentences(tgt_texts, layers)
 
 

@@ -123,6 +123,12 @@ def run(
         from xlt.errors import ConfigError
 
         raise ConfigError(f"task.methods: unknown {sorted(unknown)}; choose from {list(METHODS)}")
+    if cfg.dataset.limit is not None:
+        log.warning(
+            "dataset.limit=%s does not apply to task=bli: it reads a dictionary, not dataset "
+            "rows (task.test_words sets the test size)",
+            cfg.dataset.limit,
+        )
     pairs = hsk_dictionary(source_lang, cedict)
     src_words, tgt_words, train_pairs, test_gold = indexed_dictionary(pairs, test_words, split_seed)
     sizes = {"dict/pairs": len(pairs), "dict/train_pairs": len(train_pairs),

@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 from xlt.align.embed import TextEncoder
 from xlt.config.validate import build
+from xlt.data.access import Purpose
 from xlt.data.transfer_data import TransferData
 
 
@@ -27,14 +28,21 @@ def text_encoder(model_cfg: DictConfig, key: str, weights: str | None = None, cl
 
 
 def parallel_pairs(
-    data: TransferData, split: str, source: str, target: str
+    data: TransferData,
+    split: str,
+    source: str,
+    target: str,
+    *,
+    purpose: Purpose,
+    limit: int | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
-    """(ids, source texts, target texts) of the sentences `split` has in both languages."""
-    rows = data.splits[split]
-    by_lang: dict[str, dict[str, str]] = {source: {}, target: {}}
-    for id_, text, lang in zip(rows["id"], rows["text"], rows["lang"], strict=True):
-        if lang in by_lang:
-            by_lang[lang][str(id_)] = text
+    """(ids, source texts, target texts) of the sentences `split` has in both languages, from
+    the first `limit` rows per language (dataset.limit), recorded as read for `purpose`."""
+    by_lang: dict[str, dict[str, str]] = {}
+    for lang in (source, target):
+        rows = data.subset(split, lang, limit, purpose=purpose, labelled=False,
+                           detail="xlt-align parallel sentences")  # fmt: skip
+        by_lang[lang] = dict(zip(map(str, rows["id"]), rows["text"], strict=True))
     ids = sorted(set(by_lang[source]) & set(by_lang[target]))
     return ids, [by_lang[source][i] for i in ids], [by_lang[target][i] for i in ids]
 

@@ -42,7 +42,8 @@ def run(
         for label, spec in variants.items():
             encoder = text_encoder(cfg.encoder, "encoder", spec, tracker.client)
             layers = list(range(encoder.num_layers + 1))
-            src, tgt = pair_embeddings(encoder, data, split, source, target, layers)
+            src, tgt = pair_embeddings(encoder, data, split, source, target, layers,
+                                       cfg.dataset.limit)  # fmt: skip
             curves[label] = layer_accuracy(src, tgt, scoring)
             key = f"layers/{source}-{target}/{label}/p1"
             for layer, value in enumerate(curves[label]):

@@ -17,6 +17,7 @@ from xlt.align.sentence_training import AlignmentLoss, PairCollator, ParallelAli
 from xlt.align.tasks.bitext import SCORINGS
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
 from xlt.config.validate import build, resolve_languages
+from xlt.data.access import DataAccess, Purpose
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,15 @@ def translation_pairs(cfg: DictConfig, eval_split: str):
     data = build(cfg.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(cfg, data)
     train_pairs, held_out = [], {}
+    limit = cfg.dataset.limit
     for target in targets:  # training pairs from TRAIN only; test sentences are never seen
-        _, src, tgt = parallel_pairs(data, "train", source, target)
+        _, src, tgt = parallel_pairs(data, "train", source, target, purpose=Purpose.training,
+                                     limit=limit)  # fmt: skip
         train_pairs += list(zip(src, tgt, strict=True))
-        held_out[f"{source}-{target}"] = parallel_pairs(data, eval_split, source, target)[1:]
-    return train_pairs, held_out, targets
+        pairs = parallel_pairs(data, eval_split, source, target, purpose=Purpose.evaluation,
+                               limit=limit)  # fmt: skip
+        held_out[f"{source}-{target}"] = pairs[1:]
+    return train_pairs, held_out, targets, data.access
 
 
 def align(student, teacher_enc, train_pairs, tracker, settings: dict) -> None:
@@ -62,19 +67,15 @@ def align(student, teacher_enc, train_pairs, tracker, settings: dict) -> None:
     trainer.fit(module, loader)
 
 
-def save_aligned(cfg: DictConfig, student, tracker, loss: str, targets: list[str]) -> Path:
+def save_aligned(cfg: DictConfig, student, tracker, loss: str, access: DataAccess) -> Path:
     """The aligned encoder, with the record of what it read: xlt-train runs that start from it
     inherit that (target TRAIN text), so they are not reported as plain zero-shot."""
-    from xlt.data.access import RECORD_FILE, DataAccess
+    from xlt.data.access import RECORD_FILE
     from xlt.evaluation.protocol import protocol_flags, protocol_label
 
     out = Path(cfg.paths.output_dir) / "aligned_encoder"
     student.bundle.encoder.save_pretrained(out)
     student.bundle.tokenizer.save_pretrained(out)
-    access = DataAccess()
-    for lang in [cfg.dataset.source_lang, *targets]:
-        access.record("train", lang, labelled=False, purpose="training", rows=0,
-                      detail="xlt-align translation pairs")  # fmt: skip
     flags = protocol_flags(access.entries(), cfg.dataset.source_lang)
     flags["no_selection"] = False  # an encoder, not a tested model: selection is the user's run
     (out / RECORD_FILE).write_text(access.to_json(flags=flags, protocol=protocol_label(flags)))
@@ -96,7 +97,7 @@ def run(
     scorings: list[str] = SCORINGS,
     name: str = "sentence_align",
 ) -> dict[str, float]:
-    train_pairs, held_out, targets = translation_pairs(cfg, eval_split)
+    train_pairs, held_out, _, access = translation_pairs(cfg, eval_split)
     tracker.log_metrics({"align/train_pairs": len(train_pairs)})
     student = text_encoder(cfg.encoder, "encoder")
     if cfg.encoder.freeze_embeddings:
@@ -109,7 +110,7 @@ def run(
     settings = {"loss": loss, "lr": lr, "scale": scale, "warmup_ratio": warmup_ratio,
                 "batch_size": batch_size, "epochs": epochs}  # fmt: skip
     align(student, teacher_enc, train_pairs, tracker, settings)
-    out = save_aligned(cfg, student, tracker, loss, targets)
+    out = save_aligned(cfg, student, tracker, loss, access)
     rows += retrieval_rows(student, held_out, "after", scorings)
     metrics = {f"align/{r['encoder']}/{r['pair']}/{r['scoring']}/{k}": r[k]
                for r in rows for k in ("p1_fwd", "p1_bwd", "xsim_error")}  # fmt: skip
