@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 from mlflow import MlflowClient
+from omegaconf import OmegaConf
 
 from tests.test_cli_end_to_end import XLT_TRAIN, run_cli
+from xlt.errors import ConfigError
 from xlt.training.resume import AtomicCheckpointIO
 
 LEARN = ["model=tiny_random", "dataset.limit=600", "strategy.optimizer.lr=1e-3",
@@ -181,20 +183,53 @@ def test_out_of_memory_gets_advice_and_keeps_the_failed_run(compose_cfg, monkeyp
 
 def test_secrets_never_reach_mlflow(compose_cfg, monkeypatch):
     from xlt.pipeline import run
+    from xlt.tracking.manifest import unmasked
 
     monkeypatch.setenv("XLT_TEST_SECRET_ENV", "env-secret-value")
     cfg = compose_cfg("model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
                       "trainer.enable_progress_bar=false",
-                      "+logger.tags.hub_token=hf_abcdef")  # fmt: skip
+                      "+logger.tags.hub_token=hf_abcdef",
+                      "+logger.tags.mirror='https://alice:s3cret-pw@host/x?sig=sig123&a=1'",
+                      "+logger.tags.tokens_column=words")  # fmt: skip
     run(cfg)
     client = MlflowClient(tracking_uri=cfg.logger.tracking_uri)
     (logged,) = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
-    assert logged.data.tags["hub_token"] == "***"
-    everything = str(logged.data.params) + str(logged.data.tags)
+    tags = logged.data.tags
+    assert tags["hub_token"] == "***" and tags["tokens_column"] == "words"  # whole key parts
+    assert tags["mirror"] == "https://alice:***@host/x?sig=***&a=1"  # credentials in values
+    assert tags["mlflow.user"] == "unrecorded"  # logger.log_user=true records it
+    everything = str(logged.data.params) + str(tags)
     out_dir = Path(cfg.paths.output_dir)
     for name in ("manifest.json", "config.yaml", "overrides.yaml"):
         everything += (out_dir / name).read_text()
-    assert "hf_abcdef" not in everything and "env-secret-value" not in everything
+    for secret in ("hf_abcdef", "s3cret-pw", "sig123", "env-secret-value"):
+        assert secret not in everything
+    artifacts = {a.path for a in client.list_artifacts(logged.info.run_id)}
+    assert "private" not in artifacts
+    # resume and xlt-reproduce read the owner-only private copy, never `***`
+    private = out_dir / "private" / "config.yaml"
+    assert private.stat().st_mode & 0o077 == 0 and "hf_abcdef" in private.read_text()
+    masked = OmegaConf.to_container(OmegaConf.load(out_dir / "config.yaml"))
+    assert unmasked(out_dir, "config.yaml", masked, "resume")["logger"]["tags"]["hub_token"] == (
+        "hf_abcdef")  # fmt: skip
+    private.unlink()
+    with pytest.raises(ConfigError, match="pass the secret values again"):
+        unmasked(out_dir, "config.yaml", masked, "resume")
+
+
+def test_xlt_reproduce_replays_no_masked_override(tmp_path):
+    from xlt.tracking.manifest import keep_private, mask_secrets
+    from xlt.tracking.reproduce import replayable
+
+    overrides = ["seed=1", "+model.source.token=hf_secret"]
+    logged = mask_secrets(overrides)
+    assert logged == ["seed=1", "+model.source.token=***"]
+    # the user passes the secret again: it wins, nothing masked is replayed
+    assert replayable(logged, tmp_path, ["+model.source.token=hf_new"]) == ["seed=1"]
+    with pytest.raises(ConfigError, match="overrides.yaml holds secrets"):
+        replayable(logged, tmp_path, [])
+    keep_private(tmp_path, {}, overrides)
+    assert replayable(logged, tmp_path, []) == overrides
 
 
 @pytest.mark.parametrize("uri", ["http://127.0.0.1:9", "sqlite:///FILE/mlflow.db", "./mlruns"])

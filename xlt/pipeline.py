@@ -19,7 +19,7 @@ from xlt.data.access import RECORD_FILE
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
-from xlt.tracking.manifest import build_manifest, git_state
+from xlt.tracking.manifest import build_manifest, git_state, keep_private
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.precision import warn_if_slow_precision
 from xlt.training.recovery import (
@@ -121,6 +121,7 @@ def record_start(
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     manifest = build_manifest(config, hydra_overrides(), git, cfg.seed, parts.data.fingerprint)
     if resume_from is None and not cfg.get("resume"):
+        keep_private(Path(cfg.paths.output_dir), config, hydra_overrides())
         tracker.start(cfg, manifest)
     else:
         tracker.set_tags({"resumed_from": str(resume_from or "start")})

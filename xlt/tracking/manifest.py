@@ -58,22 +58,57 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-SECRET_KEY = re.compile(r"token|password|passwd|secret|api_?key|credential|auth", re.IGNORECASE)
+# Whole parts of a key (split at `.`, `_`, `-` and camelCase): `tokens_column` and `author` stay.
+SECRET_PARTS = {"token", "password", "passwd", "pwd", "secret", "apikey", "credential",
+                "credentials", "auth", "passphrase"}  # fmt: skip
+SECRET_PAIRS = {("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key")}
+CREDENTIALS_IN_URI = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@\s:]*:)[^/@\s]+@", re.I)
+SECRET_QUERY = re.compile(r"(?P<head>[?&;](?:[a-z_]*token|password|secret|api_?key|key|sig|"
+                          r"signature)=)[^&;#\s]+", re.I)  # fmt: skip
 MASK = "***"
 
 
+def key_parts(key: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key)
+    return [p for p in re.split(r"[._\-\s/+]+", spaced.lower()) if p]
+
+
+def secret_key(key: str) -> bool:
+    """A key whose value is a secret: a whole part such as `token` or `password`, or a pair
+    such as `api_key` (`tokens_column` and `author` are not)."""
+    parts = key_parts(key)
+    pairs = zip(parts, parts[1:], strict=False)
+    return bool(SECRET_PARTS & set(parts)) or any(pair in SECRET_PAIRS for pair in pairs)
+
+
+def mask_value(text: str) -> str:
+    """Credentials inside a value: `scheme://user:PASSWORD@host`, `?token=...`."""
+    text = CREDENTIALS_IN_URI.sub(lambda m: f"{m['head']}{MASK}@", text)
+    return SECRET_QUERY.sub(lambda m: f"{m['head']}{MASK}", text)
+
+
+def has_mask(value: Any) -> bool:
+    """Whether a logged value went through masking (a rerun cannot replay it)."""
+    if isinstance(value, dict):
+        return any(has_mask(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_mask(v) for v in value)
+    return isinstance(value, str) and MASK in value
+
+
 def mask_secrets(value: Any, key: str = "") -> Any:
-    """The config with values under secret-looking keys replaced, at any depth; overrides such
-    as `+model.source.token=...` too. Nothing from the environment is ever logged."""
-    if SECRET_KEY.search(key) and not isinstance(value, dict | list):
+    """The config with values under secret keys replaced, at any depth, and credentials inside
+    values (URIs, query strings) masked; overrides such as `+model.source.token=...` too.
+    Nothing from the environment is ever logged."""
+    if secret_key(key) and not isinstance(value, dict | list) and value is not None:
         return MASK
     if isinstance(value, dict):
         return {k: mask_secrets(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_secrets(v, key) for v in value]
-    if isinstance(value, str) and "=" in value and SECRET_KEY.search(value.partition("=")[0]):
+    if isinstance(value, str) and "=" in value and secret_key(value.partition("=")[0]):
         return f"{value.partition('=')[0]}={MASK}"
-    return value
+    return mask_value(value) if isinstance(value, str) else value
 
 
 def build_manifest(
@@ -90,3 +125,42 @@ def build_manifest(
         "command": mask_secrets([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "config": mask_secrets(config),
     }
+
+
+PRIVATE_DIR = "private"  # in the run folder, owner-only, never logged to MLflow
+
+
+def keep_private(out_dir: Path, config: dict, overrides: list[str]) -> Path | None:
+    """The unmasked config and overrides, owner-only in the run folder, when masking hid
+    something: resume and xlt-reproduce read them instead of replaying `***`."""
+    if not (has_mask(mask_secrets(config)) or has_mask(mask_secrets(overrides))):
+        return None
+    import yaml
+
+    folder = out_dir / PRIVATE_DIR
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    for name, value in (("config.yaml", config), ("overrides.yaml", overrides)):
+        path = folder / name
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(yaml.safe_dump(value, sort_keys=False))
+    return folder
+
+
+def unmasked(out_dir: Path, name: str, logged: Any, what: str) -> Any:
+    """The private copy of a logged config or override list that holds masked secrets; a
+    ConfigError naming the way out when it is gone."""
+    if not has_mask(logged):
+        return logged
+    path = out_dir / PRIVATE_DIR / name
+    if path.is_file():
+        import yaml
+
+        return yaml.safe_load(path.read_text())
+    from xlt.errors import ConfigError
+
+    raise ConfigError(
+        f"{what}: the run's {name} holds secrets logged as {MASK} and its private copy "
+        f"{path} is gone; pass the secret values again as overrides (or restore the folder)."
+    )

@@ -18,12 +18,25 @@ def load_manifest(client, run_id: str) -> dict:
         return json.loads(Path(path).read_text())
 
 
-def rerun_command(manifest: dict, run_id: str, tracking_uri: str, extra: list[str]) -> list[str]:
+def replayable(overrides: list[str], out_dir: Path, extra: list[str]) -> list[str]:
+    """The original overrides with no `***` in them: secrets the user passes again win, the
+    rest come from the run folder's private copy (or a one-line error says what to pass)."""
+    from xlt.tracking.manifest import MASK, unmasked
+
+    again = {o.partition("=")[0].lstrip("+~") for o in extra}
+    kept = [o for o in overrides if not (MASK in o and o.partition("=")[0].lstrip("+~") in again)]
+    return unmasked(out_dir, "overrides.yaml", kept, "xlt-reproduce")
+
+
+def rerun_command(
+    manifest: dict, run_id: str, tracking_uri: str, extra: list[str], out_dir: Path = Path()
+) -> list[str]:
     """The original overrides, the same store, a tag pointing back at the original run."""
     exe = Path(sys.executable).parent / "xlt-train"
     from xlt.config.retired import rename_override
 
-    overrides = [rename_override(o) for o in manifest["overrides"]  # old names, current ones
+    originals = replayable(manifest["overrides"], out_dir, extra)
+    overrides = [rename_override(o) for o in originals  # old names, current ones
                  if not o.startswith("logger.tracking_uri=")]  # fmt: skip
     return [
         str(exe),
@@ -41,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides (e.g. trainer=gpu)")
     args = parser.parse_args(argv)
 
+    from xlt.errors import ConfigError
     from xlt.tracking.manifest import git_state
     from xlt.tracking.store import check_tracking_store
 
@@ -53,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             f"xlt-reproduce: warning: the run used commit {manifest['git']['commit']}"
             f"{' (dirty)' if manifest['git']['dirty'] else ''}; this checkout is {now['commit']}."
         )
-    command = rerun_command(manifest, args.run_id, args.tracking_uri, args.overrides)
+    out_dir = Path(original.data.tags.get("output_dir", ""))
+    try:
+        command = rerun_command(manifest, args.run_id, args.tracking_uri, args.overrides, out_dir)
+    except ConfigError as err:
+        print(f"xlt-reproduce: {err}", file=sys.stderr)
+        return 2
     print("rerunning:", " ".join(command))
     status = subprocess.run(command).returncode
     if status != 0:

@@ -61,7 +61,8 @@ class RunTracker:
             tags=tags,
             run_id=run_id,  # resuming: the same run, its metric history continues
             spool=str(spool),
-            source=sys.argv[0],
+            source=Path(sys.argv[0]).name,
+            log_user=bool(cfg.logger.get("log_user", False)),
         )
         self.logger = ServiceLogger(self.service, run, spool)
 

@@ -73,8 +73,10 @@ class StoreWriter:
         run_id: str | None,
         spool: str,
         source: str,
+        log_user: bool = False,
     ) -> dict[str, str]:
-        """A new run (or, resuming, the given one set back to RUNNING); its ids and experiment."""
+        """A new run (or, resuming, the given one set back to RUNNING); its ids and experiment.
+        The OS user name is recorded only with `log_user`."""
         from mlflow.tracking.context.registry import resolve_tags
 
         from xlt.tracking.store import experiment_id as find_or_create
@@ -90,6 +92,8 @@ class StoreWriter:
             # MLflow's context tags (user, source), as MLFlowLogger sets them; the source is the
             # training entry point, not this process.
             tags = {**resolve_tags(tags), "mlflow.source.name": source}
+            if not log_user:
+                tags["mlflow.user"] = "unrecorded"
             run_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
         name = self.client.get_experiment(experiment_id).name
         return {"run_id": run_id, "experiment_id": experiment_id, "experiment": name}

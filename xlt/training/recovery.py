@@ -87,8 +87,11 @@ def resume_target(cfg: DictConfig) -> tuple[DictConfig, str | None, Path | None]
     if not saved.is_file():
         raise ConfigError(f"resume={spec}: its run folder {out_dir} (tag output_dir) is gone")
     from xlt.config.schema import TrainConfig
+    from xlt.tracking.manifest import unmasked
 
-    original = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(saved))
+    logged = OmegaConf.to_container(OmegaConf.load(saved))
+    config = unmasked(out_dir, "config.yaml", logged, f"resume={spec}")  # never replay ***
+    original = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.create(config))
     original.resume = spec
     log.info("resuming run %s from %s", spec, last_checkpoint(out_dir) or "the start")
     return original, spec, last_checkpoint(out_dir)
