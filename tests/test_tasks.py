@@ -133,7 +133,7 @@ def test_tags_sit_on_first_subwords_and_truncated_words_count_as_missed(tmp_path
     labels = torch.tensor([[IGNORE, 1, IGNORE, 0]])  # only 2 of 3 words survived truncation
     logits = torch.zeros(1, 4, 4)
     logits[0, 1, 1] = logits[0, 3, 0] = 5.0
-    scorer.update(logits, {"labels": labels, "tags": [[1, 0, 3]]})
+    scorer.update(logits, {"labels": labels, "tags": [[1, 0, 3]], "row": torch.tensor([0])})
     scores = scorer.compute()
     assert scores["precision"] == 1.0 and scores["recall"] == 0.5  # Paris (B-LOC) was cut off
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from xlt.tasks.base import ROW
+
 
 def pad(rows: list[dict], key: str, value: int) -> torch.Tensor:
     """rows[i][key] (lists of ints) as one [rows, longest] tensor, filled with `value`."""
@@ -34,6 +36,19 @@ class PadCollator:
         batch = pad_inputs(rows, self.pad_id)
         if "label" in rows[0]:
             batch["labels"] = torch.as_tensor([r["label"] for r in rows], dtype=torch.long)
+        return batch
+
+
+class RowCollator:
+    """Evaluation batches: the task's collation plus each row's position in its evaluation set
+    (scorers key on it, so rows a distributed sampler repeats count once)."""
+
+    def __init__(self, collate) -> None:
+        self.collate = collate
+
+    def __call__(self, rows: list[dict]) -> dict:
+        batch = self.collate(rows)
+        batch[ROW] = torch.as_tensor([r[ROW] for r in rows], dtype=torch.long)
         return batch
 
 

@@ -21,11 +21,11 @@ from transformers import PreTrainedTokenizerBase
 
 from xlt.augment.base import Augmentation, AugmentContext, BatchTransform
 from xlt.data.access import Purpose
-from xlt.data.collate import LengthGroupedBatchSampler
+from xlt.data.collate import LengthGroupedBatchSampler, RowCollator
 from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData
-from xlt.tasks.base import EvalKey, TaskFamily
+from xlt.tasks.base import ROW, EvalKey, TaskFamily
 
 
 class TrainCollator:
@@ -72,7 +72,8 @@ class TransferDataModule(L.LightningDataModule):
         self.num_workers, self.limit, self.cache_dir = num_workers, limit, cache_dir
         self.seed, self.length_grouped = seed, length_grouped
         self.task = task
-        self._eval_collate = task.collator(tokenizer)  # fixed: evaluation batches use only this
+        # fixed: evaluation batches use only this (the task's collation, plus row positions)
+        self._eval_collate = RowCollator(task.collator(tokenizer))
         self.batch_transform: BatchTransform | None = None
         self.strategy_loader: Callable[[TrainingData], Any] | None = None  # set by the pipeline
         self.augmented: Dataset | None = None
@@ -127,7 +128,8 @@ class TransferDataModule(L.LightningDataModule):
             purpose = Purpose.selection if chooses else Purpose.evaluation
             subset = self.data.subset(split, lang, self.limit, purpose=purpose)
             self.eval_examples[(split, lang)] = subset
-            self.eval_sets[(split, lang)] = sort_by_length(self.tokenized(subset, [split, lang]))
+            features = sort_by_length(self.tokenized(subset, [split, lang]))
+            self.eval_sets[(split, lang)] = features.add_column(ROW, list(range(len(features))))
 
     def _augmented_source(self) -> Dataset:
         """Source TRAIN rows through the augmentation (static rows, cached), plus its train-time
@@ -149,7 +151,7 @@ class TransferDataModule(L.LightningDataModule):
         ]
 
     def _loader(self, ds: Dataset, collate, **kwargs: Any) -> DataLoader:
-        columns = [c for c in self.task.loader_columns if c in ds.column_names]
+        columns = [c for c in (*self.task.loader_columns, ROW) if c in ds.column_names]
         return DataLoader(
             ds.with_format(columns=columns),
             collate_fn=collate,

@@ -10,11 +10,13 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 METRICS = ("acc", "macro_f1")
 
 
-def language_metrics(num_classes: int) -> MetricCollection:
+def language_metrics(num_classes: int, sync: bool = True) -> MetricCollection:
+    """Accuracy and macro-F1; `sync=False` for rows already gathered from every process."""
+    options = {"num_classes": num_classes, "sync_on_compute": sync}
     return MetricCollection(
         {
-            "acc": MulticlassAccuracy(num_classes=num_classes, average="micro"),
-            "macro_f1": MulticlassF1Score(num_classes=num_classes, average="macro"),
+            "acc": MulticlassAccuracy(average="micro", **options),
+            "macro_f1": MulticlassF1Score(average="macro", **options),
         }
     )
 

@@ -18,9 +18,25 @@ if TYPE_CHECKING:
 EvalKey = tuple[str, str]  # (split, language): one evaluation loader and scorer each
 
 
+ROW = "row"  # every evaluation batch carries its rows' positions in the evaluation set
+
+
+def gathered(state: dict[int, Any]) -> dict[int, Any]:
+    """Per-row state from every process, each row once and in row order. Under DDP each
+    process scores its shard, and the sampler pads shards with repeated rows: keyed by row
+    position, the merged state is exactly the single-process one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        parts: list[dict[int, Any] | None] = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, state)
+        state = {row: value for part in parts for row, value in (part or {}).items()}
+    return dict(sorted(state.items()))
+
+
 class Scorer(nn.Module):
-    """Accumulates one (split, language)'s predictions over batches; `compute` gives metrics.
-    A module, so torchmetrics-based scorers move to the device and sync across processes."""
+    """Accumulates one (split, language)'s predictions over batches, keyed by row position so
+    that `compute` (which every process calls, in the same order) scores each row once."""
 
     def update(self, outputs: torch.Tensor, batch: dict[str, Any]) -> None:
         raise NotImplementedError

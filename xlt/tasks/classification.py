@@ -10,33 +10,41 @@ from xlt.data.collate import PadCollator
 from xlt.data.tokenize import tokenize
 from xlt.evaluation.metrics import language_metrics
 from xlt.models.classifier import SequenceClassifier
-from xlt.tasks.base import Scorer, TaskFamily
+from xlt.tasks.base import ROW, Scorer, TaskFamily, gathered
 
 
 class ClassificationScorer(Scorer):
     def __init__(self, num_labels: int, ids: list[str]) -> None:
         super().__init__()
-        self.metrics = language_metrics(num_labels)
-        self.ids = ids  # of the evaluation rows, in loader order
+        self.num_labels = num_labels
+        self.ids = ids  # of the evaluation rows, by row position
         self.reset()
 
     def update(self, outputs: torch.Tensor, batch: dict) -> None:
-        predicted = outputs.argmax(-1)
-        self.metrics.update(predicted, batch["labels"])
-        self.pred += predicted.tolist()
-        self.gold += batch["labels"].tolist()
+        predicted = outputs.argmax(-1).tolist()
+        gold = batch["labels"].tolist()
+        for row, p, g in zip(batch[ROW].tolist(), predicted, gold, strict=True):
+            self.rows[row] = (p, g)
 
     def compute(self) -> dict[str, float]:
-        return {name: float(v) for name, v in self.metrics.compute().items()}
+        self.merged = gathered(self.rows)
+        if not self.merged:
+            return {}
+        pred, gold = (torch.tensor(column) for column in zip(*self.merged.values(), strict=True))
+        metrics = language_metrics(self.num_labels, sync=False)
+        metrics.update(pred, gold)
+        return {name: float(v) for name, v in metrics.compute().items()}
 
     def reset(self) -> None:
-        self.metrics.reset()
-        self.pred: list[int] = []
-        self.gold: list[int] = []
+        self.rows: dict[int, tuple[int, int]] = {}
+        self.merged: dict[int, tuple[int, int]] = {}
 
     def row_scores(self) -> dict[str, list]:
-        acc = [int(p == g) for p, g in zip(self.pred, self.gold, strict=True)]
-        return {"id": self.ids[: len(acc)], "gold": self.gold, "pred": self.pred, "acc": acc}
+        rows = self.merged or gathered(self.rows)
+        pred = [p for p, _ in rows.values()]
+        gold = [g for _, g in rows.values()]
+        acc = [int(p == g) for p, g in zip(pred, gold, strict=True)]
+        return {"id": [self.ids[r] for r in rows], "gold": gold, "pred": pred, "acc": acc}
 
 
 class Classification(TaskFamily):

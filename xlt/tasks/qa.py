@@ -15,7 +15,7 @@ from xlt.data.collate import pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.evaluation.qa_metrics import best_over_answers, exact_match, f1
 from xlt.models.heads import SpanExtractor
-from xlt.tasks.base import Scorer, TaskFamily
+from xlt.tasks.base import Scorer, TaskFamily, gathered
 
 
 class QACollator:
@@ -41,7 +41,8 @@ class QAScorer(Scorer):
         self.reset()
 
     def reset(self) -> None:
-        self.logits: dict[int, np.ndarray] = {}
+        self.logits: dict[int, np.ndarray] = {}  # window (feature_idx) -> its logits
+        self.merged: dict[int, np.ndarray] = {}
 
     def update(self, outputs: torch.Tensor, batch: dict) -> None:
         lengths = batch["attention_mask"].sum(1).tolist()
@@ -53,7 +54,7 @@ class QAScorer(Scorer):
         # Evaluation sets are sorted by length: find windows by their feature_idx.
         position = {idx: i for i, idx in enumerate(self.features["feature_idx"])}
         offsets_all, example_of = self.features["offsets"], self.features["example_idx"]
-        for idx, logits in self.logits.items():
+        for idx, logits in (self.merged or gathered(self.logits)).items():
             offsets, ex = offsets_all[position[idx]], example_of[position[idx]]
             context = self.examples[ex]["context"]
             starts = np.argsort(logits[:, 0])[::-1][: self.n_best]
@@ -81,13 +82,14 @@ class QAScorer(Scorer):
         return out
 
     def compute(self) -> dict[str, float]:
-        if not self.logits:
+        self.merged = gathered(self.logits)  # every window once, from every process
+        if not self.merged:
             return {}
         rows = self.per_question()
         return {"f1": float(np.mean(rows["f1"])), "em": float(np.mean(rows["em"]))}
 
     def row_scores(self) -> dict[str, list]:
-        return self.per_question() if self.logits else {}
+        return self.per_question() if self.merged or self.logits else {}
 
 
 class ExtractiveQA(TaskFamily):

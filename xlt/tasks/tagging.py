@@ -15,7 +15,7 @@ from xlt.data.collate import pad, pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.errors import ConfigError
 from xlt.models.heads import TokenTagger
-from xlt.tasks.base import Scorer, TaskFamily
+from xlt.tasks.base import ROW, Scorer, TaskFamily, gathered
 
 IGNORE = -100
 
@@ -37,44 +37,50 @@ class TaggingScorer(Scorer):
         self.names, self.ids = label_names, ids
         self.reset()
 
-    def row_scores(self) -> dict[str, list]:
-        """Entity counts per sentence: their sums give seqeval's micro F1."""
-        from seqeval.metrics.sequence_labeling import get_entities
-
-        counts = {"tp": [], "fp": [], "fn": []}
-        for gold, pred in zip(self.gold, self.pred, strict=True):
-            g, p = set(get_entities(gold)), set(get_entities(pred))
-            counts["tp"].append(len(g & p))
-            counts["fp"].append(len(p - g))
-            counts["fn"].append(len(g - p))
-        ids = self.ids[: len(self.gold)] if self.ids else list(map(str, range(len(self.gold))))
-        return {"id": ids, **counts}
-
     def reset(self) -> None:
-        self.gold: list[list[str]] = []
-        self.pred: list[list[str]] = []
+        self.rows: dict[int, tuple[list[str], list[str]]] = {}  # row -> (gold, predicted)
+        self.merged: dict[int, tuple[list[str], list[str]]] = {}
 
     def update(self, outputs: torch.Tensor, batch: dict) -> None:
         predicted = outputs.argmax(-1).cpu()
         first_subword = (batch["labels"] != IGNORE).cpu()
-        for row, tags in enumerate(batch["tags"]):
-            words = [self.names[t] for t in predicted[row][first_subword[row]].tolist()]
+        for i, (row, tags) in enumerate(zip(batch[ROW].tolist(), batch["tags"], strict=True)):
+            words = [self.names[t] for t in predicted[i][first_subword[i]].tolist()]
             words += ["O"] * (len(tags) - len(words))  # truncated words: nothing predicted
-            self.gold.append([self.names[t] for t in tags])
-            self.pred.append(words)
+            self.rows[row] = ([self.names[t] for t in tags], words)
+
+    def sentences(self) -> tuple[list[int], list[list[str]], list[list[str]]]:
+        rows = self.merged or gathered(self.rows)
+        return list(rows), [g for g, _ in rows.values()], [p for _, p in rows.values()]
 
     def compute(self) -> dict[str, float]:
         from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-        if not self.gold:
+        self.merged = gathered(self.rows)
+        _, gold, pred = self.sentences()
+        if not gold:
             return {}
         kwargs = {"zero_division": 0}
         return {
-            "f1": float(f1_score(self.gold, self.pred, **kwargs)),
-            "precision": float(precision_score(self.gold, self.pred, **kwargs)),
-            "recall": float(recall_score(self.gold, self.pred, **kwargs)),
-            "acc": float(accuracy_score(self.gold, self.pred)),  # per word
+            "f1": float(f1_score(gold, pred, **kwargs)),
+            "precision": float(precision_score(gold, pred, **kwargs)),
+            "recall": float(recall_score(gold, pred, **kwargs)),
+            "acc": float(accuracy_score(gold, pred)),  # per word
         }
+
+    def row_scores(self) -> dict[str, list]:
+        """Entity counts per sentence: their sums give seqeval's micro F1."""
+        from seqeval.metrics.sequence_labeling import get_entities
+
+        rows, gold, pred = self.sentences()
+        counts = {"tp": [], "fp": [], "fn": []}
+        for g_tags, p_tags in zip(gold, pred, strict=True):
+            g, p = set(get_entities(g_tags)), set(get_entities(p_tags))
+            counts["tp"].append(len(g & p))
+            counts["fp"].append(len(p - g))
+            counts["fn"].append(len(g - p))
+        ids = [self.ids[r] for r in rows] if self.ids else list(map(str, rows))
+        return {"id": ids, **counts}
 
 
 class Tagging(TaskFamily):
