@@ -66,7 +66,8 @@ def test_out_of_range_values_are_refused_in_one_line(key, bad):
 def test_values_inside_the_range_pass_and_unknown_keys_do_not():
     check_config(compose_train(["strategy=few_shot", "strategy.k=0", "trainer.max_steps=-1"]))
     unknown = [("+dataset.limt=3", "dataset.limt"), ("+strategy.kk=3", "strategy.kk"),
-               ("+lr=1", "lr"), ("+strategy.optimizer.lrr=1", "optimizer.lrr")]  # fmt: skip
+               ("+lr=1", "lr"), ("+strategy.optimizer.lrr=1", "optimizer.lrr"),
+               ("+callbacks.lr_monitor.intervl=step", "callbacks.lr_monitor.intervl")]  # fmt: skip
     for override, key in unknown:
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
             check_config(compose_train([override]))

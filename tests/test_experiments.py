@@ -23,7 +23,9 @@ LOCAL = {"local": "pairs", "local_tagging": "tagging", "local_qa": "qa"}
 EXTRA = {("strategy", "freeze_lower"): ["strategy.freeze_layers=1"],
          ("strategy", "few_shot"): ["strategy.k=1", "strategy.target_epochs=1"],
          ("strategy", "sequential"): ["strategy.k=1"]}  # fmt: skip
-GROUPS = ("dataset", "model", "strategy", "augmentation", "augmentation/translator", "trainer")
+GROUPS = ("dataset", "model", "strategy", "augmentation", "augmentation/translator", "trainer",
+          "callbacks")  # fmt: skip
+NOT_VARIED = {"experiment", "hydra", "paths", "logger", "align"}  # run below or by other tests
 VARIATIONS = [(group, option) for group in GROUPS for option in group_options(group)]
 
 
@@ -43,6 +45,10 @@ def root(tmp_path_factory):
 
 
 def test_every_group_option_is_covered():
+    from xlt.config.options import CONF_DIR
+
+    folders = {str(p.parent.relative_to(CONF_DIR)) for p in CONF_DIR.glob("*/**/*.yaml")}
+    assert {f for f in folders if f.split("/")[0] not in NOT_VARIED} == set(GROUPS)
     options = {g: set(group_options(g)) for g in GROUPS}
     assert all(options.values()) and {o for _, o in VARIATIONS} >= options["strategy"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from omegaconf import DictConfig
 
 from xlt.augment.base import Augmentation
@@ -177,7 +177,8 @@ def make_trainer(
     select (only `last.ckpt`, for resuming, with no dev set or `selection=final`); no validation in
     stages that do not select; `stage=None`: an evaluation-only Trainer."""
     out_dir = Path(cfg.paths.output_dir)
-    callbacks: list = [LearningRateMonitor(logging_interval="step")]
+    callbacks: list = [instantiate_spec(spec, f"callbacks.{name}")
+                       for name, spec in (cfg.get("callbacks") or {}).items()]  # fmt: skip
     if cfg.trainer.enable_progress_bar:
         callbacks.append(RichProgressBar())
     overrides: dict[str, Any] = {}
