@@ -31,33 +31,17 @@ def compose(*overrides: str):
 def build_training(
     freeze_embeddings: bool = True, length_grouped: bool = True, fast_dropout: bool = True
 ):
-    """xlt's pieces for me5_small on HSK topic (EN train), as the pipeline builds them:
+    """xlt's pieces for me5_small on HSK topic (EN train), made by the pipeline's own `build`:
     (config, encoder bundle, task, strategy, network, set-up datamodule)."""
-    import lightning as L
+    from xlt.components import build
+    from xlt.config.validate import build as instantiate_spec
 
-    from xlt.config.validate import build
-    from xlt.data.datamodule import TransferDataModule
-    from xlt.models.fast_dropout import use_fast_dropout
-    from xlt.tasks import get_task
-
-    cfg = compose(f"model.freeze_embeddings={freeze_embeddings}")
-    L.seed_everything(0)
-    data = build(cfg.dataset.loader, "dataset.loader")
-    bundle = build(cfg.model.source, "model.source")
-    task, strategy = get_task("classification"), build(cfg.strategy, "strategy")
-    strategy.check(data, "en", ["zh"])
-    net = task.build_net(bundle.encoder, len(data.label_names), cfg.model)
-    strategy.prepare(net)
-    if fast_dropout:
-        use_fast_dropout(net)
-    dm = TransferDataModule(
-        data, bundle.tokenizer, strategy, task=task, source_lang="en", target_langs=["zh"],
-        max_length=128, text_prefix=cfg.model.text_prefix, batch_size=32, eval_batch_size=128,
-        num_workers=0, limit=None, cache_dir=cfg.paths.cache_dir, seed=0,
-        length_grouped=length_grouped,
-    )  # fmt: skip
-    dm.setup("fit")
-    return cfg, bundle, task, strategy, net, dm
+    cfg = compose(f"model.freeze_embeddings={freeze_embeddings}",
+                  f"dataset.length_grouped={length_grouped}",
+                  f"model.fast_dropout={fast_dropout}")  # fmt: skip
+    bundle = instantiate_spec(cfg.model.source, "model.source")
+    parts = build(cfg, bundle=bundle)
+    return cfg, bundle, parts.task, parts.strategy, parts.net, parts.datamodule
 
 
 def matmul_peak_flops(size: int = 2048, repeats: int = 10, dtype=None) -> float:

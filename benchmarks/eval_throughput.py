@@ -28,10 +28,11 @@ def main() -> None:
     data = build(cfg.dataset.loader, "dataset.loader")
     bundle = build(cfg.model.source, "model.source")
     encoder = bundle.encoder.eval()
-    sets = [tokenize(data.subset(split, lang, purpose="evaluation"), bundle.tokenizer, max_length=128,
-                     text_prefix=cfg.model.text_prefix, cache_dir=cfg.paths.cache_dir,
-                     key=[data.fingerprint, None, split, lang])
+    rows = [data.subset(split, lang, purpose="evaluation")
             for split in ("dev", "test") for lang in ("en", "zh")]  # fmt: skip
+    sets = [tokenize(subset, bundle.tokenizer, max_length=128, text_prefix=cfg.model.text_prefix,
+                     cache_dir=cfg.paths.cache_dir, key=[data.fingerprint, None, i])
+            for i, subset in enumerate(rows)]  # fmt: skip
     naive = concatenate_datasets(sets).with_format(columns=["input_ids"])
     orders = {"data order": naive, "length-sorted (xlt)": sort_by_length(concatenate_datasets(sets))
               .with_format(columns=["input_ids"])}  # fmt: skip

@@ -10,6 +10,8 @@ import argparse
 
 from common import build_training, table
 
+from xlt.strategies.base import Stage
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -18,8 +20,8 @@ def main() -> None:
     from torch.profiler import ProfilerActivity, profile
 
     _, _, task, strategy, net, dm = build_training()
-    optimizer = strategy.optimizer(strategy.optimizer_groups(net))  # xlt's: fused AdamW
-    batches = iter(strategy.train_dataloader(dm))
+    optimizer = strategy.optimizer(strategy.optimizer_groups(net, Stage()))  # fused AdamW
+    batches = iter(dm.train_dataloader())
     step = lambda batch: (task.loss(net, batch).backward(), optimizer.step(), optimizer.zero_grad())  # noqa: E731
     step(next(batches))  # warm-up
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -16,6 +16,8 @@ import time
 import torch
 from common import build_training, table
 
+from xlt.strategies.base import Stage
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -25,8 +27,8 @@ def main() -> None:
     from xlt.models.fast_dropout import FastDropout
 
     _, _, task, strategy, net, dm = build_training(fast_dropout=False)
-    optimizer = strategy.optimizer(strategy.optimizer_groups(net))
-    batches = list(strategy.train_dataloader(dm))
+    optimizer = strategy.optimizer(strategy.optimizer_groups(net, Stage()))
+    batches = list(dm.train_dataloader())
     dropouts = [m for m in net.modules() if type(m) is torch.nn.Dropout]
     eager = net.encoder
     compiled = torch.compile(eager, dynamic=True) if args.compare == "compile" else None

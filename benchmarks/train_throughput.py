@@ -46,7 +46,7 @@ def xlt_run(
         enable_model_summary=False, limit_val_batches=0, gradient_clip_val=1.0,
         precision=precision,
     )  # fmt: skip
-    trainer.fit(module, train_dataloaders=strategy.train_dataloader(dm))
+    trainer.fit(module, train_dataloaders=dm.train_dataloader())
     params = compute_path_params(bundle.encoder) + net.head.weight.numel()
     return {**meter.result(), "params": params}
 
