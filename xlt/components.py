@@ -19,15 +19,15 @@ from xlt.config.validate import check_max_length, resolve_languages
 from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
 from xlt.data.transfer_data import TransferData
-from xlt.models.classifier import SequenceClassifier, encoder_architecture
 from xlt.models.fast_dropout import use_fast_dropout
 from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
+from xlt.models.network import TransferNetwork, encoder_architecture
 from xlt.strategies.base import Stage, TransferStrategy
 from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
 from xlt.tasks.base import TaskFamily
 from xlt.training.module import TransferModule
-from xlt.training.resume import AtomicCheckpointIO
+from xlt.training.recovery import AtomicCheckpointIO
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Components:
     strategy: TransferStrategy
     augmentation: Augmentation
     tokenizer: Any
-    net: SequenceClassifier
+    net: TransferNetwork
     datamodule: TransferDataModule
     module: TransferModule
     source: str

@@ -1,83 +1,17 @@
-"""Encoder + pooling + linear head: the network every classification strategy trains.
-
-Strategies may add language-specific heads (routed by each example's language, jiant-style)
-and extra modules (a language discriminator), which then train and checkpoint with the rest.
-"""
+"""Sentence (and sentence-pair) classification: the pooled encoder output through the head, or
+through the example's language head when a strategy added them (multitask)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
-from xlt.config.schema import Pooling
-from xlt.models.pooling import pool
+from xlt.models.network import TransferNetwork
 
 
-def encoder_architecture(encoder: nn.Module, source: str | None) -> dict[str, object]:
-    """What frozen weights depend on: the encoder's shape and the model source they come from."""
-    c = encoder.config
-    return {
-        "model_type": c.model_type,
-        "hidden_size": c.hidden_size,
-        "num_hidden_layers": c.num_hidden_layers,
-        "vocab_size": c.vocab_size,
-        "source": source,
-    }
-
-
-class SequenceClassifier(nn.Module):
-    def __init__(
-        self,
-        encoder: nn.Module,
-        num_labels: int,
-        pooling: Pooling = Pooling.mean,
-        head_dropout: float = 0.1,
-        freeze_embeddings: bool = False,
-    ) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.pooling = Pooling(pooling)
-        self.dropout = nn.Dropout(head_dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
-        self.language_heads = nn.ModuleDict()  # empty unless a strategy adds per-language heads
-        self.extras = nn.ModuleDict()  # strategy-owned modules, e.g. a language discriminator
-        self.fallback_lang: str | None = None  # whose head a language without one uses
-        self.encoder_frozen = False
-        self.source: str | None = None  # fingerprint of the model source (frozen weights' origin)
-        self.train()  # from_pretrained returns eval mode; fine-tuning needs the encoder's dropout
-        if freeze_embeddings:
-            # The word-embedding table is most of a multilingual model (96 M of e5-small's 118 M):
-            # freezing it keeps the languages' shared vocabulary space intact and training fast.
-            self.encoder.get_input_embeddings().weight.requires_grad_(False)
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.encoder.config.hidden_size)
-
-    def freeze_encoder(self) -> None:
-        """Fixed features: no gradients, and dropout off so the features are deterministic."""
-        self.encoder.requires_grad_(False)
-        self.encoder_frozen = True
-        self.encoder.eval()
-
-    def train(self, mode: bool = True) -> SequenceClassifier:
-        super().train(mode)
-        if self.encoder_frozen:
-            self.encoder.eval()
-        return self
-
-    def add_language_heads(self, languages: Sequence[str], fallback: str) -> None:
-        for lang in languages:
-            self.language_heads[lang] = nn.Linear(self.hidden_size, self.head.out_features)
-        self.fallback_lang = fallback
-
-    def token_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return pool(self.token_states(input_ids, attention_mask), attention_mask, self.pooling)
+class SequenceClassifier(TransferNetwork):
+    """Logits [batch, labels] from the pooled sentence embedding."""
 
     def classify(self, pooled: torch.Tensor, langs: Sequence[str] | str | None = None):
         pooled = self.dropout(pooled)
@@ -99,15 +33,3 @@ class SequenceClassifier(nn.Module):
         langs: Sequence[str] | str | None = None,
     ) -> torch.Tensor:
         return self.classify(self.embed(input_ids, attention_mask), langs)
-
-    def architecture(self) -> dict[str, object]:
-        """What a checkpoint must match to be loaded into this network."""
-        return {
-            **encoder_architecture(self.encoder, self.source),
-            "num_labels": self.head.out_features,
-        }
-
-    def count_parameters(self) -> tuple[int, int]:
-        """(trainable, total)."""
-        params = list(self.parameters())
-        return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

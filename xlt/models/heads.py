@@ -1,5 +1,5 @@
 """Heads for token-level tasks on the same encoder: a tag per token (NER, POS) and a start/end
-score per token (extractive QA). They reuse SequenceClassifier's freezing, counting and
+score per token (extractive QA). They reuse TransferNetwork's freezing, counting and
 checkpoint record, so strategies that only touch the encoder work unchanged."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.network import TransferNetwork
 
 
-class TokenTagger(SequenceClassifier):
+class TokenTagger(TransferNetwork):
     """Logits [batch, tokens, labels]."""
 
     def forward(

@@ -16,8 +16,8 @@ from torch import nn
 
 from xlt.config.ranges import Range
 from xlt.data.training_data import TrainingData
-from xlt.models.classifier import SequenceClassifier
 from xlt.models.gradient_reversal import reverse_gradient
+from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, StepContext, TransferStrategy
 from xlt.tasks import CLASSIFICATION
 
@@ -44,7 +44,7 @@ class Adversarial(TransferStrategy):
     def unlabelled_languages(self, source: str, targets: list[str]) -> list[str]:
         return list(targets)
 
-    def prepare(self, net: SequenceClassifier) -> None:
+    def prepare(self, net: TransferNetwork) -> None:
         self.languages = [self.source, *self.targets]
         net.extras["discriminator"] = nn.Sequential(
             nn.Linear(net.hidden_size, self.discriminator_hidden),

@@ -17,7 +17,7 @@ from datasets import concatenate_datasets
 from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData
 from xlt.errors import ConfigError
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.network import TransferNetwork
 from xlt.tasks import ALL_TASKS
 from xlt.tasks.base import TaskFamily
 
@@ -102,10 +102,10 @@ class TransferStrategy:
         return None
 
     # --- model ------------------------------------------------------------------------------
-    def prepare(self, net: SequenceClassifier) -> None:
+    def prepare(self, net: TransferNetwork) -> None:
         """Freeze, wrap or extend parts of the network before training."""
 
-    def optimizer_groups(self, net: SequenceClassifier, stage: Stage) -> list[dict[str, Any]]:
+    def optimizer_groups(self, net: TransferNetwork, stage: Stage) -> list[dict[str, Any]]:
         """Parameter groups: no weight decay on biases and norms; frozen weights get no state."""
         decay, no_decay = [], []
         for param in net.parameters():
@@ -119,7 +119,7 @@ class TransferStrategy:
         return [Stage()]
 
     def training_loss(
-        self, net: SequenceClassifier, task: TaskFamily, batch: dict[str, Any], ctx: StepContext
+        self, net: TransferNetwork, task: TaskFamily, batch: dict[str, Any], ctx: StepContext
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss of one training batch, plus extra values to log."""
         return task.loss(net, batch), {}

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from xlt.config.ranges import Range
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, TransferStrategy
 
 
@@ -45,7 +45,7 @@ class FreezeLower(TransferStrategy):
         self.freeze_layers, self.freeze_embeddings = freeze_layers, freeze_embeddings
         self.layer_lr_decay = layer_lr_decay
 
-    def prepare(self, net: SequenceClassifier) -> None:
+    def prepare(self, net: TransferNetwork) -> None:
         layers = encoder_layers(net.encoder)
         if self.freeze_layers > len(layers):
             from xlt.errors import ConfigError
@@ -58,7 +58,7 @@ class FreezeLower(TransferStrategy):
         for layer in layers[: self.freeze_layers]:
             layer.requires_grad_(False)
 
-    def optimizer_groups(self, net: SequenceClassifier, stage: Stage):
+    def optimizer_groups(self, net: TransferNetwork, stage: Stage):
         if self.layer_lr_decay is None:
             return super().optimizer_groups(net, stage)
         base = self.optimizer.keywords["lr"]

@@ -4,7 +4,7 @@ Every transfer table needs it: it measures how much of the transfer the pretrain
 representations give before any fine-tuning.
 """
 
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.network import TransferNetwork
 from xlt.strategies.base import TransferStrategy
 
 
@@ -13,5 +13,5 @@ class LinearProbe(TransferStrategy):
 
     name = "linear_probe"
 
-    def prepare(self, net: SequenceClassifier) -> None:
+    def prepare(self, net: TransferNetwork) -> None:
         net.freeze_encoder()

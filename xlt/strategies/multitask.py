@@ -14,7 +14,7 @@ from datasets import concatenate_datasets
 
 from xlt.config.ranges import Range
 from xlt.data.training_data import TrainingData
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, TransferStrategy
 from xlt.strategies.sampling import TemperatureBatchSampler
 from xlt.tasks import CLASSIFICATION
@@ -43,7 +43,7 @@ class Multitask(TransferStrategy):
     def train_languages(self, source: str, targets: list[str]) -> list[str]:
         return [source, *targets]  # labelled TRAIN split of every language
 
-    def prepare(self, net: SequenceClassifier) -> None:
+    def prepare(self, net: TransferNetwork) -> None:
         if self.language_heads:
             net.add_language_heads(self.train_languages(self.source, self.targets), self.source)
 

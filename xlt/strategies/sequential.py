@@ -15,8 +15,8 @@ from xlt.config.ranges import Range
 from xlt.config.retired import RENAMED, renamed
 from xlt.data.training_data import TrainingData
 from xlt.errors import ConfigError
-from xlt.models.classifier import SequenceClassifier
 from xlt.models.init_encoder import RUN_ID
+from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, TransferStrategy
 from xlt.strategies.few_shot import FewShot
 from xlt.training.checkpoints import load_weights
@@ -98,7 +98,7 @@ class Sequential(FewShot):
     def initial_weights(self) -> Path | None:
         return self.checkpoint
 
-    def prepare(self, net: SequenceClassifier) -> None:
+    def prepare(self, net: TransferNetwork) -> None:
         if self.checkpoint is None:
             raise ConfigError(
                 f"strategy.init_from={self.init_from}: a run id or latest:... needs the tracking "

@@ -11,7 +11,7 @@ import torch
 
 from xlt.config.ranges import Range
 from xlt.errors import ConfigError
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.network import TransferNetwork
 from xlt.strategies.base import TransferStrategy
 
 
@@ -50,7 +50,7 @@ class TaskAdapter(TransferStrategy):
         return IA3Config(target_modules=[*self.target_modules, "output.dense"],
                          feedforward_modules=["output.dense"])  # fmt: skip
 
-    def prepare(self, net: SequenceClassifier) -> None:
+    def prepare(self, net: TransferNetwork) -> None:
         from peft import get_peft_model
 
         net.encoder = get_peft_model(net.encoder, self.adapter_config())  # base weights frozen

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
-    from xlt.models.classifier import SequenceClassifier
+    from xlt.models.network import TransferNetwork
 
 
 EvalKey = tuple[str, str]  # (split, language): one evaluation loader and scorer each
@@ -77,7 +77,7 @@ class TaskFamily:
     def collator(self, tokenizer: PreTrainedTokenizerBase):
         raise NotImplementedError
 
-    def build_net(self, encoder: nn.Module, num_labels: int, model_cfg) -> SequenceClassifier:
+    def build_net(self, encoder: nn.Module, num_labels: int, model_cfg) -> TransferNetwork:
         raise NotImplementedError
 
     def loss(self, net: nn.Module, batch: dict[str, Any]) -> torch.Tensor:

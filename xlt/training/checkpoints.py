@@ -11,12 +11,12 @@ from pathlib import Path
 import torch
 
 from xlt.errors import ConfigError
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.network import TransferNetwork
 
 HEAD_PREFIXES = ("head.", "language_heads.")
 
 
-def load_weights(net: SequenceClassifier, path: str | Path, load_head: bool = True) -> int:
+def load_weights(net: TransferNetwork, path: str | Path, load_head: bool = True) -> int:
     """Copy the checkpoint's weights into `net`; returns how many tensors were loaded."""
     path = Path(path)
     if not path.is_file():

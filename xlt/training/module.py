@@ -11,10 +11,10 @@ from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch import nn
 
 from xlt.evaluation.metrics import summarize
-from xlt.models.classifier import SequenceClassifier
+from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, StepContext, TransferStrategy
 from xlt.tasks.base import EvalKey, Scorer, TaskFamily
-from xlt.training.resume import rng_state, set_rng_state
+from xlt.training.recovery import rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class TransferModule(L.LightningModule):
     def __init__(
         self,
-        net: SequenceClassifier,
+        net: TransferNetwork,
         task: TaskFamily,
         scorers: dict[EvalKey, Scorer],
         strategy: TransferStrategy,

@@ -12,8 +12,8 @@ from xlt.data.transfer_data import TransferData
 
 def text_encoder(model_cfg: DictConfig, key: str, weights: str | None = None, client=None):
     """A TextEncoder for a conf/model config, optionally with other weights loaded."""
-    from xlt.models.classifier import encoder_architecture
     from xlt.models.init_encoder import load_encoder_weights, model_source, resolve
+    from xlt.models.network import encoder_architecture
 
     bundle = build(model_cfg.source, f"{key}.source")
     if weights:
