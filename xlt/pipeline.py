@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from pathlib import Path
 
 import torch
@@ -19,12 +18,12 @@ from xlt.data.access import RECORD_FILE
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
-from xlt.tracking.manifest import build_manifest, git_state, keep_private
+from xlt.tracking.job import quiet_libraries, record_job
+from xlt.tracking.manifest import git_state
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.precision import warn_if_slow_precision
 from xlt.training.recovery import (
     finished_trial,
-    hydra_overrides,
     job_key,
     out_of_memory,
     resume_target,
@@ -33,23 +32,6 @@ from xlt.training.stages import Selected, run_stages, select
 
 log = logging.getLogger(__name__)
 PREDICTIONS_FILE = "test_predictions.csv"  # per test row: lang, id, its score (and label)
-
-
-def quiet_libraries() -> None:
-    """One log line per event: Lightning's own console handler would repeat Hydra's."""
-    import datasets
-
-    datasets.disable_progress_bars()
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
-    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
-    # Only frozen encoders are left in eval mode (linear probe), on purpose: no dropout on features.
-    warnings.filterwarnings(
-        "ignore", message=r".*module\(s\) in eval mode at the start of training.*"
-    )
-    # Epoch metrics come from torchmetrics, which already synchronises them across processes.
-    warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed.*")
 
 
 def _choice(cfg: DictConfig, group: str) -> str:
@@ -118,11 +100,8 @@ def record_start(
     tracker.set_tags(tags)
     if cfg.print_config:
         print(OmegaConf.to_yaml(cfg, resolve=True))
-    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    manifest = build_manifest(config, hydra_overrides(), git, cfg.seed, parts.data.fingerprint)
     if resume_from is None and not cfg.get("resume"):
-        keep_private(Path(cfg.paths.output_dir), config, hydra_overrides())
-        tracker.start(cfg, manifest)
+        record_job(tracker, cfg, git, parts.data.fingerprint)
     else:
         tracker.set_tags({"resumed_from": str(resume_from or "start")})
     if parts.data.attribution:

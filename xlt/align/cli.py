@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import xlt.config  # noqa: F401  (resolvers)
 from xlt.errors import ConfigError, XltError
@@ -18,10 +18,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     import torch
 
-    from xlt.pipeline import quiet_libraries
-    from xlt.tracking.manifest import build_manifest, git_state
+    from xlt.tracking.job import quiet_libraries, record_job
+    from xlt.tracking.manifest import git_state
     from xlt.tracking.run_tracker import RunTracker
-    from xlt.training.recovery import hydra_overrides
 
     for key in ("encoder", "source_encoder"):
         if not isinstance(cfg.get(key), DictConfig):
@@ -45,8 +44,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         tags["source_model"] = cfg.source_encoder.name
     tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir))
     try:
-        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-        tracker.start(cfg, build_manifest(config, hydra_overrides(), git, cfg.seed, ""))
+        record_job(tracker, cfg, git, "")
         task = hydra.utils.instantiate(cfg.task, _partial_=True)
         metrics = task(cfg=cfg, tracker=tracker)
         tracker.finish()

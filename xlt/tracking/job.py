@@ -1,0 +1,40 @@
+"""What every tracked job (xlt-train, xlt-align) does around its own work, in one place:
+quiet library logging, and the record that lets anyone rerun it (manifest, config, overrides,
+the owner-only private copy when secrets were masked)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def quiet_libraries() -> None:
+    """One log line per event: Lightning's own console handler would repeat Hydra's."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    # Only frozen encoders are left in eval mode (linear probe), on purpose: no dropout on features.
+    warnings.filterwarnings(
+        "ignore", message=r".*module\(s\) in eval mode at the start of training.*"
+    )
+    # Epoch metrics come from torchmetrics, which already synchronises them across processes.
+    warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed.*")
+
+
+def record_job(tracker, cfg: DictConfig, git: dict, data_fingerprint: str) -> None:
+    """Params, config.yaml, overrides.yaml and manifest.json (secrets masked) on the run, and
+    the unmasked copy in the run folder's private/ when masking hid something."""
+    from xlt.tracking.manifest import build_manifest, keep_private
+    from xlt.training.recovery import hydra_overrides
+
+    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    overrides = hydra_overrides()
+    keep_private(Path(cfg.paths.output_dir), config, overrides)
+    tracker.start(cfg, build_manifest(config, overrides, git, cfg.seed, data_fingerprint))
