@@ -24,6 +24,9 @@ def quiet_libraries() -> None:
     warnings.filterwarnings(
         "ignore", message=r".*module\(s\) in eval mode at the start of training.*"
     )
+    # With SLURM's binaries installed, Lightning's srun hint echoes the command line (secrets
+    # included) into every run's log; xlt's SLURM path is Hydra's submitit launcher.
+    warnings.filterwarnings("ignore", message=r".*`srun` command is available on your system.*")
     # Epoch metrics come from torchmetrics, which already synchronises them across processes.
     warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed.*")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xlt.errors import TrackingError
+from xlt.tracking.manifest import mask_value
 
 if TYPE_CHECKING:  # MLflow's import costs ~1 s: training reaches the store through its writer
     from mlflow import MlflowClient
@@ -37,6 +38,8 @@ def check_tracking_store(uri: str) -> MlflowClient:
             f"logger.tracking_uri={uri!r}: MLflow 3 refuses plain file stores; use "
             "sqlite:///ABSOLUTE/PATH.db or an http(s):// tracking server."
         )
+    elif "://" in uri and not uri.startswith(("http://", "https://", "databricks")):
+        probe_database(uri)  # SQLAlchemy would retry a dead database for 105 s
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
@@ -44,10 +47,44 @@ def check_tracking_store(uri: str) -> MlflowClient:
         client.search_experiments(max_results=1)
     except Exception as err:  # connection refused, bad URI, locked database...
         raise TrackingError(
-            f"cannot open the MLflow store {uri!r} ({type(err).__name__}: {str(err)[:200]}). "
-            "Start the server or fix logger.tracking_uri."
+            f"cannot open the MLflow store {mask_value(uri)!r} ({type(err).__name__}: "
+            f"{mask_value(str(err))[:200]}). Start the server or fix logger.tracking_uri."
         ) from err
     return client
+
+
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+DRIVERS = {"postgresql": "psycopg", "postgresql+psycopg": "psycopg",
+           "postgresql+psycopg2": "psycopg2", "mysql": "MySQLdb",
+           "mysql+pymysql": "pymysql"}  # fmt: skip
+
+
+def probe_database(uri: str, timeout: float = 5.0) -> None:
+    """A database-backed store: its driver importable and its host accepting connections,
+    checked in seconds (SQLAlchemy under MLflow retries for minutes)."""
+    import importlib.util
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    scheme = parts.scheme
+    driver = DRIVERS.get(scheme)
+    if driver and importlib.util.find_spec(driver) is None:
+        raise TrackingError(
+            f"logger.tracking_uri={mask_value(uri)!r} needs the Python driver {driver!r}, which is "
+            "not installed: pip install it, or name an installed one "
+            "(postgresql+psycopg2://... with psycopg2-binary)."
+        )
+    host, port = parts.hostname, parts.port or DEFAULT_PORTS.get(scheme.split("+")[0])
+    if not host or not port:
+        return  # a socket path or an unusual URI: leave it to MLflow
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        raise TrackingError(
+            f"cannot open the MLflow store {mask_value(uri)!r}: the database at {host}:{port} does "
+            f"not answer ({err}). Start it or fix logger.tracking_uri."
+        ) from err
 
 
 # MLflow 3's UI opens an experiment on its GenAI pages unless told it holds model training runs.
