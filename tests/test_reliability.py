@@ -232,9 +232,13 @@ def test_xlt_reproduce_replays_no_masked_override(tmp_path):
     assert replayable(logged, tmp_path, []) == overrides
 
 
-UNREACHABLE = ["http://127.0.0.1:9", "sqlite:///FILE/mlflow.db", "./mlruns",
-               "postgresql+psycopg2://xlt:pw-secret@127.0.0.1:9/mlflow",  # no database there
-               "postgresql://xlt:pw-secret@127.0.0.1:9/mlflow"]  # psycopg (v3) not installed
+UNREACHABLE = [
+    "http://127.0.0.1:9",
+    "sqlite:///FILE/mlflow.db",
+    "./mlruns",
+    "postgresql+psycopg2://xlt:pw-secret@127.0.0.1:9/mlflow",  # no database there
+    "postgresql://xlt:pw-secret@127.0.0.1:9/mlflow",
+]  # psycopg (v3) not installed
 
 
 @pytest.mark.parametrize("uri", UNREACHABLE)
@@ -252,3 +256,24 @@ def test_an_unreachable_store_fails_before_training_with_the_fix(uri, tmp_path):
     assert mask_value(uri) in message or "file stores" in message
     assert "pw-secret" not in message and len(message.splitlines()) == 1
     assert time.monotonic() - start < 10
+
+
+def test_library_code_leaves_the_process_as_it_found_it(tmp_path):
+    """No global state: building a tiny model or the adversarial mapping draws from its own
+    generators, and opening a store sets no environment variable."""
+    from xlt.align.adversarial import AdversarialSettings, unsupervised_map
+    from xlt.models.sources.random_init import build_random_encoder
+    from xlt.tracking.store import check_tracking_store
+
+    environment = dict(os.environ)
+    check_tracking_store(f"sqlite:///{tmp_path}/mlflow.db")
+    assert dict(os.environ) == environment
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    build_random_encoder()
+    x, y = torch.randn(40, 8), torch.randn(40, 8)
+    torch.manual_seed(123)
+    build_random_encoder()
+    unsupervised_map(x, y, AdversarialSettings(epochs=1, epoch_size=64, restarts=1, dis_hidden=16))
+    assert torch.equal(torch.rand(3), expected)

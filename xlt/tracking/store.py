@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,8 +25,6 @@ def check_tracking_store(uri: str) -> MlflowClient:
     """A client for `uri`, after one real request; a failure names the URI and the fix."""
     from xlt.tracking.service_client import fail_fast_env
 
-    for key, value in fail_fast_env().items():  # a dead server answers in seconds, not minutes
-        os.environ.setdefault(key, value)
     if uri.startswith("sqlite:///"):
         try:
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -44,13 +44,30 @@ def check_tracking_store(uri: str) -> MlflowClient:
 
     client = MlflowClient(tracking_uri=uri)
     try:
-        client.search_experiments(max_results=1)
+        with scoped_env(fail_fast_env()):  # a dead server answers in seconds, not minutes
+            client.search_experiments(max_results=1)
     except Exception as err:  # connection refused, bad URI, locked database...
         raise TrackingError(
             f"cannot open the MLflow store {mask_value(uri)!r} ({type(err).__name__}: "
             f"{mask_value(str(err))[:200]}). Start the server or fix logger.tracking_uri."
         ) from err
     return client
+
+
+@contextmanager
+def scoped_env(values: dict[str, str]) -> Iterator[None]:
+    """Environment variables set for one block and restored after (library code leaves the
+    process's environment as it found it)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
