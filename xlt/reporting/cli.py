@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def report_folder(out: Path | None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # One progress bar per downloaded predictions file would bury the table (entry point only).
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from xlt.reporting.collect import fetch_runs
     from xlt.reporting.report import build_report, report_on_parent
     from xlt.tracking.store import check_tracking_store
