@@ -24,7 +24,7 @@ EXTRA = {("strategy", "freeze_lower"): ["strategy.freeze_layers=1"],
          ("strategy", "few_shot"): ["strategy.k=1", "strategy.target_epochs=1"],
          ("strategy", "sequential"): ["strategy.k=1"]}  # fmt: skip
 GROUPS = ("dataset", "model", "strategy", "augmentation", "augmentation/translator", "trainer",
-          "callbacks")  # fmt: skip
+          "callbacks", "datamodule")  # fmt: skip
 NOT_VARIED = {"experiment", "hydra", "paths", "logger", "align"}  # run below or by other tests
 VARIATIONS = [(group, option) for group in GROUPS for option in group_options(group)]
 

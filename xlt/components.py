@@ -96,8 +96,9 @@ def build_net(cfg: DictConfig, task: TaskFamily, bundle, strategy, num_labels: i
 
 
 def build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source, targets):
-    """Training sets for the strategy's declared languages, evaluation sets for every one."""
-    datamodule = TransferDataModule(
+    """conf/datamodule's spec, given what only the run knows: the data, the task, training
+    sets for the strategy's declared languages, evaluation sets for every language."""
+    datamodule = instantiate_spec(cfg.datamodule, "datamodule")(
         data,
         tokenizer,
         task=task,
@@ -106,16 +107,7 @@ def build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source,
         train_langs=strategy.train_languages(source, targets),
         unlabelled_langs=strategy.unlabelled_languages(source, targets),
         selection_langs=selection_languages(cfg, source, targets),
-        max_length=cfg.model.max_length,
-        text_prefix=cfg.model.text_prefix,
-        batch_size=cfg.dataset.batch_size,
-        eval_batch_size=cfg.dataset.eval_batch_size,
-        num_workers=cfg.dataset.num_workers,
-        limit=cfg.dataset.limit,
-        cache_dir=cfg.paths.cache_dir,
         augmentation=augmentation if task.name in CLASSIFICATION else None,
-        seed=cfg.seed,
-        length_grouped=cfg.dataset.length_grouped,
     )
     datamodule.setup("fit")
     return datamodule

@@ -120,6 +120,8 @@ class TrainConfig:
     strategy: Any = MISSING
     augmentation: Any = MISSING
     trainer: TrainerConfig = MISSING
+    # The LightningDataModule, a partial `_target_` spec (conf/datamodule/).
+    datamodule: Any = MISSING
     # Lightning callbacks by name, each a `_target_` spec (conf/callbacks/).
     callbacks: dict[str, Any] = field(default_factory=dict)
     logger: LoggerConfig = MISSING

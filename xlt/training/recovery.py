@@ -69,6 +69,13 @@ def out_of_memory(err: BaseException, cfg: DictConfig) -> BaseException:
     )
 
 
+def default_datamodule() -> dict:
+    """conf/datamodule/default.yaml (its values follow the dataset and model configs)."""
+    from xlt.config.options import CONF_DIR
+
+    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "datamodule" / "default.yaml"))
+
+
 def resume_target(cfg: DictConfig) -> tuple[DictConfig, str | None, Path | None]:
     """`resume=RUN_ID`: that run's own config, folder and last checkpoint (None: it died before
     its first checkpoint, so it trains from the start, in the same MLflow run).
@@ -98,6 +105,7 @@ def resume_target(cfg: DictConfig) -> tuple[DictConfig, str | None, Path | None]
 
     logged = OmegaConf.to_container(OmegaConf.load(saved))
     config = unmasked(out_dir, "config.yaml", logged, f"resume={spec}")  # never replay ***
+    config.setdefault("datamodule", default_datamodule())  # saved before conf/datamodule existed
     original = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.create(config))
     original.resume = spec
     log.info("resuming run %s from %s", spec, last_checkpoint(out_dir) or "the start")
