@@ -42,7 +42,7 @@ def test_joblib_sweep_is_one_parent_with_a_child_per_trial(tmp_path, token_cache
     assert all(c.info.status == "FINISHED" for c in children)
     assert parent.data.metrics["sweep/n_trials"] == 4 and parent.data.metrics["sweep/n_failed"] == 0
     report = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
-    assert {"report/report.md", "report/report.csv", "report/accuracy_by_language.png"} <= report
+    assert {"report/report.md", "report/report.csv", "report/by_language.png"} <= report
 
 
 @pytest.mark.slow
