@@ -27,7 +27,7 @@ from xlt.strategies.base import Stage, TransferStrategy
 from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
 from xlt.tasks.base import TaskFamily
 from xlt.training.module import TransferModule
-from xlt.training.recovery import AtomicCheckpointIO
+from xlt.training.recovery import AtomicCheckpointIO, StepCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ def selection_languages(cfg: DictConfig, source: str, targets: list[str]) -> lis
     if cfg.selection == Selection.final:
         return []
     return [source] if cfg.selection == Selection.source_dev else list(targets)
+
+
+XLT_TRAINER_KEYS = ("val_every_n_steps", "checkpoint_every_n_steps")  # not Lightning's
 
 
 def validation_schedule(trainer_cfg: DictConfig) -> dict[str, Any]:
@@ -180,13 +183,15 @@ def make_trainer(
         selects = {"monitor": monitor, "mode": "max", "save_top_k": 1} if selecting else {}
         callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best",
                                          save_last=True, **selects))  # fmt: skip
+        if every := cfg.trainer.get("checkpoint_every_n_steps"):
+            callbacks.append(StepCheckpoint(out_dir / "checkpoints", every))
     else:
         overrides["enable_checkpointing"] = False
         if stage is not None:
             overrides["limit_val_batches"] = 0
     if stage is not None and stage.max_epochs is not None:
         overrides["max_epochs"] = stage.max_epochs
-    spec = {k: v for k, v in cfg.trainer.items() if k != "val_every_n_steps"}
+    spec = {k: v for k, v in cfg.trainer.items() if k not in XLT_TRAINER_KEYS}
     return instantiate_spec(spec, "trainer", logger=logger, callbacks=callbacks,
                             plugins=[AtomicCheckpointIO()], default_root_dir=str(out_dir),
                             **overrides)  # fmt: skip

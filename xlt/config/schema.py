@@ -84,6 +84,9 @@ class TrainerConfig:
     # xlt's, not Lightning's: check dev every N optimizer steps and on the final weights
     # (XTREME's save_steps with eval_all_checkpoints); null: as val_check_interval says.
     val_every_n_steps: int | None = field(default=None, metadata=R(ge=1))
+    # xlt's: also write last.ckpt every N optimizer steps (a kill mid-epoch loses at most N);
+    # null: after each validation only.
+    checkpoint_every_n_steps: int | None = field(default=None, metadata=R(ge=1))
     # Batches per epoch: a count (int) or a fraction (float in [0, 1]).
     limit_train_batches: Any = field(default=None, metadata=R(gt=0))
     limit_val_batches: Any = field(default=None, metadata=R(ge=0))

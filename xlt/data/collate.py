@@ -75,3 +75,43 @@ class LengthGroupedBatchSampler:
                         for i in range(0, len(chunk), self.batch_size)]  # fmt: skip
         for i in torch.randperm(len(batches)).tolist():
             yield batches[i]
+
+
+class ResumableBatches:
+    """A training batch sampler whose epoch can be continued: the wrapped sampler's batches are
+    drawn when the epoch starts (the same draws, at the same moment), kept, and a run resumed
+    from a mid-epoch checkpoint replays the rest of that epoch instead of drawing a new one,
+    from the random state the checkpoint saved (the loader's own start-up draws undone)."""
+
+    def __init__(self, batches) -> None:
+        self.batches = batches
+        self.order: list[list[int]] | None = None
+        self.yielded = 0  # batches handed out this epoch (Lightning fetches one ahead)
+        self._resume: tuple[int, dict] | None = None
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        from xlt.training.recovery import set_rng_state
+
+        start = 0
+        if self._resume is not None and self.order is not None:
+            (start, rng), self._resume = self._resume, None
+            set_rng_state(rng)
+        else:
+            self.order = [list(batch) for batch in self.batches]
+        self.yielded = start
+        for batch in self.order[start:]:
+            self.yielded += 1
+            yield batch
+
+    def state_dict(self, done: int) -> dict:
+        """This epoch's batches, how many training finished, the random state now."""
+        from xlt.training.recovery import rng_state
+
+        return {"order": self.order, "done": done, "rng": rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("order") is not None and state["done"] < len(state["order"]):
+            self.order, self._resume = state["order"], (state["done"], state["rng"])

@@ -16,12 +16,12 @@ from typing import Any
 import lightning as L
 from datasets import Dataset
 from lightning.pytorch.utilities import CombinedLoader
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler, SequentialSampler
 from transformers import PreTrainedTokenizerBase
 
 from xlt.augment.base import Augmentation, AugmentContext, BatchTransform
 from xlt.data.access import Purpose
-from xlt.data.collate import LengthGroupedBatchSampler, RowCollator
+from xlt.data.collate import LengthGroupedBatchSampler, ResumableBatches, RowCollator
 from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData
@@ -33,9 +33,22 @@ class TrainCollator:
 
     def __init__(self, collate: Callable[[list[dict]], dict], transform: BatchTransform | None):
         self.collate, self.transform = collate, transform
+        self.state_before_last: dict[str, Any] | None = None  # the transform's, for resuming
 
     def __call__(self, rows: list[dict]) -> dict:
-        return self.collate(self.transform(rows) if self.transform else rows)
+        if self.transform is None:
+            return self.collate(rows)
+        self.state_before_last = self.transform.state_dict()
+        return self.collate(self.transform(rows))
+
+    def transform_state(self, prefetched: bool) -> dict[str, Any] | None:
+        """The transform's state before the first batch not trained yet: a batch collated
+        ahead (Lightning prefetches one) is redone on resume, so its draws must be too."""
+        if self.transform is None:
+            return None
+        if prefetched and self.state_before_last is not None:
+            return self.state_before_last
+        return self.transform.state_dict()
 
 
 class TransferDataModule(L.LightningDataModule):
@@ -77,6 +90,9 @@ class TransferDataModule(L.LightningDataModule):
         self.batch_transform: BatchTransform | None = None
         self.strategy_loader: Callable[[TrainingData], Any] | None = None  # set by the pipeline
         self.augmented: Dataset | None = None
+        self.resumable: ResumableBatches | None = None  # the latest single training loader's
+        self.train_collate: TrainCollator | None = None
+        self._train_batches_state: dict | None = None  # from a checkpoint, for that loader
         self.train_sets: dict[str, Dataset] = {}
         self.unlabelled_sets: dict[str, Dataset] = {}
         self.eval_sets: dict[EvalKey, Dataset] = {}  # tokenised (QA: windows of a context)
@@ -164,13 +180,18 @@ class TransferDataModule(L.LightningDataModule):
         self, ds: Dataset, shuffle: bool = True, batch_sampler: Sampler | None = None
     ) -> DataLoader:
         collate = TrainCollator(self.task.collator(self.tokenizer), self.batch_transform)
+        self.train_collate = collate
         if batch_sampler is not None:  # the strategy's sampler decides the batches
             return self._loader(ds, collate, batch_sampler=batch_sampler)
-        if shuffle and self.length_grouped and "length" in ds.column_names and not self._sharded:
-            sampler = LengthGroupedBatchSampler(ds["length"], self.batch_size)
-            return self._loader(ds, collate, batch_sampler=sampler)
-        return self._loader(ds, collate, batch_size=self.batch_size,
-                            shuffle=shuffle)  # fmt: skip
+        if self._sharded:  # Lightning shards with its own DistributedSampler
+            return self._loader(ds, collate, batch_size=self.batch_size, shuffle=shuffle)
+        if shuffle and self.length_grouped and "length" in ds.column_names:
+            batches = LengthGroupedBatchSampler(ds["length"], self.batch_size)
+        else:
+            order = RandomSampler(ds) if shuffle else SequentialSampler(ds)
+            batches = BatchSampler(order, self.batch_size, drop_last=False)
+        self.resumable = ResumableBatches(batches)  # its place in the epoch is checkpointed
+        return self._loader(ds, collate, batch_sampler=self.resumable)
 
     @property
     def _sharded(self) -> bool:
@@ -192,10 +213,20 @@ class TransferDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self):
+        self.resumable = None
         loaders = self.strategy_loader(self.training_data())
         if isinstance(loaders, dict):  # several streams per step (labelled + unlabelled)
+            self.resumable = None  # their places in the epoch are not checkpointed (yet)
             return CombinedLoader(loaders, "max_size_cycle")
+        if loaders.batch_sampler is not self.resumable:
+            self.resumable = None  # the strategy's own batch sampler
+        self._resume_batches()
         return loaders
+
+    def _resume_batches(self) -> None:
+        if self.resumable is not None and self._train_batches_state is not None:
+            self.resumable.load_state_dict(self._train_batches_state)
+            self._train_batches_state = None
 
     def batch_transform_counters(self) -> dict[str, float]:
         return self.batch_transform.counters() if self.batch_transform else {}
@@ -221,11 +252,24 @@ class TransferDataModule(L.LightningDataModule):
         return self._eval_loaders(self.test_keys)
 
     def state_dict(self) -> dict[str, Any]:
-        """The batch transform's random state travels in checkpoints (resume draws the same)."""
-        return (
-            {"batch_transform": self.batch_transform.state_dict()} if self.batch_transform else {}
-        )
+        """What travels in checkpoints so that a resumed run draws what an uninterrupted one
+        would: the batch transform's random state, and the epoch's batches with how many of
+        them were trained (a checkpoint may be written mid-epoch)."""
+        state: dict[str, Any] = {}
+        trainer = getattr(self, "trainer", None)
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed if trainer else 0
+        prefetched = self.resumable is not None and self.resumable.yielded > done
+        if self.batch_transform:
+            collate = self.train_collate
+            state["batch_transform"] = (collate.transform_state(prefetched) if collate
+                                        else self.batch_transform.state_dict())  # fmt: skip
+        if self.resumable is not None and trainer is not None:
+            state["train_batches"] = self.resumable.state_dict(done)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.batch_transform and "batch_transform" in state:
             self.batch_transform.load_state_dict(state["batch_transform"])
+        if "train_batches" in state:
+            self._train_batches_state = state["train_batches"]
+            self._resume_batches()

@@ -65,6 +65,8 @@ class RunTracker:
             log_user=bool(cfg.logger.get("log_user", False)),
         )
         self.logger = ServiceLogger(self.service, run, spool)
+        if run_id:  # resuming: the steps redone after the checkpoint were logged already
+            self.logger.resume_logging()
 
     @property
     def run_id(self) -> str | None:

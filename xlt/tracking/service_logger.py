@@ -31,6 +31,17 @@ class ServiceLogger(Logger):
         self._name = run.get("experiment", "")
         self.spool = spool
         self.step_offset = 0  # steps of earlier training stages (one count over the whole run)
+        # A resumed run redoes the steps after its checkpoint: what the killed attempt already
+        # logged (step, key) is not logged twice.
+        self.already_logged: set[tuple[int, str]] = set()
+
+    def resume_logging(self) -> None:
+        """Read what earlier attempts of this run logged (the run folder's spool)."""
+        if self.spool.is_file():
+            for line in self.spool.read_text().splitlines():
+                record = json.loads(line)
+                if record.get("step") is not None:
+                    self.already_logged.update((record["step"], k) for k in record["metrics"])
 
     @property
     def name(self) -> str:
@@ -51,8 +62,11 @@ class ServiceLogger(Logger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        values = {k: float(v) for k, v in metrics.items() if not isinstance(v, str)}
         step = step + self.step_offset if step is not None else None
+        values = {k: float(v) for k, v in metrics.items()
+                  if not isinstance(v, str) and (step, k) not in self.already_logged}  # fmt: skip
+        if not values:
+            return
         self.spool.parent.mkdir(parents=True, exist_ok=True)
         with self.spool.open("a") as out:
             out.write(json.dumps({"time": time.time(), "step": step, "metrics": values}) + "\n")

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from xlt.tracking.manifest import mask_secrets
@@ -113,6 +114,22 @@ def resume_target(cfg: DictConfig) -> tuple[DictConfig, str | None, Path | None]
 
 
 LAST = "last.ckpt"
+
+
+class StepCheckpoint(Callback):
+    """`last.ckpt` every N optimizer steps as well as after each validation (atomic, the latest
+    only), so a run killed mid-epoch loses at most N steps and resumes where it was (the
+    datamodule checkpoints its place in the epoch)."""
+
+    def __init__(self, dirpath: Path, every_n_steps: int) -> None:
+        self.path, self.every = Path(dirpath) / LAST, every_n_steps
+        self.saved_at = 0
+
+    def on_train_batch_end(self, trainer, *args: Any) -> None:
+        step = trainer.global_step
+        if step and step % self.every == 0 and step != self.saved_at:
+            trainer.save_checkpoint(self.path)
+            self.saved_at = step
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
