@@ -21,8 +21,8 @@ from xlt.errors import ConfigError
 from xlt.training.recovery import AtomicCheckpointIO
 
 LEARN = ["model=tiny_random", "dataset.limit=600", "strategy.optimizer.lr=1e-3",
-         "trainer.max_epochs=4", "trainer.deterministic=true", "trainer.log_every_n_steps=1",
-         "trainer.enable_progress_bar=false"]  # fmt: skip
+         "trainer.max_epochs=6", "trainer.deterministic=true", "trainer.log_every_n_steps=1",
+         "trainer.enable_progress_bar=false", "trainer.checkpoint_every_n_steps=7"]  # fmt: skip
 
 
 def env(root: Path, cache: Path) -> dict[str, str]:
@@ -52,8 +52,7 @@ def test_a_run_killed_mid_training_resumes_in_the_same_run_with_identical_result
     proc = subprocess.Popen([XLT_TRAIN, *LEARN, f"hydra.run.dir={killed_dir}"], cwd=tmp_path,
                             env=env(tmp_path, token_cache), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
-    wait_for(killed_dir / "checkpoints" / "last.ckpt")  # epoch 1 done, epoch 2 under way
-    time.sleep(1.0)
+    wait_for(killed_dir / "checkpoints" / "last.ckpt")  # step 7, mid-epoch 1 (19 steps each)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     run_id = (killed_dir / "mlflow_run_id").read_text()
