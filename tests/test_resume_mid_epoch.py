@@ -37,7 +37,9 @@ class KillOnce(L.Callback):
 
 def losses(out_dir: Path) -> list[tuple[int, float]]:
     records = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
-    return [(r["step"], r["metrics"]["train/loss"]) for r in records if "train/loss" in r["metrics"]]
+    return [
+        (r["step"], r["metrics"]["train/loss"]) for r in records if "train/loss" in r["metrics"]
+    ]
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -26,6 +26,7 @@ from xlt.training.recovery import (
     finished_trial,
     job_key,
     out_of_memory,
+    requeued_by_slurm,
     resume_target,
 )
 from xlt.training.stages import Selected, run_stages, select
@@ -49,6 +50,8 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     done = finished_trial(cfg)
     if done is not None:
         return done
+    if not cfg.get("resume") and requeued_by_slurm():
+        cfg.resume = "auto"  # the same job again: continue the run its folder recorded
     cfg, run_id, resume_from = resume_target(cfg) if cfg.get("resume") else (cfg, None, None)
     check_required(cfg)
     if cfg.torch_threads:

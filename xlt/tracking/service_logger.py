@@ -36,12 +36,18 @@ class ServiceLogger(Logger):
         self.already_logged: set[tuple[int, str]] = set()
 
     def resume_logging(self) -> None:
-        """Read what earlier attempts of this run logged (the run folder's spool)."""
-        if self.spool.is_file():
-            for line in self.spool.read_text().splitlines():
-                record = json.loads(line)
-                if record.get("step") is not None:
-                    self.already_logged.update((record["step"], k) for k in record["metrics"])
+        """What earlier attempts of this run logged (the run folder's spool): sent again with
+        their own timestamps (the store ignores exact repeats; a job killed with its writer,
+        as SLURM kills a requeued job, may have sent none of them), and not logged anew."""
+        if not self.spool.is_file():
+            return
+        for line in self.spool.read_text().splitlines():
+            record = json.loads(line)
+            stamp = int(record["time"] * 1e3)
+            self.send("log_metrics", metrics=record["metrics"], step=record["step"] or 0,
+                      timestamp=stamp)  # fmt: skip
+            if record.get("step") is not None:
+                self.already_logged.update((record["step"], k) for k in record["metrics"])
 
     @property
     def name(self) -> str:
@@ -68,9 +74,10 @@ class ServiceLogger(Logger):
         if not values:
             return
         self.spool.parent.mkdir(parents=True, exist_ok=True)
+        now = time.time()  # one timestamp for the spool and the store: a resend is a repeat
         with self.spool.open("a") as out:
-            out.write(json.dumps({"time": time.time(), "step": step, "metrics": values}) + "\n")
-        self.send("log_metrics", metrics=values, step=step or 0, timestamp=int(time.time() * 1e3))
+            out.write(json.dumps({"time": now, "step": step, "metrics": values}) + "\n")
+        self.send("log_metrics", metrics=values, step=step or 0, timestamp=int(now * 1e3))
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:

@@ -70,6 +70,12 @@ def out_of_memory(err: BaseException, cfg: DictConfig) -> BaseException:
     )
 
 
+def requeued_by_slurm() -> bool:
+    """SLURM restarted this job (pre-emption, `scontrol requeue`, a node failure): its trial
+    continues from its last checkpoint in the same MLflow run instead of starting over."""
+    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+
+
 def default_datamodule() -> dict:
     """conf/datamodule/default.yaml (its values follow the dataset and model configs)."""
     from xlt.config.options import CONF_DIR

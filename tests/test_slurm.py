@@ -1,0 +1,71 @@
+"""A sweep through Hydra's submitit launcher on a real single-node SLURM (tests/slurm_cluster.py):
+two trials as SLURM jobs, one requeued mid-training with `scontrol requeue`; it resumes into the
+same MLflow run from its last checkpoint, and no step is logged twice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.slurm_cluster import missing_binaries, slurm_cluster
+from tests.test_cli_end_to_end import XLT_TRAIN
+
+TRIAL = ["model=tiny_random", "dataset.limit=600", "trainer.max_epochs=6",
+         "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "torch_threads=1",
+         "trainer.checkpoint_every_n_steps=5", "trainer.deterministic=true"]  # fmt: skip
+LAUNCHER = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=debug",
+            "hydra.launcher.timeout_min=15", "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.mem_gb=1"]  # fmt: skip
+
+
+def require_slurm() -> None:
+    missing = missing_binaries()
+    if missing and os.environ.get("CI") == "true":
+        pytest.fail(f"SLURM binaries missing in CI: {missing} (.ci/run installs them)")
+    if missing:
+        pytest.skip(f"SLURM not installed here ({missing}); .ci/run installs it")
+
+
+def wait_for(paths, timeout: float = 300) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(paths())
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError("no checkpoint appeared")
+
+
+def array_task(env: dict, index: int) -> str:
+    """The SLURM id (JOB_INDEX) of the sweep's trial `index` (an array task)."""
+    out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, env=env)
+    return next(job for job in out.stdout.split() if job.endswith(f"_{index}"))
+
+
+@pytest.mark.slow
+def test_a_requeued_slurm_trial_resumes_into_the_same_run(tmp_path, token_cache):
+    require_slurm()
+    with slurm_cluster(tmp_path / "slurm") as env:
+        env = {**env, "XLT_ROOT": str(tmp_path), "XLT_CACHE_DIR": str(token_cache),
+               "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
+        sweep = subprocess.Popen([XLT_TRAIN, "-m", *LAUNCHER, *TRIAL, "seed=0,1"], cwd=tmp_path,
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)  # fmt: skip
+        multiruns = tmp_path / "outputs" / "multiruns"
+        wait_for(lambda: multiruns.glob("*/*/0/checkpoints/last.ckpt"))
+        subprocess.run(["scontrol", "requeue", array_task(env, 0)], check=True, env=env)
+        output, _ = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, output[-3000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+    trials = {r.data.tags["seed"]: r for r in runs if r.data.tags.get("xlt.sweep") != "true"}
+    assert set(trials) == {"0", "1"}  # the requeued trial did not start a second run
+    assert all(r.info.status == "FINISHED" for r in trials.values())
+    assert "resumed_from" in trials["0"].data.tags and "resumed_from" not in trials["1"].data.tags
+    steps = [m.step for m in client.get_metric_history(trials["0"].info.run_id, "train/loss")]
+    assert sorted(steps) == list(range(6 * 19))  # every step once: none lost, none twice
