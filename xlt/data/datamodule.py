@@ -213,7 +213,6 @@ class TransferDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self):
-        self.resumable = None
         loaders = self.strategy_loader(self.training_data())
         if isinstance(loaders, dict):  # several streams per step (labelled + unlabelled)
             self.resumable = None  # their places in the epoch are not checkpointed (yet)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from unittest import mock
 
 from xlt.errors import TrackingError
 from xlt.tracking.manifest import mask_value
@@ -44,7 +43,8 @@ def check_tracking_store(uri: str) -> MlflowClient:
 
     client = MlflowClient(tracking_uri=uri)
     try:
-        with scoped_env(fail_fast_env()):  # a dead server answers in seconds, not minutes
+        # A dead server answers in seconds, not minutes; the environment is restored after.
+        with mock.patch.dict(os.environ, fail_fast_env()):
             client.search_experiments(max_results=1)
     except Exception as err:  # connection refused, bad URI, locked database...
         raise TrackingError(
@@ -52,22 +52,6 @@ def check_tracking_store(uri: str) -> MlflowClient:
             f"{mask_value(str(err))[:200]}). Start the server or fix logger.tracking_uri."
         ) from err
     return client
-
-
-@contextmanager
-def scoped_env(values: dict[str, str]) -> Iterator[None]:
-    """Environment variables set for one block and restored after (library code leaves the
-    process's environment as it found it)."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
