@@ -1,6 +1,8 @@
 """A sweep through Hydra's submitit launcher on a real single-node SLURM (tests/slurm_cluster.py):
-two trials as SLURM jobs, one requeued mid-training with `scontrol requeue`; it resumes into the
-same MLflow run from its last checkpoint, and no step is logged twice."""
+two trials as SLURM jobs. One is requeued mid-training with `scontrol requeue`: it resumes into
+the same MLflow run from its last checkpoint. The other gets SLURM's pre-timeout warning
+(`scancel --signal=USR1`, what `--signal=USR1@90` sends): it checkpoints at the step it reached,
+requeues itself and resumes from that step. No step is logged twice."""
 
 from __future__ import annotations
 
@@ -41,6 +43,24 @@ def wait_for(paths, timeout: float = 300) -> Path:
     raise AssertionError("no checkpoint appeared")
 
 
+def steps_logged(spools) -> int:
+    """Optimizer steps a trial has logged so far (its run folder's metrics spool)."""
+    found = list(spools())
+    if not found:
+        return 0
+    lines = found[0].read_text().splitlines()
+    return sum('"train/loss"' in line for line in lines)
+
+
+def wait_for_steps(spools, at_least: int, timeout: float = 300) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (done := steps_logged(spools)) >= at_least:
+            return done
+        time.sleep(0.2)
+    raise AssertionError(f"the trial did not reach step {at_least}")
+
+
 def array_task(env: dict, index: int) -> str:
     """The SLURM id (JOB_INDEX) of the sweep's trial `index` (an array task)."""
     out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, env=env)
@@ -59,6 +79,9 @@ def test_a_requeued_slurm_trial_resumes_into_the_same_run(tmp_path, token_cache)
         multiruns = tmp_path / "outputs" / "multiruns"
         wait_for(lambda: multiruns.glob("*/*/0/checkpoints/last.ckpt"))
         subprocess.run(["scontrol", "requeue", array_task(env, 0)], check=True, env=env)
+        warned_at = wait_for_steps(lambda: multiruns.glob("*/*/1/metrics.jsonl"), 8)
+        warn = ["scancel", "--signal=USR1", array_task(env, 1)]
+        subprocess.run(warn, check=True, env=env)
         output, _ = sweep.communicate(timeout=600)
     assert sweep.returncode == 0, output[-3000:]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
@@ -66,6 +89,13 @@ def test_a_requeued_slurm_trial_resumes_into_the_same_run(tmp_path, token_cache)
     trials = {r.data.tags["seed"]: r for r in runs if r.data.tags.get("xlt.sweep") != "true"}
     assert set(trials) == {"0", "1"}  # the requeued trial did not start a second run
     assert all(r.info.status == "FINISHED" for r in trials.values())
-    assert "resumed_from" in trials["0"].data.tags and "resumed_from" not in trials["1"].data.tags
-    steps = [m.step for m in client.get_metric_history(trials["0"].info.run_id, "train/loss")]
-    assert sorted(steps) == list(range(6 * 19))  # every step once: none lost, none twice
+    assert all("resumed_from" in r.data.tags for r in trials.values())
+    warned = trials["1"].data.tags
+    assert (
+        warned["resumed_on_signal"] == "SIGUSR1"
+        and "resumed_on_signal" not in trials["0"].data.tags
+    )
+    assert int(warned["resumed_at_step"]) == int(warned["requeued_at_step"]) >= warned_at
+    for trial in trials.values():
+        steps = [m.step for m in client.get_metric_history(trial.info.run_id, "train/loss")]
+        assert sorted(steps) == list(range(6 * 19))  # every step once: none lost, none twice

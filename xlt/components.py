@@ -27,6 +27,7 @@ from xlt.strategies.base import Stage, TransferStrategy
 from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
 from xlt.tasks.base import TaskFamily
 from xlt.training.module import TransferModule
+from xlt.training.preemption import RequeueOnSignal, in_slurm_job, slurm_environment
 from xlt.training.recovery import AtomicCheckpointIO, StepCheckpoint
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,8 @@ def make_trainer(
                                          save_last=True, **selects))  # fmt: skip
         if every := cfg.trainer.get("checkpoint_every_n_steps"):
             callbacks.append(StepCheckpoint(out_dir / "checkpoints", every))
+        if in_slurm_job():  # the scheduler's warning: checkpoint at this step, then requeue
+            callbacks.append(RequeueOnSignal(out_dir / "checkpoints"))
     else:
         overrides["enable_checkpointing"] = False
         if stage is not None:
@@ -193,5 +196,6 @@ def make_trainer(
         overrides["max_epochs"] = stage.max_epochs
     spec = {k: v for k, v in cfg.trainer.items() if k not in XLT_TRAINER_KEYS}
     return instantiate_spec(spec, "trainer", logger=logger, callbacks=callbacks,
-                            plugins=[AtomicCheckpointIO()], default_root_dir=str(out_dir),
+                            plugins=[AtomicCheckpointIO(), *slurm_environment()],
+                            default_root_dir=str(out_dir),
                             **overrides)  # fmt: skip

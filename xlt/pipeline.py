@@ -9,12 +9,14 @@ from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from xlt.components import Components, build, make_trainer
 from xlt.config.schema import Selection
 from xlt.config.validate import check_required
 from xlt.data.access import RECORD_FILE
+from xlt.errors import Requeued
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
@@ -22,11 +24,13 @@ from xlt.tracking.job import quiet_libraries, record_job
 from xlt.tracking.manifest import git_state
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.precision import warn_if_slow_precision
+from xlt.training.preemption import requeue_this_job
 from xlt.training.recovery import (
     finished_trial,
     job_key,
     out_of_memory,
     requeued_by_slurm,
+    resume_point,
     resume_target,
 )
 from xlt.training.stages import Selected, run_stages, select
@@ -66,6 +70,11 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
         results = evaluate(parts, tracker, trainer, selected)
         record(parts, tracker, trainer, selected, results)
         return results
+    except Requeued as requeued:  # SLURM's warning: the next attempt continues this run
+        tracker.requeued(requeued.step, requeued.signal_name)
+        if rank_zero_only.rank == 0:
+            requeue_this_job()
+        raise
     except BaseException as err:
         tracker.fail(err)
         raise
@@ -106,7 +115,8 @@ def record_start(
     if resume_from is None and not cfg.get("resume"):
         record_job(tracker, cfg, git, parts.data.fingerprint)
     else:
-        tracker.set_tags({"resumed_from": str(resume_from or "start")})
+        tracker.set_tags({"resumed_from": str(resume_from or "start"),
+                          **resume_point(resume_from)})  # fmt: skip
     if parts.data.attribution:
         tracker.log_text("DATA_ATTRIBUTION.txt", parts.data.attribution + "\n")
     trainable, total = parts.net.count_parameters()

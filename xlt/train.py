@@ -12,7 +12,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import xlt.config  # noqa: F401  (registers the config schema and resolvers)
-from xlt.errors import XltError
+from xlt.errors import Requeued, XltError
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")  # the repo's conf/
 log = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ def main(cfg: DictConfig) -> float | None:
         from xlt.pipeline import run  # Lightning, transformers, MLflow: seconds to import
 
         results = run(cfg)
+    except Requeued as requeued:  # SLURM warned of the time limit: the next attempt resumes
+        print(f"xlt: {requeued}; the requeued job resumes this run", file=sys.stderr)
+        raise SystemExit(0) from None
     except XltError as err:
         print(f"xlt: error: {err}", file=sys.stderr)
         if in_sweep:

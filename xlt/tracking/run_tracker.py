@@ -136,6 +136,15 @@ class RunTracker:
         self.logger.finalize("failed")
         self._wait_until_sent()
 
+    @rank_zero_only
+    def requeued(self, step: int, signal_name: str) -> None:
+        """SLURM requeued the job: the run waits for its next attempt (MLflow's SCHEDULED)."""
+        if self.service is None or self.run_id is None:
+            return
+        self.set_tags({"requeued_at_step": str(step), "requeued_on_signal": signal_name})
+        self.logger.finalize("scheduled")
+        self._wait_until_sent()
+
     def _wait_until_sent(self) -> None:
         """The writer sends its queue now (a server that came back gets everything); if that
         cannot be confirmed, the run's results stand and the spooled metrics are named."""

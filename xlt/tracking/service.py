@@ -171,9 +171,11 @@ def serve(uri: str, inp: BinaryIO, out: BinaryIO) -> None:
 
 
 def main() -> None:
-    # Ctrl-C reaches the whole process group; this process stops when the trainer closes the pipe,
-    # after sending what is queued (the trainer records the interruption first).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C reaches the whole process group, and SLURM's warning signals (USR1/USR2) every
+    # process of the job; this process stops when the trainer closes the pipe, after sending
+    # what is queued (the trainer records the interruption or the requeue first).
+    for name in ("SIGINT", "SIGUSR1", "SIGUSR2"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a library's print must not corrupt replies
     logging.basicConfig(

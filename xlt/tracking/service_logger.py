@@ -17,7 +17,8 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from xlt.tracking.service_client import TrackingService
 
-STATUS = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED"}
+STATUS = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED",
+          "scheduled": "SCHEDULED"}  # fmt: skip
 
 
 class ServiceLogger(Logger):

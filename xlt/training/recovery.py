@@ -175,6 +175,20 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
+def resume_point(checkpoint: Path | None) -> dict[str, str]:
+    """Tags that say where a resumed run continued: the optimizer step of its checkpoint and,
+    when SLURM's warning signal wrote it, that signal."""
+    if checkpoint is None:
+        return {"resumed_at_step": "0"}
+    from xlt.training.preemption import SIGNAL_KEY
+
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    tags = {"resumed_at_step": str(saved.get("global_step", 0))}
+    if saved.get(SIGNAL_KEY):
+        tags["resumed_on_signal"] = str(saved[SIGNAL_KEY])
+    return tags
+
+
 def last_checkpoint(output_dir: str | Path) -> Path | None:
     path = Path(output_dir) / "checkpoints" / LAST
     return path if path.is_file() else None
