@@ -2,13 +2,16 @@
 two trials as SLURM jobs. One is requeued mid-training with `scontrol requeue`: it resumes into
 the same MLflow run from its last checkpoint. The other gets SLURM's pre-timeout warning
 (`scancel --signal=USR1`, what `--signal=USR1@90` sends): it checkpoints at the step it reached,
-requeues itself and resumes from that step. No step is logged twice."""
+requeues itself and resumes from that step. No step is logged twice. A sweep SLURM cannot take
+ends in one line, and leaves no RUNNING parent run."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,22 +70,65 @@ def array_task(env: dict, index: int) -> str:
     return next(job for job in out.stdout.split() if job.endswith(f"_{index}"))
 
 
-@pytest.mark.slow
-def test_a_requeued_slurm_trial_resumes_into_the_same_run(tmp_path, token_cache):
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
     require_slurm()
-    with slurm_cluster(tmp_path / "slurm") as env:
-        env = {**env, "XLT_ROOT": str(tmp_path), "XLT_CACHE_DIR": str(token_cache),
-               "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
-        sweep = subprocess.Popen([XLT_TRAIN, "-m", *LAUNCHER, *TRIAL, "seed=0,1"], cwd=tmp_path,
-                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True)  # fmt: skip
-        multiruns = tmp_path / "outputs" / "multiruns"
-        wait_for(lambda: multiruns.glob("*/*/0/checkpoints/last.ckpt"))
-        subprocess.run(["scontrol", "requeue", array_task(env, 0)], check=True, env=env)
-        warned_at = wait_for_steps(lambda: multiruns.glob("*/*/1/metrics.jsonl"), 8)
-        warn = ["scancel", "--signal=USR1", array_task(env, 1)]
-        subprocess.run(warn, check=True, env=env)
-        output, _ = sweep.communicate(timeout=600)
+    with slurm_cluster(tmp_path_factory.mktemp("slurm")) as env:
+        yield env
+
+
+def xlt_env(env: dict, root: Path, cache: Path) -> dict[str, str]:
+    return {**env, "XLT_ROOT": str(root), "XLT_CACHE_DIR": str(cache),
+            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
+
+
+def sweep_cli(args: list[str], env: dict, root: Path) -> subprocess.CompletedProcess:
+    command = [XLT_TRAIN, "-m", *LAUNCHER, *args, "model=tiny_random", "seed=0,1"]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_an_unreachable_slurm_controller_is_one_line_and_no_parent_run(tmp_path, token_cache):
+    require_slurm()
+    host = socket.gethostname().split(".")[0]
+    conf = tmp_path / "slurm.conf"  # a controller on a port where nothing listens
+    lines = [f"ClusterName=gone\nSlurmctldHost={host}(127.0.0.1)\nSlurmctldPort=6999",
+             f"NodeName={host} CPUs=1\nPartitionName=debug Nodes={host} Default=YES"]  # fmt: skip
+    conf.write_text("\n".join(lines) + "\n")
+    env = xlt_env({**os.environ, "SLURM_CONF": str(conf)}, tmp_path, token_cache)
+    proc = sweep_cli([], env, tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line, no traceback
+    assert "SLURM controller does not answer" in proc.stderr and "SLURM_CONF" in proc.stderr
+    assert not (tmp_path / "outputs" / "mlflow.db").exists()  # no parent run left RUNNING
+
+
+@pytest.mark.slow
+def test_a_sweep_slurm_refuses_is_one_line_or_a_failed_parent(cluster, tmp_path, token_cache):
+    env = xlt_env(cluster, tmp_path, token_cache)
+    proc = sweep_cli(["hydra.launcher.partition=gpu"], env, tmp_path)
+    assert proc.returncode == 2 and "no such partition (it has debug)" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = sweep_cli(["hydra.launcher.mem_gb=100000"], env, tmp_path)  # sbatch refuses the jobs
+    assert proc.returncode != 0 and "Memory specification" in proc.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    parents = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert [p.info.status for p in parents] == ["FAILED"]
+    assert "launcher stopped" in parents[0].data.tags["error"]
+
+
+@pytest.mark.slow
+def test_a_requeued_slurm_trial_resumes_into_the_same_run(cluster, tmp_path, token_cache):
+    env = xlt_env(cluster, tmp_path, token_cache)
+    sweep = subprocess.Popen([XLT_TRAIN, "-m", *LAUNCHER, *TRIAL, "seed=0,1"], cwd=tmp_path,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)  # fmt: skip
+    multiruns = tmp_path / "outputs" / "multiruns"
+    wait_for(lambda: multiruns.glob("*/*/0/checkpoints/last.ckpt"))
+    subprocess.run(["scontrol", "requeue", array_task(env, 0)], check=True, env=env)
+    warned_at = wait_for_steps(lambda: multiruns.glob("*/*/1/metrics.jsonl"), 8)
+    warn = ["scancel", "--signal=USR1", array_task(env, 1)]
+    subprocess.run(warn, check=True, env=env)
+    output, _ = sweep.communicate(timeout=600)
     assert sweep.returncode == 0, output[-3000:]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])

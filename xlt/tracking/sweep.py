@@ -8,8 +8,10 @@ FAILED if any trial failed.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +46,37 @@ def child_runs(client, parent: dict[str, str]) -> list[Any]:
 class MlflowSweepCallback(Callback):
     def __init__(self, report: bool = True) -> None:
         self.report = report
+        self.ended = False
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from xlt.tracking.store import check_tracking_store, experiment_id
+        """Launcher and store checked first (one line, exit 2), then the parent run opened; a
+        launcher that fails after that (sbatch refusing the jobs) leaves it FAILED, not RUNNING."""
+        from xlt.config.launcher import check_launcher
+        from xlt.errors import XltError
+        from xlt.tracking.store import check_tracking_store
+
+        try:
+            check_launcher(config)
+            client = check_tracking_store(config.logger.tracking_uri)
+        except XltError as err:
+            print(f"xlt: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        parent = self._open_parent(config, client)
+        atexit.register(self._fail_unless_ended, parent)
+
+    def _fail_unless_ended(self, parent: dict[str, str]) -> None:
+        if self.ended:
+            return
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=parent["tracking_uri"])
+        client.set_tag(parent["run_id"], "error", "the launcher stopped before the sweep ended")
+        client.set_terminated(parent["run_id"], "FAILED")
+
+    def _open_parent(self, config: DictConfig, client) -> dict[str, str]:
+        from xlt.tracking.store import experiment_id
 
         uri = config.logger.tracking_uri
-        client = check_tracking_store(uri)
         location = config.logger.artifact_location if uri.startswith("sqlite") else None
         exp = experiment_id(client, config.logger.experiment_name, location)
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -62,7 +89,7 @@ class MlflowSweepCallback(Callback):
                       "tracking_uri": uri}  # fmt: skip
             (sweep_dir / PARENT_FILE).write_text(json.dumps(parent))
             log.info("retrying the failed or missing trials of sweep %s", old.info.run_id)
-            return
+            return parent
         from xlt.tracking.manifest import mask_secrets
 
         overrides = mask_secrets(overrides)
@@ -77,10 +104,12 @@ class MlflowSweepCallback(Callback):
         parent = {"run_id": run.info.run_id, "experiment_id": exp, "tracking_uri": uri}
         (sweep_dir / PARENT_FILE).write_text(json.dumps(parent))
         log.info("MLflow parent run %s for sweep %s", run.info.run_id, sweep_dir)
+        return parent
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from mlflow import MlflowClient
 
+        self.ended = True
         path = Path(config.hydra.sweep.dir) / PARENT_FILE
         if not path.exists():
             return
