@@ -56,3 +56,27 @@ def test_two_processes_score_exactly_as_one(family, tmp_path, token_cache):
     assert distributed and distributed == as_logged  # exactly
     rows = (Path(run.data.tags["output_dir"]) / "test_predictions.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 47  # every row once: no padding repeats
+
+
+def test_multitask_batches_are_shared_out_between_processes():
+    from xlt.strategies.sampling import TemperatureBatchSampler
+
+    groups = [range(0, 70), range(70, 100)]  # two languages, 100 rows: 7 batches of 16
+    single = list(TemperatureBatchSampler(groups, 16, 2.0, seed=3))
+    ranks = [list(TemperatureBatchSampler(groups, 16, 2.0, seed=3, rank=r, world_size=2))
+             for r in (0, 1)]  # fmt: skip
+    assert len(ranks[0]) == len(ranks[1]) == 4  # 7 rounded up to 8: every process steps alike
+    interleaved = [batch for pair in zip(*ranks, strict=True) for batch in pair]
+    assert interleaved[:7] == single  # the same draws, dealt out in turn
+
+
+@pytest.mark.slow
+def test_multitask_trains_on_two_processes(tmp_path, token_cache):
+    overrides = ["trainer=ddp", "strategy=multitask", *QUICK, "dataset.limit=64",
+                 "trainer.log_every_n_steps=1"]  # fmt: skip
+    proc = run_cli(overrides, tmp_path, token_cache, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    steps = client.get_metric_history(run.info.run_id, "train/loss")
+    assert len(steps) == 4  # 128 rows in batches of 16 = 8 batches, 4 per process

@@ -15,8 +15,12 @@ from tests.golden import run_in_process
 QUICK = ["model=tiny_random", "dataset.limit=64", "dataset.batch_size=16", "trainer.max_epochs=2",
          "trainer.enable_progress_bar=false", "torch_threads=1", "trainer.log_every_n_steps=1",
          "dataset.eval_batch_size=512", "trainer.checkpoint_every_n_steps=3"]  # fmt: skip
-CASES = {"zero_shot": [], "random_order": ["dataset.length_grouped=false"],
-         "code_switch": ["augmentation=code_switch"]}  # fmt: skip
+# overrides, the step after which the run is killed, the steps of the whole run
+CASES = {"zero_shot": ([], 7, 8), "random_order": (["dataset.length_grouped=false"], 7, 8),
+         "code_switch": (["augmentation=code_switch"], 7, 8),
+         # two languages' batches by temperature, killed in epoch 2: epoch 3's draw depends on
+         # the sampler's epoch counter (checkpointed with its place in the epoch)
+         "multitask": (["strategy=multitask", "trainer.max_epochs=3"], 13, 24)}  # fmt: skip
 
 
 class Killed(Exception):
@@ -44,16 +48,44 @@ def losses(out_dir: Path) -> list[tuple[int, float]]:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_run_killed_mid_epoch_resumes_exactly(case, tmp_path, token_cache):
-    overrides = [*QUICK, *CASES[case]]
+    extra, kill_step, n_steps = CASES[case]
+    overrides = [*QUICK, *extra]
     whole, whole_dir = run_in_process(overrides, tmp_path, token_cache, f"{case}-whole")
-    kill = [f"+callbacks.kill._target_={__name__}.KillOnce", "+callbacks.kill.step=7",
+    kill = [f"+callbacks.kill._target_={__name__}.KillOnce", f"+callbacks.kill.step={kill_step}",
             f"+callbacks.kill.marker={tmp_path / 'killed'}"]  # fmt: skip
-    with pytest.raises(Killed):  # 8 steps; the last checkpoint is at step 6, mid-epoch 2
+    with pytest.raises(Killed):  # the last checkpoint (every 3 steps) is mid-epoch 2
         run_in_process([*overrides, *kill], tmp_path, token_cache, f"{case}-killed")
     resumed, out_dir = run_in_process([*overrides, *kill, "resume=auto"], tmp_path, token_cache,
                                       f"{case}-killed")  # fmt: skip
     assert resumed["test"] == whole["test"]
     logged = losses(out_dir)
     steps = [step for step, _ in logged]
-    assert len(steps) == len(set(steps)) == 8  # every step once, none twice
+    assert len(steps) == len(set(steps)) == n_steps  # every step once, none twice
     assert sorted(logged) == losses(whole_dir)  # the same losses, step by step
+
+
+@pytest.mark.slow
+def test_a_resume_on_another_number_of_processes_is_refused(tmp_path, token_cache):
+    """A job that comes back on more devices (`trainer.devices=auto` after a requeue) would
+    split the epoch differently: one line, exit 2, the checkpoint and the run kept."""
+    import yaml
+
+    from tests.test_cli_end_to_end import run_cli
+
+    kill = [f"+callbacks.kill._target_={__name__}.KillOnce", "+callbacks.kill.step=4",
+            f"+callbacks.kill.marker={tmp_path / 'killed'}"]  # fmt: skip
+    with pytest.raises(Killed):
+        run_in_process([*QUICK, *kill], tmp_path, token_cache, "one-process")
+    out_dir = tmp_path / "runs" / "one-process"
+    config = yaml.safe_load((out_dir / "config.yaml").read_text())
+    del config["callbacks"]["kill"]  # the test's own callback is not importable from the CLI
+    config["trainer"].update(accelerator="cpu", devices=2, strategy="ddp")  # back on 2 devices
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    run_id = (out_dir / "mlflow_run_id").read_text().strip()
+    proc = run_cli([f"resume={run_id}"], tmp_path, token_cache, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "xlt: error: resume: the checkpoint was written by 1 training process(es), this run has "
+        "2; resume with trainer.devices=1 (and the same trainer.num_nodes)"
+    )
+    assert (out_dir / "checkpoints" / "last.ckpt").is_file()

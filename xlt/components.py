@@ -197,5 +197,6 @@ def make_trainer(
     spec = {k: v for k, v in cfg.trainer.items() if k not in XLT_TRAINER_KEYS}
     return instantiate_spec(spec, "trainer", logger=logger, callbacks=callbacks,
                             plugins=[AtomicCheckpointIO(), *slurm_environment()],
+                            use_distributed_sampler=False,  # the datamodule shards its loaders
                             default_root_dir=str(out_dir),
                             **overrides)  # fmt: skip

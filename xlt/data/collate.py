@@ -85,6 +85,7 @@ class ResumableBatches:
 
     def __init__(self, batches) -> None:
         self.batches = batches
+        self.sampler = getattr(batches, "sampler", None)  # Lightning calls its set_epoch
         self.order: list[list[int]] | None = None
         self.yielded = 0  # batches handed out this epoch (Lightning fetches one ahead)
         self._resume: tuple[int, dict] | None = None
@@ -110,8 +111,13 @@ class ResumableBatches:
         """This epoch's batches, how many training finished, the random state now."""
         from xlt.training.recovery import rng_state
 
-        return {"order": self.order, "done": done, "rng": rng_state()}
+        state = {"order": self.order, "done": done, "rng": rng_state()}
+        if callable(getattr(self.batches, "state_dict", None)):  # a strategy's own sampler
+            state["sampler"] = self.batches.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        if "sampler" in state:  # its epoch counter: later epochs draw what they would have
+            self.batches.load_state_dict(state["sampler"])
         if state.get("order") is not None and state["done"] < len(state["order"]):
             self.order, self._resume = state["order"], (state["done"], state["rng"])

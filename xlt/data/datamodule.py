@@ -15,8 +15,16 @@ from typing import Any
 
 import lightning as L
 from datasets import Dataset
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import CombinedLoader
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    DistributedSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+)
 from transformers import PreTrainedTokenizerBase
 
 from xlt.augment.base import Augmentation, AugmentContext, BatchTransform
@@ -25,6 +33,7 @@ from xlt.data.collate import LengthGroupedBatchSampler, ResumableBatches, RowCol
 from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData
+from xlt.errors import ConfigError
 from xlt.tasks.base import ROW, EvalKey, TaskFamily
 
 
@@ -181,23 +190,29 @@ class TransferDataModule(L.LightningDataModule):
     ) -> DataLoader:
         collate = TrainCollator(self.task.collator(self.tokenizer), self.batch_transform)
         self.train_collate = collate
-        if batch_sampler is not None:  # the strategy's sampler decides the batches
-            return self._loader(ds, collate, batch_sampler=batch_sampler)
-        if self._sharded:  # Lightning shards with its own DistributedSampler
-            return self._loader(ds, collate, batch_size=self.batch_size, shuffle=shuffle)
-        if shuffle and self.length_grouped and "length" in ds.column_names:
-            batches = LengthGroupedBatchSampler(ds["length"], self.batch_size)
-        else:
-            order = RandomSampler(ds) if shuffle else SequentialSampler(ds)
-            batches = BatchSampler(order, self.batch_size, drop_last=False)
-        self.resumable = ResumableBatches(batches)  # its place in the epoch is checkpointed
+        if batch_sampler is None:
+            batch_sampler = self._batches(ds, shuffle)
+        self.resumable = ResumableBatches(batch_sampler)  # its place in the epoch is checkpointed
         return self._loader(ds, collate, batch_sampler=self.resumable)
 
+    def _batches(self, ds: Dataset, shuffle: bool) -> Sampler:
+        """This process's training batches: length-grouped or random on one process; with
+        several, a share of a shuffle all of them agree on (padded to equal counts)."""
+        rank, world_size = self._shard
+        if world_size > 1:
+            order = DistributedSampler(ds, world_size, rank, shuffle=shuffle, seed=self.seed)
+        elif shuffle and self.length_grouped and "length" in ds.column_names:
+            return LengthGroupedBatchSampler(ds["length"], self.batch_size)
+        else:
+            order = RandomSampler(ds) if shuffle else SequentialSampler(ds)
+        return BatchSampler(order, self.batch_size, drop_last=False)
+
     @property
-    def _sharded(self) -> bool:
-        """Multi-process training: Lightning shards with its own DistributedSampler."""
+    def _shard(self) -> tuple[int, int]:
+        """(rank, world size) of this training process. xlt shards its loaders itself (the
+        Trainer's `use_distributed_sampler` is off): a strategy's own batch sampler too."""
         trainer = getattr(self, "trainer", None)
-        return trainer is not None and trainer.world_size > 1
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def training_data(self) -> TrainingData:
         """The strategy's whole view of the data (no dev or test rows in it)."""
@@ -210,6 +225,8 @@ class TransferDataModule(L.LightningDataModule):
             access=self.data.access,
             _make_loader=self._train_loader,
             _read_train=self.read_train,
+            rank=self._shard[0],
+            world_size=self._shard[1],
         )
 
     def train_dataloader(self):
@@ -217,8 +234,6 @@ class TransferDataModule(L.LightningDataModule):
         if isinstance(loaders, dict):  # several streams per step (labelled + unlabelled)
             self.resumable = None  # their places in the epoch are not checkpointed (yet)
             return CombinedLoader(loaders, "max_size_cycle")
-        if loaders.batch_sampler is not self.resumable:
-            self.resumable = None  # the strategy's own batch sampler
         self._resume_batches()
         return loaders
 
@@ -240,7 +255,12 @@ class TransferDataModule(L.LightningDataModule):
         return counts, [self.augmented[i] for i in made]
 
     def _eval_loaders(self, keys: list[EvalKey]) -> list[DataLoader]:
-        return [self._loader(self.eval_sets[k], self._eval_collate,
+        """In order; with several processes each scores a share, padded with repeated rows that
+        the scorers drop by row position (RowCollator), so metrics equal one process's."""
+        rank, world_size = self._shard
+        shards = {k: DistributedSampler(self.eval_sets[k], world_size, rank, shuffle=False)
+                  for k in keys if world_size > 1}  # fmt: skip
+        return [self._loader(self.eval_sets[k], self._eval_collate, sampler=shards.get(k),
                              batch_size=self.eval_batch_size, shuffle=False)
                 for k in keys]  # fmt: skip
 
@@ -264,9 +284,16 @@ class TransferDataModule(L.LightningDataModule):
                                         else self.batch_transform.state_dict())  # fmt: skip
         if self.resumable is not None and trainer is not None:
             state["train_batches"] = self.resumable.state_dict(done)
+        state["world_size"] = self._shard[1]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved, now = state.get("world_size", 1), self._shard[1]
+        fitting = getattr(self, "trainer", None) and self.trainer.state.fn == TrainerFn.FITTING
+        if fitting and saved != now:  # each process's share of an epoch depends on their number
+            raise ConfigError(f"resume: the checkpoint was written by {saved} training "
+                              f"process(es), this run has {now}; resume with trainer.devices="
+                              f"{saved} (and the same trainer.num_nodes)")  # fmt: skip
         if self.batch_transform and "batch_transform" in state:
             self.batch_transform.load_state_dict(state["batch_transform"])
         if "train_batches" in state:

@@ -28,6 +28,8 @@ class TrainingData:
     access: DataAccess
     _make_loader: LoaderFactory
     _read_train: Callable[[str, Purpose], Dataset]  # tokenised labelled TRAIN rows of a language
+    rank: int = 0  # this process, of `world_size` training processes: a strategy's own batch
+    world_size: int = 1  # sampler gives each process its share of the batches
 
     def loader(
         self, rows: Dataset, shuffle: bool = True, batch_sampler: Sampler | None = None

@@ -52,7 +52,7 @@ class Multitask(TransferStrategy):
         offsets = np.cumsum([0] + [len(s) for s in sets])
         groups = [range(offsets[i], offsets[i + 1]) for i in range(len(sets))]
         sampler = TemperatureBatchSampler(groups, data.batch_size, self.temperature,
-                                          self.sample_seed)  # fmt: skip
+                                          self.sample_seed, data.rank, data.world_size)  # fmt: skip
         return data.loader(concatenate_datasets(sets), False, batch_sampler=sampler)
 
     def describe(self) -> dict[str, str]:
