@@ -20,7 +20,11 @@ CASES = {"zero_shot": ([], 7, 8), "random_order": (["dataset.length_grouped=fals
          "code_switch": (["augmentation=code_switch"], 7, 8),
          # two languages' batches by temperature, killed in epoch 2: epoch 3's draw depends on
          # the sampler's epoch counter (checkpointed with its place in the epoch)
-         "multitask": (["strategy=multitask", "trainer.max_epochs=3"], 13, 24)}  # fmt: skip
+         "multitask": (["strategy=multitask", "trainer.max_epochs=3"], 13, 24),
+         # killed in its second stage (k per class of the target), which resumes from its own
+         # checkpoint after the first stage's selected weights
+         "few_shot": (["strategy=few_shot", "strategy.k=2", "strategy.target_epochs=3"], 10,
+                      11)}  # fmt: skip
 
 
 class Killed(Exception):
@@ -28,13 +32,14 @@ class Killed(Exception):
 
 
 class KillOnce(L.Callback):
-    """Stops training after optimizer step `step`, the first time only (`marker` remembers)."""
+    """Stops training after optimizer step `step` of the run (all stages counted), the first
+    time only (`marker` remembers)."""
 
     def __init__(self, step: int, marker: str) -> None:
         self.step, self.marker = step, Path(marker)
 
-    def on_train_batch_end(self, trainer, *args) -> None:
-        if trainer.global_step == self.step and not self.marker.exists():
+    def on_train_batch_end(self, trainer, module, *args) -> None:
+        if module.step_offset + trainer.global_step == self.step and not self.marker.exists():
             self.marker.write_text("killed")
             raise Killed(f"killed after step {self.step}")
 

@@ -170,28 +170,31 @@ def make_trainer(
     cfg: DictConfig, logger, monitor: str, stage: Stage | None, has_dev: bool = True
 ) -> L.Trainer:
     """A Trainer from the config for one stage: checkpoints by `monitor` in stages that
-    select (only `last.ckpt`, for resuming, with no dev set or `selection=final`); no validation in
-    stages that do not select; `stage=None`: an evaluation-only Trainer."""
+    select; `last.ckpt` (for resuming) in every training stage; no validation in stages that do
+    not select; `stage=None`: an evaluation-only Trainer."""
     out_dir = Path(cfg.paths.output_dir)
     callbacks: list = [instantiate_spec(spec, f"callbacks.{name}")
                        for name, spec in (cfg.get("callbacks") or {}).items()]  # fmt: skip
     if cfg.trainer.enable_progress_bar:
         callbacks.append(RichProgressBar())
     overrides: dict[str, Any] = {}
+    checkpoints = out_dir / "checkpoints"
     if stage is not None and stage.select_on_dev:
         overrides.update(validation_schedule(cfg.trainer))
         selecting = has_dev and cfg.selection != Selection.final
         selects = {"monitor": monitor, "mode": "max", "save_top_k": 1} if selecting else {}
-        callbacks.append(ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best",
-                                         save_last=True, **selects))  # fmt: skip
-        if every := cfg.trainer.get("checkpoint_every_n_steps"):
-            callbacks.append(StepCheckpoint(out_dir / "checkpoints", every))
-        if in_slurm_job():  # the scheduler's warning: checkpoint at this step, then requeue
-            callbacks.append(RequeueOnSignal(out_dir / "checkpoints"))
+        callbacks.append(ModelCheckpoint(dirpath=checkpoints, filename="best", save_last=True,
+                                         **selects))  # fmt: skip
+    elif stage is not None:  # no selection: `last.ckpt` alone, for resuming
+        overrides["limit_val_batches"] = 0
+        callbacks.append(ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=0))
     else:
         overrides["enable_checkpointing"] = False
-        if stage is not None:
-            overrides["limit_val_batches"] = 0
+    if stage is not None:
+        if every := cfg.trainer.get("checkpoint_every_n_steps"):
+            callbacks.append(StepCheckpoint(checkpoints, every))
+        if in_slurm_job():  # the scheduler's warning: checkpoint at this step, then requeue
+            callbacks.append(RequeueOnSignal(checkpoints))
     if stage is not None and stage.max_epochs is not None:
         overrides["max_epochs"] = stage.max_epochs
     spec = {k: v for k, v in cfg.trainer.items() if k not in XLT_TRAINER_KEYS}

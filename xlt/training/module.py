@@ -42,6 +42,7 @@ class TransferModule(L.LightningModule):
         self.results: dict[str, dict[str, float]] = {}  # split -> summary of the last evaluation
         self.stage = Stage()  # set by the stage runner
         self.step_offset = 0  # optimizer steps of the stages before this one
+        self.stage_index = 0  # which of the strategy's stages is training
         self.dev_history: list[tuple[int, dict[str, float]]] = []  # (step, dev summary) in fit
         self.test_rows: dict[str, dict[str, list]] = {}  # lang -> per-row scores of the test
         self._total_steps = 1
@@ -147,6 +148,7 @@ class TransferModule(L.LightningModule):
         checkpoint["xlt_architecture"] = self.net.architecture()
         checkpoint["xlt_rng"] = rng_state()  # a resumed run continues the same random streams
         checkpoint["xlt_dev_history"] = [[step, dict(s)] for step, s in self.dev_history]
+        checkpoint["xlt_stage"] = [self.stage_index, self.step_offset]  # where a resume starts
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "xlt_rng" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":

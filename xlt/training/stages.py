@@ -46,6 +46,23 @@ def load_selected(module: TransferModule, checkpoint: Path) -> None:
     module.load_state_dict(state, strict=False)
 
 
+def checkpoint_stage(checkpoint: Path | None) -> tuple[int, int]:
+    """(stage index, steps of the stages before it) a checkpoint was written in."""
+    if checkpoint is None:
+        return 0, 0
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    stage, offset = saved.get("xlt_stage", (0, 0))
+    return int(stage), int(offset)
+
+
+def selected_on_disk(callback, stage: Stage) -> Path | None:
+    """The checkpoint a stage that finished before a kill selected (its `best.ckpt`)."""
+    if not stage.select_on_dev or callback is None or callback.monitor is None:
+        return None
+    best = Path(callback.dirpath) / f"{callback.filename}.ckpt"
+    return best if best.is_file() else None
+
+
 def run_stages(
     module: TransferModule,
     datamodule: L.LightningDataModule,
@@ -57,17 +74,24 @@ def run_stages(
     """Fit every stage in order; returns the last Trainer and the selected checkpoint of the
     last selecting stage (None when the last stage tests its final weights). `validate_final`:
     dev is checked every N steps, so the final weights are checked too (XTREME's scripts)."""
-    if resume_from is not None and len(stages) > 1:
-        raise ConfigError(f"resume: this strategy has {len(stages)} stages; rerun it instead")
+    resumed_stage, offset = checkpoint_stage(resume_from)
+    if resumed_stage >= len(stages):
+        raise ConfigError(f"resume: {resume_from} is from stage {resumed_stage + 1}, but this "
+                          f"strategy has {len(stages)} stage(s)")  # fmt: skip
     best: Path | None = None
     for index, stage in enumerate(stages):
+        if index < resumed_stage:  # finished before the kill: its selected weights are on disk
+            best = selected_on_disk(make_trainer(stage).checkpoint_callback, stage)
+            continue
         if index and stage.start_from_selected and best is not None:
             load_selected(module, best)
-        module.stage = stage
+        module.stage, module.stage_index = stage, index
+        if index == resumed_stage and resume_from is not None:
+            module.step_offset = offset
         trainer = make_trainer(stage)
         if hasattr(trainer.logger, "step_offset"):  # logged steps continue across stages
             trainer.logger.step_offset = module.step_offset
-        ckpt = str(resume_from) if resume_from is not None and index == 0 else None
+        ckpt = str(resume_from) if resume_from is not None and index == resumed_stage else None
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
         module.step_offset += trainer.global_step
         callback = trainer.checkpoint_callback
