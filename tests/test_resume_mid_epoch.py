@@ -23,6 +23,7 @@ CASES = {"zero_shot": ([], 7, 8), "random_order": (["dataset.length_grouped=fals
          "multitask": (["strategy=multitask", "trainer.max_epochs=3"], 13, 24),
          # killed in its second stage (k per class of the target), which resumes from its own
          # checkpoint after the first stage's selected weights
+         "sequential": (["strategy=sequential", "strategy.train_on=source"], 7, 8),
          "few_shot": (["strategy=few_shot", "strategy.k=2", "strategy.target_epochs=3"], 10,
                       11)}  # fmt: skip
 
@@ -55,6 +56,9 @@ def losses(out_dir: Path) -> list[tuple[int, float]]:
 def test_a_run_killed_mid_epoch_resumes_exactly(case, tmp_path, token_cache):
     extra, kill_step, n_steps = CASES[case]
     overrides = [*QUICK, *extra]
+    if case == "sequential":  # it starts from an earlier run's selected checkpoint
+        _, source_dir = run_in_process(QUICK, tmp_path, token_cache, "source")
+        overrides.append(f"strategy.init_from={source_dir / 'checkpoints' / 'best.ckpt'}")
     whole, whole_dir = run_in_process(overrides, tmp_path, token_cache, f"{case}-whole")
     kill = [f"+callbacks.kill._target_={__name__}.KillOnce", f"+callbacks.kill.step={kill_step}",
             f"+callbacks.kill.marker={tmp_path / 'killed'}"]  # fmt: skip

@@ -19,6 +19,7 @@ from xlt.config.validate import check_max_length, resolve_languages
 from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
 from xlt.data.transfer_data import TransferData
+from xlt.errors import DataError
 from xlt.models.fast_dropout import use_fast_dropout
 from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
@@ -78,10 +79,24 @@ def validation_schedule(trainer_cfg: DictConfig) -> dict[str, Any]:
     return {"val_check_interval": batches, "check_val_every_n_epoch": None}
 
 
+def loaded_languages(cfg: DictConfig) -> dict[str, list[str]]:
+    """A loader that takes `languages` loads only the run's: the source and, when
+    `dataset.target_langs` names them, those targets (XNLI's 15 configs for an en->de run: 2)."""
+    configured = cfg.dataset.loader.get("languages")
+    if configured is None or not cfg.dataset.target_langs:
+        return {}
+    wanted = [cfg.dataset.source_lang, *cfg.dataset.target_langs]
+    unknown = [lang for lang in wanted if lang not in configured]
+    if unknown:
+        raise DataError(f"dataset.target_langs/source_lang: {unknown} not in the dataset "
+                        f"{cfg.dataset.name!r}, which has {list(configured)}.")  # fmt: skip
+    return {"languages": [lang for lang in configured if lang in wanted]}
+
+
 def build_data(cfg: DictConfig) -> tuple[TransferData, TaskFamily, str, list[str]]:
     """The dataset and its task family, with the run's languages checked against it."""
     task = get_task(cfg.dataset.task, **cfg.dataset.task_options)
-    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader", **loaded_languages(cfg))
     check_task_data(task, data, cfg.dataset.name)
     source, targets = resolve_languages(cfg, data)
     return data, task, source, targets

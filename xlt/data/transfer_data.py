@@ -29,6 +29,15 @@ def column(ds: Dataset, name: str) -> np.ndarray:
     return ds.with_format("arrow")[name].to_numpy(zero_copy_only=False)
 
 
+def rows_where(ds: Dataset, name: str, value: str) -> np.ndarray:
+    """Positions of the rows whose `name` equals `value`, compared inside Arrow: a string
+    column of millions of rows never becomes Python objects."""
+    import pyarrow.compute as pc
+
+    values = ds.data.column(name) if in_table_order(ds) else ds.with_format("arrow")[name]
+    return np.flatnonzero(pc.equal(values, value).to_numpy(zero_copy_only=False))
+
+
 @dataclass
 class TransferData:
     splits: dict[str, Dataset]  # "train" / "dev" / "test", each with REQUIRED_COLUMNS
@@ -68,7 +77,7 @@ class TransferData:
         """Rows of one split and language, optionally the first `limit` of them, recorded in
         `access` with why they were read. `labelled=False` drops the labels before returning."""
         ds = self.splits[split]
-        idx = np.flatnonzero(column(ds, "lang") == lang)
+        idx = rows_where(ds, "lang", lang)
         if limit is not None:
             idx = idx[:limit]
         if len(idx) and idx[-1] - idx[0] + 1 == len(idx):  # grouped by language (the cache does)
