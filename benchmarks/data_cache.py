@@ -17,21 +17,16 @@ from common import compose, table
 
 
 def prepare(cache_dir: str) -> float:
+    """The pipeline's own data steps (xlt/components.py): load, then the datamodule's set-up."""
+    from xlt.components import build_data, build_datamodule
     from xlt.config.validate import build
-    from xlt.data.datamodule import TransferDataModule
-    from xlt.tasks import get_task
 
     cfg = compose(f"paths.cache_dir={cache_dir}")  # every cache starts empty in the first run
     tokenizer = build(cfg.model.source, "model.source").tokenizer  # not timed: the model
+    strategy, augmentation = build(cfg.strategy, "strategy"), build(cfg.augmentation, "aug")
     start = time.perf_counter()
-    data = build(cfg.dataset.loader, "dataset.loader")
-    strategy = build(cfg.strategy, "strategy")
-    dm = TransferDataModule(
-        data, tokenizer, strategy, task=get_task("classification"), source_lang="en",
-        target_langs=["zh"], max_length=128, text_prefix=cfg.model.text_prefix, batch_size=32,
-        eval_batch_size=128, num_workers=0, limit=None, cache_dir=cache_dir, seed=0,
-    )  # fmt: skip
-    dm.setup("fit")
+    data, task, source, targets = build_data(cfg)
+    build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source, targets)
     return time.perf_counter() - start
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from datasets import Dataset, concatenate_datasets, load_from_disk
 
-from xlt.data.transfer_data import TransferData
+from xlt.data.transfer_data import TransferData, arrow_column, column_digest
 
 log = logging.getLogger(__name__)
 COLUMNS = ("id", "text", "label", "lang", "orig_id", "aug")
@@ -77,8 +77,13 @@ def rows(ids, texts, labels, langs, orig_ids, aug: str) -> Dataset:
 
 def originals(ds: Dataset) -> Dataset:
     """The untouched rows (every column: a pair's second text too), with provenance columns so
-    they concatenate with augmented ones."""
-    return ds.add_column("orig_id", list(ds["id"])).add_column("aug", ["original"] * len(ds))
+    they concatenate with augmented ones (Arrow columns: no Python object per row)."""
+    import pyarrow as pa
+
+    ds = ds.add_column("orig_id", arrow_column(ds, "id").combine_chunks(),
+                       new_fingerprint=f"{ds._fingerprint}-orig_id")  # fmt: skip
+    return ds.add_column("aug", pa.repeat("original", len(ds)),
+                         new_fingerprint=f"{ds._fingerprint}-aug")  # fmt: skip
 
 
 class Augmentation:
@@ -109,7 +114,14 @@ class Augmentation:
         reads `build` made are saved with the rows and recorded again on a cache hit, so a
         cached run's data-access record is the same as the run that built it."""
         key = json.dumps(
-            [data.fingerprint, self.fingerprint(), ctx.seed, ctx.targets, ctx.limit, train["id"]],
+            [
+                data.fingerprint,
+                self.fingerprint(),
+                ctx.seed,
+                ctx.targets,
+                ctx.limit,
+                column_digest(train),
+            ],
             default=str,
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]

@@ -32,7 +32,7 @@ from xlt.data.access import Purpose
 from xlt.data.collate import LengthGroupedBatchSampler, ResumableBatches, RowCollator
 from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.training_data import TrainingData
-from xlt.data.transfer_data import TransferData
+from xlt.data.transfer_data import TransferData, column_digest
 from xlt.errors import ConfigError
 from xlt.tasks.base import ROW, EvalKey, TaskFamily
 
@@ -166,7 +166,8 @@ class TransferDataModule(L.LightningDataModule):
         raw = self.augmentation.apply(raw, self.data, context)
         self.augmented = raw
         self.batch_transform = self.augmentation.batch_transform(self._encode, context)
-        key = ["train", self.source_lang, self.augmentation.fingerprint(), self.seed, raw["id"]]
+        key = ["train", self.source_lang, self.augmentation.fingerprint(), self.seed,
+               column_digest(raw)]  # fmt: skip
         return self.tokenized(raw, key)
 
     def _encode(self, text: str) -> list[int]:

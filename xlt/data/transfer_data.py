@@ -29,12 +29,31 @@ def column(ds: Dataset, name: str) -> np.ndarray:
     return ds.with_format("arrow")[name].to_numpy(zero_copy_only=False)
 
 
+def arrow_column(ds: Dataset, name: str):
+    """One column as an Arrow array, without a Python object per row."""
+    return ds.data.column(name) if in_table_order(ds) else ds.with_format("arrow")[name]
+
+
+def column_digest(ds: Dataset, name: str = "id") -> str:
+    """A hash of a whole column's values, for cache keys that must name the rows (a `datasets`
+    column object prints as its first five values)."""
+    import hashlib
+
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    table = pa.table({name: arrow_column(ds, name)})
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
+
+
 def rows_where(ds: Dataset, name: str, value: str) -> np.ndarray:
     """Positions of the rows whose `name` equals `value`, compared inside Arrow: a string
     column of millions of rows never becomes Python objects."""
     import pyarrow.compute as pc
 
-    values = ds.data.column(name) if in_table_order(ds) else ds.with_format("arrow")[name]
+    values = arrow_column(ds, name)
     return np.flatnonzero(pc.equal(values, value).to_numpy(zero_copy_only=False))
 
 
