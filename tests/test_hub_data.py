@@ -116,3 +116,69 @@ def test_a_run_on_a_local_dataset_in_the_hub_layout(tmp_path, token_cache):
     assert run.info.status == "FINISHED"
     assert {f"test/acc/{lang}" for lang in LANGS} <= set(run.data.metrics)
     assert run.data.tags["data_fingerprint"] == load(folder).fingerprint
+
+
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def panx_layout(root: Path) -> Path:
+    """google/xtreme's PAN-X configs (`PAN-X.{lang}`): tokens and tag ids, tag names declared."""
+    rng = np.random.default_rng(1)
+    names = "\n".join(f"          '{i}': {tag}" for i, tag in enumerate(TAGS))
+    readme, info = ["---", "configs:"], ["dataset_info:"]
+    for lang in ("en", "de"):
+        config = f"PAN-X.{lang}"
+        readme.append(f"- config_name: {config}\n  data_files:")
+        info.append(f"- config_name: {config}\n  features:\n  - name: tokens\n    sequence: string"
+                    f"\n  - name: ner_tags\n    sequence:\n      class_label:\n        names:\n"
+                    f"{names}")  # fmt: skip
+        for split, n in (("train", 40), ("validation", 13), ("test", 17)):
+            lengths = rng.integers(3, 9, n)
+            rows = {
+                "tokens": [[f"{lang}{i}" for i in range(k)] for k in lengths],
+                "ner_tags": [rng.integers(0, len(TAGS), k).tolist() for k in lengths],
+            }
+            (root / config).mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.table(rows), root / config / f"{split}.parquet")
+            readme.append(f"  - split: {split}\n    path: {config}/{split}.parquet")
+    (root / "README.md").write_text("\n".join([*readme, *info, "---"]) + "\n")
+    return root
+
+
+def answer(context: str) -> dict:
+    start = context.index(" in ") + 4
+    return {"text": [context[start:]], "answer_start": [start]}
+
+
+def squad_layout(root: Path) -> Path:
+    """SQuAD (`SQuAD`: train, validation) and XQuAD (`XQuAD.{lang}`: validation) configs."""
+    readme = ["---", "configs:"]
+    for config, splits in (("SQuAD", ("train", "validation")), ("XQuAD.de", ("validation",))):
+        readme.append(f"- config_name: {config}\n  data_files:")
+        for split in splits:
+            contexts = [f"the {w} lives in town {i}" for i, w in enumerate(["cat", "dog"] * 6)]
+            rows = {"id": [f"q{i}" for i in range(12)], "context": contexts,
+                    "question": [f"where does the {c.split()[1]} live" for c in contexts],
+                    "answers": [answer(c) for c in contexts]}  # fmt: skip
+            (root / config).mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.table(rows), root / config / f"{split}.parquet")
+            readme.append(f"  - split: {split}\n    path: {config}/{split}.parquet")
+    (root / "README.md").write_text("\n".join([*readme, "---"]) + "\n")
+    return root
+
+
+def test_tagging_and_qa_hub_loaders_on_local_folders(tmp_path, hf_cache):
+    from xlt.data.sources.hub_tasks import load_hub_qa, load_hub_tagging
+
+    panx = load_hub_tagging(str(panx_layout(tmp_path / "xtreme")), "PAN-X.{lang}", ["en", "de"])
+    assert panx.label_names == TAGS and panx.languages_of("train") == ["en"]
+    original = pq.read_table(tmp_path / "xtreme" / "PAN-X.de" / "test.parquet")
+    de = panx.subset("test", "de", purpose="evaluation")
+    assert de["tokens"] == original.column("tokens").to_pylist()
+    assert de["tags"] == original.column("ner_tags").to_pylist() and de["id"][0] == "de-test-0"
+    folder = str(squad_layout(tmp_path / "squad"))
+    qa = load_hub_qa(folder, "SQuAD", folder, "XQuAD.{lang}", ["de"], eval_split="validation")
+    test = qa.subset("test", "de", purpose="evaluation")
+    assert test["id"][:2] == ["de-q0", "de-q1"] and qa.splits["train"]["id"][0] == "train-q0"
+    assert test["answers"][0] == {"text": ["town 0"], "answer_start": [17]}
+    assert test[0]["context"][17:23] == "town 0"

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xlt.hub import load_from_hub
+from xlt.data.sources.hub_columns import load_config, local_files_key, standardise
 from xlt.hub import preflight as hub_preflight
 
 if TYPE_CHECKING:  # `xlt-train` runs `preflight` before the heavy imports
@@ -52,7 +51,7 @@ def load_hub_classification(
     parts: dict[str, list[Dataset]] = {split: [] for split in split_names}
     files = local_files_key(path)
     for lang in languages:
-        loaded = _load_config(path, lang, revision, files)
+        loaded = load_config(path, lang, revision, files, OFFLINE_ALTERNATIVE)
         for split, hub_split in split_names.items():
             if hub_split in loaded:
                 parts[split].append(standardise(loaded[hub_split], columns, lang, hub_split))
@@ -65,61 +64,6 @@ def load_hub_classification(
         has_text_pair=text_pair_column is not None,
         info={"source": f"hub:{path}", **({"revision": revision} if revision else {})},
     )
-
-
-def local_files_key(path: str) -> str | None:
-    """A local folder's files by name, size and modification time. `datasets` keys its
-    prepared copy of a local folder by the file names alone and would serve the old rows after
-    an edit; a prepared copy per version of the files cannot."""
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        return None
-    files = [f for f in folder.rglob("*") if f.is_file() and ".cache" not in f.parts]
-    stats = sorted((str(f.relative_to(folder)), f.stat().st_size, f.stat().st_mtime_ns)
-                   for f in files)  # fmt: skip
-    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
-
-
-def _load_config(path: str, config: str, revision: str | None, files: str | None):
-    import datasets
-
-    cache = Path(datasets.config.HF_DATASETS_CACHE) / "xlt-local" / files if files else None
-    return load_from_hub(
-        "dataset",
-        f"{path}/{config}",
-        OFFLINE_ALTERNATIVE,
-        lambda: datasets.load_dataset(
-            path, config, revision=revision, cache_dir=str(cache) if cache else None
-        ),  # fmt: skip
-    )
-
-
-def standardise(ds: Dataset, columns: dict[str, str], lang: str, tag: str) -> Dataset:
-    """xlt's column names, plus `id` (`{tag}-{row}`) and `lang`, built by Arrow compute: the
-    result still reads the hub's memory-mapped file for every original column."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from datasets import Value
-
-    missing = [c for c in columns if c not in ds.column_names]
-    if missing:
-        from xlt.errors import DataError
-
-        raise DataError(f"{tag}/{lang}: no column(s) {missing}; it has {ds.column_names}")
-    ds = ds.select_columns(list(columns)).rename_columns(
-        {old: new for old, new in columns.items() if old != new}
-    )
-    if ds.features["label"] != Value("int64"):  # a ClassLabel: plain integers, as local data
-        ds = ds.cast_column("label", Value("int64"))
-    rows = pc.cast(pa.array(np.arange(len(ds))), pa.string())
-    ids = pc.binary_join_element_wise(f"{tag}-", rows, "")
-    ds = ds.add_column("id", ids, new_fingerprint=_derived(ds, "id", tag))
-    return ds.add_column("lang", pa.repeat(lang, len(ds)), new_fingerprint=_derived(ds, lang))
-
-
-def _derived(ds: Dataset, *parts: str) -> str:
-    return hashlib.sha256(json.dumps([ds._fingerprint, *parts]).encode()).hexdigest()[:16]
 
 
 def preflight(path: str, **_: object) -> None:

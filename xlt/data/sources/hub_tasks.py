@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from xlt.hub import load_from_hub
+from xlt.data.sources.hub_columns import load_config, local_files_key, standardise
 from xlt.hub import preflight as hub_preflight
 
 if TYPE_CHECKING:
@@ -20,49 +20,41 @@ OFFLINE_ALTERNATIVE = (
 )
 
 
-def _load(path: str, config: str):
-    from datasets import load_dataset
-
-    return load_from_hub(
-        "dataset", f"{path}/{config}", OFFLINE_ALTERNATIVE, lambda: load_dataset(path, config)
-    )
-
-
 def _fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 def load_hub_tagging(
-    path: str, config_template: str, languages: list[str], source_lang: str = "en"
+    path: str,
+    config_template: str,
+    languages: list[str],
+    source_lang: str = "en",
+    revision: str | None = None,
 ) -> TransferData:
     """Train and dev of the source language; dev and test of every language."""
-    from datasets import Dataset, concatenate_datasets
+    from datasets import concatenate_datasets
 
     from xlt.data.transfer_data import TransferData
 
     parts: dict[str, list] = {"train": [], "dev": [], "test": []}
     names: list[str] = []
+    files, languages = local_files_key(path), list(languages)
+    columns = {"tokens": "tokens", "ner_tags": "tags"}
     for lang in languages:
-        loaded = _load(path, config_template.format(lang=lang))
-        names = loaded["train"].features["ner_tags"].feature.names
+        loaded = load_config(path, config_template.format(lang=lang), revision, files,
+                             OFFLINE_ALTERNATIVE)  # fmt: skip
+        names = next(iter(loaded.values())).features["ner_tags"].feature.names
         for split, hub_split in (("train", "train"), ("dev", "validation"), ("test", "test")):
             if split == "train" and lang != source_lang:
-                continue  # zero-shot: target TRAIN data is never downloaded into the run
-            ds = loaded[hub_split]
-            parts[split].append(
-                Dataset.from_dict(
-                    {
-                        "id": [f"{lang}-{hub_split}-{i}" for i in range(len(ds))],
-                        "tokens": ds["tokens"],
-                        "tags": ds["ner_tags"],
-                        "lang": [lang] * len(ds),
-                    }
-                )
-            )
+                continue  # zero-shot: target TRAIN data is never read into the run
+            if hub_split in loaded:
+                ds = loaded[hub_split]
+                parts[split].append(standardise(ds, columns, lang, f"{lang}-{hub_split}"))
+    fingerprints = [ds._fingerprint for p in parts.values() for ds in p]
     return TransferData(
         splits={s: concatenate_datasets(p) for s, p in parts.items() if p},
         label_names=list(names),
-        fingerprint=_fingerprint(path, config_template, languages),
+        fingerprint=_fingerprint(path, revision, files, config_template, languages, fingerprints),
         info={"source": f"hub:{path}"},
     )
 
@@ -74,36 +66,42 @@ def load_hub_qa(
     eval_config_template: str,
     languages: list[str],
     eval_split: str = "test",
+    revision: str | None = None,
 ) -> TransferData:
     """SQuAD train/validation as source train/dev; each language's `eval_split` as its test."""
-    from datasets import Dataset, concatenate_datasets
+    from datasets import concatenate_datasets
 
     from xlt.data.transfer_data import TransferData
 
-    def rows(ds, lang: str, tag: str) -> Dataset:
-        return Dataset.from_dict(
-            {
-                "id": [f"{tag}-{x}" for x in ds["id"]],
-                "question": ds["question"],
-                "context": ds["context"],
-                "answers": ds["answers"],
-                "lang": [lang] * len(ds),
-            }
-        )
+    columns = {c: c for c in ("id", "question", "context", "answers")}
+    languages = list(languages)
 
-    squad = _load(train_path, train_config)
-    tests = [
-        rows(_load(eval_path, eval_config_template.format(lang=lang))[eval_split], lang, lang)
-        for lang in languages
-    ]
+    def load(path: str, config: str):
+        return load_config(path, config, revision, local_files_key(path), OFFLINE_ALTERNATIVE)
+
+    def rows(ds, lang: str, tag: str):
+        return standardise(ds, columns, lang, tag, id_column="id")
+
+    squad = load(train_path, train_config)
+    tests = [rows(load(eval_path, eval_config_template.format(lang=lang))[eval_split], lang, lang)
+             for lang in languages]  # fmt: skip
+    splits = {"train": rows(squad["train"], "en", "train"),
+              "dev": rows(squad["validation"], "en", "dev"),
+              "test": concatenate_datasets(tests)}  # fmt: skip
+    fingerprints = [splits["train"]._fingerprint, splits["dev"]._fingerprint,
+                    *(t._fingerprint for t in tests)]  # fmt: skip
     return TransferData(
-        splits={
-            "train": rows(squad["train"], "en", "train"),
-            "dev": rows(squad["validation"], "en", "dev"),
-            "test": concatenate_datasets(tests),
-        },
+        splits=splits,
         label_names=[],
-        fingerprint=_fingerprint(train_path, eval_path, eval_config_template, languages),
+        fingerprint=_fingerprint(
+            train_path,
+            eval_path,
+            eval_config_template,
+            revision,
+            local_files_key(eval_path),
+            languages,
+            fingerprints,
+        ),  # fmt: skip
         info={"source": f"hub:{eval_path}"},
     )
 
