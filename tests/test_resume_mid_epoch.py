@@ -23,6 +23,12 @@ CASES = {"zero_shot": ([], 7, 8), "random_order": (["dataset.length_grouped=fals
          "multitask": (["strategy=multitask", "trainer.max_epochs=3"], 13, 24),
          # killed in its second stage (k per class of the target), which resumes from its own
          # checkpoint after the first stage's selected weights
+         # two streams per step (labelled source, unlabelled target): both places checkpointed
+         "adversarial": (["strategy=adversarial"], 7, 8),
+         # 64 labelled EN rows (4 batches) beside 24 unlabelled DE rows (2 batches, restarted
+         # twice an epoch): the checkpoint at step 6 falls right after the DE stream restarted
+         # for the batch Lightning fetched ahead
+         "adversarial_cycling": (["strategy=adversarial"], 7, 8),
          "sequential": (["strategy=sequential", "strategy.train_on=source"], 7, 8),
          "few_shot": (["strategy=few_shot", "strategy.k=2", "strategy.target_epochs=3"], 10,
                       11)}  # fmt: skip
@@ -52,10 +58,30 @@ def losses(out_dir: Path) -> list[tuple[int, float]]:
     ]
 
 
+def uneven_languages(folder: Path) -> list[str]:
+    """dataset=local files: 64 English training rows, 24 German ones, a few dev and test."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, sizes: dict[str, int]) -> Path:
+        rows = [{"text": f"{lang} text {i} word{i % 7} w{i % 3}", "label": ["pos", "neg"][i % 2],
+                 "lang": lang} for lang, n in sizes.items() for i in range(n)]  # fmt: skip
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return folder / name
+
+    files = {"train": write("train.jsonl", {"en": 64, "de": 24}),
+             "dev": write("dev.jsonl", {"en": 8, "de": 8}),
+             "test": write("test.jsonl", {"en": 8, "de": 8})}  # fmt: skip
+    return ["dataset=local", *(f"dataset.files.{k}={v}" for k, v in files.items())]
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_run_killed_mid_epoch_resumes_exactly(case, tmp_path, token_cache):
     extra, kill_step, n_steps = CASES[case]
     overrides = [*QUICK, *extra]
+    if case == "adversarial_cycling":
+        overrides += uneven_languages(tmp_path / "data")
     if case == "sequential":  # it starts from an earlier run's selected checkpoint
         _, source_dir = run_in_process(QUICK, tmp_path, token_cache, "source")
         overrides.append(f"strategy.init_from={source_dir / 'checkpoints' / 'best.ckpt'}")

@@ -116,8 +116,11 @@ class ResumableBatches:
             state["sampler"] = self.batches.state_dict()
         return state
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, finished_too: bool = False) -> None:
+        """`finished_too`: a stream that had run out of batches also resumes (with none left),
+        so that the loader restarts it, drawing from the same random state, as it did."""
         if "sampler" in state:  # its epoch counter: later epochs draw what they would have
             self.batches.load_state_dict(state["sampler"])
-        if state.get("order") is not None and state["done"] < len(state["order"]):
-            self.order, self._resume = state["order"], (state["done"], state["rng"])
+        order, done = state.get("order"), state.get("done", 0)
+        if order is not None and (done < len(order) or finished_too):
+            self.order, self._resume = order, (done, state["rng"])

@@ -99,9 +99,10 @@ class TransferDataModule(L.LightningDataModule):
         self.batch_transform: BatchTransform | None = None
         self.strategy_loader: Callable[[TrainingData], Any] | None = None  # set by the pipeline
         self.augmented: Dataset | None = None
-        self.resumable: ResumableBatches | None = None  # the latest single training loader's
-        self.train_collate: TrainCollator | None = None
-        self._train_batches_state: dict | None = None  # from a checkpoint, for that loader
+        # The training streams of the current fit, by name ("train", or a strategy's
+        # "labelled"/"unlabelled"): their places in the epoch and collators are checkpointed.
+        self.streams: dict[str, tuple[ResumableBatches, TrainCollator]] = {}
+        self._train_batches_state: dict | None = None  # from a checkpoint, by stream
         self.train_sets: dict[str, Dataset] = {}
         self.unlabelled_sets: dict[str, Dataset] = {}
         self.eval_sets: dict[EvalKey, Dataset] = {}  # tokenised (QA: windows of a context)
@@ -190,11 +191,10 @@ class TransferDataModule(L.LightningDataModule):
         self, ds: Dataset, shuffle: bool = True, batch_sampler: Sampler | None = None
     ) -> DataLoader:
         collate = TrainCollator(self.task.collator(self.tokenizer), self.batch_transform)
-        self.train_collate = collate
         if batch_sampler is None:
             batch_sampler = self._batches(ds, shuffle)
-        self.resumable = ResumableBatches(batch_sampler)  # its place in the epoch is checkpointed
-        return self._loader(ds, collate, batch_sampler=self.resumable)
+        resumable = ResumableBatches(batch_sampler)  # its place in the epoch is checkpointed
+        return self._loader(ds, collate, batch_sampler=resumable)
 
     def _batches(self, ds: Dataset, shuffle: bool) -> Sampler:
         """This process's training batches: length-grouped or random on one process; with
@@ -232,16 +232,25 @@ class TransferDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         loaders = self.strategy_loader(self.training_data())
-        if isinstance(loaders, dict):  # several streams per step (labelled + unlabelled)
-            self.resumable = None  # their places in the epoch are not checkpointed (yet)
-            return CombinedLoader(loaders, "max_size_cycle")
+        named = loaders if isinstance(loaders, dict) else {"train": loaders}
+        self.streams = {name: (loader.batch_sampler, loader.collate_fn)
+                        for name, loader in named.items()}  # fmt: skip
         self._resume_batches()
+        if isinstance(loaders, dict):  # several streams per step (labelled + unlabelled)
+            return CombinedLoader(loaders, "max_size_cycle")
         return loaders
 
     def _resume_batches(self) -> None:
-        if self.resumable is not None and self._train_batches_state is not None:
-            self.resumable.load_state_dict(self._train_batches_state)
-            self._train_batches_state = None
+        saved = self._train_batches_state
+        if not self.streams or saved is None:
+            return
+        if "order" in saved:  # written before streams had names: the one training loader
+            saved = {"train": saved}
+        cycling = len(self.streams) > 1  # shorter streams restart within an epoch
+        for name, (batches, _) in self.streams.items():
+            if name in saved:
+                batches.load_state_dict(saved[name], finished_too=cycling)
+        self._train_batches_state = None
 
     def batch_transform_counters(self) -> dict[str, float]:
         return self.batch_transform.counters() if self.batch_transform else {}
@@ -275,17 +284,21 @@ class TransferDataModule(L.LightningDataModule):
         """What travels in checkpoints so that a resumed run draws what an uninterrupted one
         would: the batch transform's random state, and the epoch's batches with how many of
         them were trained (a checkpoint may be written mid-epoch)."""
-        state: dict[str, Any] = {}
+        state: dict[str, Any] = {"world_size": self._shard[1]}
         trainer = getattr(self, "trainer", None)
         done = trainer.fit_loop.epoch_loop.batch_progress.current.processed if trainer else 0
-        prefetched = self.resumable is not None and self.resumable.yielded > done
+        # Lightning fetches one step ahead; the longest stream never restarts within an epoch,
+        # so its count says whether it did. A shorter stream that restarted for that fetch has
+        # its new cycle's batches saved with none of them trained.
+        fetched = max((b.yielded for b, _ in self.streams.values()), default=0)
+        prefetched = int(fetched > done)
         if self.batch_transform:
-            collate = self.train_collate
-            state["batch_transform"] = (collate.transform_state(prefetched) if collate
+            first = next(iter(self.streams.values()), None)  # collated first in every fetch
+            state["batch_transform"] = (first[1].transform_state(bool(prefetched)) if first
                                         else self.batch_transform.state_dict())  # fmt: skip
-        if self.resumable is not None and trainer is not None:
-            state["train_batches"] = self.resumable.state_dict(done)
-        state["world_size"] = self._shard[1]
+        if self.streams and trainer is not None:
+            state["train_batches"] = {name: batches.state_dict(batches.yielded - prefetched)
+                                      for name, (batches, _) in self.streams.items()}  # fmt: skip
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -297,6 +310,6 @@ class TransferDataModule(L.LightningDataModule):
                               f"{saved} (and the same trainer.num_nodes)")  # fmt: skip
         if self.batch_transform and "batch_transform" in state:
             self.batch_transform.load_state_dict(state["batch_transform"])
-        if "train_batches" in state:
+        if "train_batches" in state and fitting:  # not when testing a checkpoint
             self._train_batches_state = state["train_batches"]
             self._resume_batches()
