@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,8 +29,10 @@ def run_cli(args: list[str], root: Path, cache: Path, timeout: int = 300):
 
 
 @pytest.mark.slow
-def test_train_cli_logs_a_complete_mlflow_run(tmp_path, token_cache):
-    args = ["trainer.max_epochs=1", "model=tiny_random", "dataset.limit=200", "seed=3"]
+def test_train_cli_logs_a_complete_mlflow_run(tmp_path, token_cache, monkeypatch):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")  # a 2 s run
+    args = ["trainer.max_epochs=1", "model=tiny_random", "dataset.limit=200", "seed=3",
+            "logger.system_metrics=true"]  # fmt: skip
     proc = run_cli([*args, "trainer.enable_progress_bar=false"], tmp_path, token_cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "transfer gap" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
@@ -64,6 +67,27 @@ def test_train_cli_logs_a_complete_mlflow_run(tmp_path, token_cache):
         client.download_artifacts(run.info.run_id, "metrics_per_language.csv", str(tmp_path))
     )
     assert table.read_text().splitlines()[0] == "language,role,test_acc,test_macro_f1,dev_acc"
+    assert "system/cpu_utilization_percentage" in run.data.metrics  # logger.system_metrics
+
+
+def test_the_run_logs_its_datasets_as_mlflow_inputs(tmp_path, token_cache):
+    """The runs table's Dataset column: a split and language per input, with its context."""
+    from tests.golden import run_in_process
+
+    quick = ["model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
+             "trainer.enable_progress_bar=false"]  # fmt: skip
+    run_in_process(quick, tmp_path, token_cache, "inputs")
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+    inputs = {(i.dataset.name, i.tags[0].value): i.dataset for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {("hsk_topic/train/en", "train"), ("hsk_topic/dev/en", "dev"),
+                           ("hsk_topic/dev/zh", "dev"), ("hsk_topic/test/en", "test"),
+                           ("hsk_topic/test/zh", "test")}  # fmt: skip
+    train = inputs["hsk_topic/train/en", "train"]
+    assert train.digest == run.data.tags["data_fingerprint"]
+    assert json.loads(train.profile) == {"num_rows": 40} and train.source_type == "code"
+    columns = {c["name"]: c["type"] for c in json.loads(train.schema)["mlflow_colspec"]}
+    assert columns["text"] == "string" and columns["label"] == "long"
 
 
 @pytest.mark.slow

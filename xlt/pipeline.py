@@ -20,6 +20,7 @@ from xlt.errors import Requeued
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
+from xlt.tracking.inputs import dataset_inputs
 from xlt.tracking.job import quiet_libraries, record_job
 from xlt.tracking.manifest import git_state
 from xlt.tracking.run_tracker import RunTracker
@@ -202,6 +203,7 @@ def record(
                for values in zip(*scores.values(), strict=True)]  # fmt: skip
     if per_row:  # what reports bootstrap over (and pair runs by)
         tracker.log_table(PREDICTIONS_FILE, per_row)
+    tracker.log_inputs(dataset_inputs(parts.data, parts.cfg))  # the UI's Dataset column
     if trainer.is_global_zero:
         cfg = parts.cfg
         title = f"{cfg.dataset.name} | {cfg.model.name} | {parts.strategy.name} | seed {cfg.seed}"

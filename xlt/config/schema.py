@@ -106,6 +106,9 @@ class LoggerConfig:
     run_name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # extra tags from the user
     log_user: bool = False  # MLflow's mlflow.user tag: the OS user name only when true
+    # MLflow's system metrics (CPU, memory, disk, network; GPU where present) every 10 s,
+    # sampled by the MLflow writer process while the run is open.
+    system_metrics: bool = False
 
 
 @dataclass

@@ -63,6 +63,7 @@ class RunTracker:
             spool=str(spool),
             source=Path(sys.argv[0]).name,
             log_user=bool(cfg.logger.get("log_user", False)),
+            system_metrics=bool(cfg.logger.get("system_metrics", False)),
         )
         self.logger = ServiceLogger(self.service, run, spool)
         if run_id:  # resuming: the steps redone after the checkpoint were logged already
@@ -109,6 +110,11 @@ class RunTracker:
         self.logger.log_metrics(metrics, step=step)
 
     @rank_zero_only
+    def log_inputs(self, datasets: list[dict[str, str]]) -> None:
+        if datasets:
+            self.logger.send("log_inputs", datasets=datasets)
+
+    @rank_zero_only
     def log_file(self, path: Path) -> None:
         self.logger.send("log_artifact", path=str(path))
 
@@ -123,7 +129,8 @@ class RunTracker:
 
     @rank_zero_only
     def finish(self) -> None:
-        self.logger.finalize("success")
+        self.logger.send("stop_system_metrics")
+        self.logger.terminate("success")
         self._wait_until_sent()
 
     @rank_zero_only
@@ -131,9 +138,10 @@ class RunTracker:
         """Record the error on the run and mark it FAILED."""
         if self.service is None or self.run_id is None:
             return  # the store never opened: the error itself says so
+        self.logger.send("stop_system_metrics")
         self.set_tags({"error": f"{type(err).__name__}: {err}"[:5000]})
         self.log_text("error.txt", "".join(traceback.format_exception(err)))
-        self.logger.finalize("failed")
+        self.logger.terminate("failed")
         self._wait_until_sent()
 
     @rank_zero_only
@@ -141,8 +149,9 @@ class RunTracker:
         """SLURM requeued the job: the run waits for its next attempt (MLflow's SCHEDULED)."""
         if self.service is None or self.run_id is None:
             return
+        self.logger.send("stop_system_metrics")
         self.set_tags({"requeued_at_step": str(step), "requeued_on_signal": signal_name})
-        self.logger.finalize("scheduled")
+        self.logger.terminate("scheduled")
         self._wait_until_sent()
 
     def _wait_until_sent(self) -> None:

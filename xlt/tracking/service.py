@@ -34,6 +34,7 @@ class StoreWriter:
         self.pending: list[tuple[str, dict]] = []
         self.spool = "the run folder's metrics.jsonl"
         self.away_since: float | None = None
+        self.monitor: Any = None  # MLflow's system-metrics sampler, with logger.system_metrics
 
     def submit(self, op: str, payload: dict) -> None:
         self.pending.append((op, payload))
@@ -74,6 +75,7 @@ class StoreWriter:
         spool: str,
         source: str,
         log_user: bool = False,
+        system_metrics: bool = False,
     ) -> dict[str, str]:
         """A new run (or, resuming, the given one set back to RUNNING); its ids and experiment.
         The OS user name is recorded only with `log_user`."""
@@ -96,7 +98,27 @@ class StoreWriter:
                 tags["mlflow.user"] = "unrecorded"
             run_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
         name = self.client.get_experiment(experiment_id).name
+        if system_metrics:
+            self.start_system_metrics(run_id)
         return {"run_id": run_id, "experiment_id": experiment_id, "experiment": name}
+
+    def start_system_metrics(self, run_id: str) -> None:
+        """MLflow's own sampler, in this process (it measures the machine, not a process)."""
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        self.monitor = SystemMetricsMonitor(run_id, resume_logging=True,
+                                            tracking_uri=self.client.tracking_uri)  # fmt: skip
+        self.monitor.start()
+
+    def log_inputs(self, run_id: str, datasets: list[dict[str, str]]) -> None:
+        """Dataset inputs (xlt/tracking/inputs.py), each with its context tag."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        inputs = [DatasetInput(Dataset(**{k: v for k, v in d.items() if k != "context"}),
+                               [InputTag(MLFLOW_DATASET_CONTEXT, d["context"])])
+                  for d in datasets]  # fmt: skip
+        self.client.log_inputs(run_id, datasets=inputs)
 
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
         from mlflow.entities import Param
@@ -123,6 +145,12 @@ class StoreWriter:
     def log_artifact(self, run_id: str, path: str) -> None:
         self.client.log_artifact(run_id, path)
 
+    def stop_system_metrics(self, run_id: str) -> None:
+        """At the run's very end (Lightning closes its logger after every fit and test)."""
+        if self.monitor is not None:
+            self.monitor.finish()  # its last samples are logged before the run closes
+            self.monitor = None
+
     def set_terminated(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status)
 
@@ -133,7 +161,7 @@ class StoreWriter:
 OPS: dict[str, Callable[..., Any]] = {
     name: getattr(StoreWriter, name)
     for name in ("start_run", "log_params", "log_metrics", "set_tag", "log_artifact",
-                 "set_terminated", "drain")
+                 "log_inputs", "stop_system_metrics", "set_terminated", "drain")
 }  # fmt: skip
 
 

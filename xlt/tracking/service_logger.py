@@ -82,6 +82,11 @@ class ServiceLogger(Logger):
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
+        """Lightning calls this after every fit, validation and test: the run goes on (dev
+        selection, testing, recording) and stays RUNNING until the tracker ends it."""
+
+    def terminate(self, status: str) -> None:
+        """The run's end: FINISHED, FAILED, or SCHEDULED (requeued by SLURM)."""
         self.send("set_terminated", status=STATUS.get(status, status))
 
     def send(self, op: str, **payload: Any) -> None:
