@@ -8,10 +8,11 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from xlt.config.validate import build, check_required, resolve_languages
+from xlt.config.validate import build, check_accelerator, check_required, resolve_languages
 from xlt.errors import XltError
 
 ARTIFACT = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts" / "bad_inputs.md"
@@ -117,6 +118,14 @@ def test_bad_configs_fail_at_composition_naming_the_key(compose_cfg, case):
     assert expected in str(err.value)
     cause = str(err.value.__cause__ or "").splitlines()[:1]  # e.g. why the value did not fit
     record(case, " ".join([*str(err.value).splitlines()[:2], *cause]))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible here")
+def test_a_gpu_trainer_without_a_gpu_says_what_to_use(compose_cfg):
+    with pytest.raises(XltError) as err:
+        check_accelerator(compose_cfg("trainer=gpu"))
+    assert "no CUDA GPU is visible here" in str(err.value) and "trainer=default" in str(err.value)
+    record("trainer=gpu without a GPU", str(err.value))
 
 
 def test_few_shot_asking_for_more_than_the_data_has(compose_cfg):

@@ -35,7 +35,7 @@ def test_train_cli_logs_a_complete_mlflow_run(tmp_path, token_cache, monkeypatch
             "logger.system_metrics=true"]  # fmt: skip
     proc = run_cli([*args, "trainer.enable_progress_bar=false"], tmp_path, token_cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "transfer gap" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
+    assert "transfer gap" in proc.stdout and "xlt-ui --tracking-uri sqlite:///" in proc.stdout
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
     experiment = client.get_experiment_by_name("xlt-hsk_topic")

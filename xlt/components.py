@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from xlt.augment.base import Augmentation
 from xlt.config.schema import Selection
 from xlt.config.validate import build as instantiate_spec
-from xlt.config.validate import check_max_length, resolve_languages
+from xlt.config.validate import check_accelerator, check_max_length, resolve_languages
 from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
 from xlt.data.transfer_data import TransferData
@@ -157,6 +157,7 @@ def init_encoder(cfg: DictConfig, encoder, data: TransferData, tracker) -> None:
 def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
     """Every component of a run from its config. `tracker` (a RunTracker) resolves run ids of
     earlier runs; `bundle`: an already loaded encoder (benchmarks reuse one)."""
+    check_accelerator(cfg)  # sweep trials skip xlt-train's preflight
     strategy = instantiate_spec(cfg.strategy, "strategy")
     augmentation = instantiate_spec(cfg.augmentation, "augmentation")
     L.seed_everything(cfg.seed, workers=True)

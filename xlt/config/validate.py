@@ -25,6 +25,23 @@ def check_required(cfg: DictConfig) -> None:
     check_config(cfg)
 
 
+def check_accelerator(cfg: DictConfig) -> None:
+    """`trainer=gpu` where no GPU is visible: said before anything loads, with what to use
+    instead (Lightning would say "No supported gpu backend found!" after the model loaded).
+    Apart from `check_required`: a config is valid on machines it cannot run on here."""
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator not in ("gpu", "cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator={accelerator}: no CUDA GPU is visible here (torch "
+            f"{torch.__version__}); on this machine use trainer=default (CPU, fp32) or "
+            "trainer=cpu_bf16, or run on a machine with a GPU"
+        )
+
+
 def check_max_length(max_length: int, encoder_config) -> None:
     """`model.max_length` within the encoder's position table (XLM-R style models keep two
     positions for padding)."""

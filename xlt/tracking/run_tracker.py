@@ -168,9 +168,20 @@ class RunTracker:
             )  # fmt: skip
 
     def ui_command(self) -> str:
-        """The command that serves this store's UI on loopback, and where this run is in it."""
-        from xlt.tracking.ui import ui_command
+        """The command that serves this store's UI on loopback, and where this run is in it:
+        `make ui` in a checkout (the Makefile's target), else xlt's own `xlt-ui`."""
+        from xlt.tracking.store import default_tracking_uri
 
-        serve = " ".join(ui_command(self.uri, "127.0.0.1", 5000))
+        in_checkout = "\nui:" in _read(Path.cwd() / "Makefile")
+        if in_checkout and self.uri == default_tracking_uri():
+            serve = "make ui"
+        elif in_checkout:
+            serve = f'make ui ARGS="--tracking-uri {self.uri}"'
+        else:
+            serve = f"{Path(sys.executable).parent / 'xlt-ui'} --tracking-uri {self.uri}"
         exp, run = self.logger.experiment_id, self.run_id
         return f"{serve}\n  then open http://127.0.0.1:5000/#/experiments/{exp}/runs/{run}"
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
