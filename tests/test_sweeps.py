@@ -88,7 +88,8 @@ def test_optuna_search_with_a_persistent_study_resumes(tmp_path, token_cache):
     lrs = [t.params["strategy.optimizer.lr"] for t in study.trials]
     assert all(2e-5 <= lr <= 5e-4 for lr in lrs) and len(set(lrs)) == 3
     _, parents, children = sweep_runs(tmp_path)
-    assert len(parents) == 2 and len(children) == 3
+    assert len(parents) == 1 and len(children) == 3  # the study's parent run, continued
+    assert parents[0].data.metrics["sweep/n_trials"] == 3 and parents[0].info.status == "FINISHED"
     objective = {round(c.data.metrics["dev/acc/en"], 6) for c in children}
     assert {round(t.value, 6) for t in study.trials} <= objective  # objective = source dev acc
     results = list(tmp_path.glob("outputs/multiruns/*/*/optimization_results.yaml"))

@@ -43,6 +43,27 @@ def child_runs(client, parent: dict[str, str]) -> list[Any]:
     )
 
 
+STUDY_TAG = "xlt.optuna_study"  # a persistent study's storage and name, on its parent run
+
+
+def study_key(config: DictConfig) -> str | None:
+    """A persistent Optuna study (`hydra.sweeper.storage` and `study_name`): resuming it
+    continues the same MLflow parent run instead of opening a new, often empty, one."""
+    from xlt.tracking.manifest import mask_secrets
+
+    sweeper = config.hydra.get("sweeper") or {}
+    storage, name = sweeper.get("storage"), sweeper.get("study_name")
+    return f"{mask_secrets(str(storage))}#{name}" if storage and name else None
+
+
+def study_parent(client, experiment: str, key: str | None) -> str | None:
+    if key is None:
+        return None
+    found = client.search_runs([experiment], filter_string=f"tags.`{STUDY_TAG}` = '{key}'",
+                               order_by=["attributes.start_time DESC"], max_results=1)  # fmt: skip
+    return found[0].info.run_id if found else None
+
+
 class MlflowSweepCallback(Callback):
     def __init__(self, report: bool = True) -> None:
         self.report = report
@@ -82,13 +103,14 @@ class MlflowSweepCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         overrides = list(config.hydra.overrides.task)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        if config.get("sweep_retry"):  # the same parent: finished trials are skipped, see run()
-            old = client.get_run(str(config.sweep_retry))
+        earlier = config.get("sweep_retry") or study_parent(client, exp, study_key(config))
+        if earlier:  # the same parent: finished trials are skipped, see run()
+            old = client.get_run(str(earlier))
             client.update_run(old.info.run_id, status="RUNNING")
             parent = {"run_id": old.info.run_id, "experiment_id": old.info.experiment_id,
                       "tracking_uri": uri}  # fmt: skip
             (sweep_dir / PARENT_FILE).write_text(json.dumps(parent))
-            log.info("retrying the failed or missing trials of sweep %s", old.info.run_id)
+            log.info("continuing sweep %s (its failed, missing or new trials)", old.info.run_id)
             return parent
         from xlt.tracking.manifest import mask_secrets
 
@@ -96,7 +118,12 @@ class MlflowSweepCallback(Callback):
         run = client.create_run(
             exp,
             run_name=f"sweep-{sweep_dir.name}",
-            tags={"xlt.sweep": "true", "sweep_dir": str(sweep_dir), "sweep": " ".join(overrides)},
+            tags={
+                "xlt.sweep": "true",
+                "sweep_dir": str(sweep_dir),
+                "sweep": " ".join(overrides),
+                **({STUDY_TAG: key} if (key := study_key(config)) else {}),
+            },  # fmt: skip
         )
         for override in overrides:
             key, _, value = override.partition("=")
