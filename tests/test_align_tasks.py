@@ -163,3 +163,51 @@ def test_layers_and_init_encoder_start_from_an_xlt_train_checkpoint_with_frozen_
     _, chained = run_in_process([*quick, f"model.init_encoder={best}"], tmp_path, token_cache,
                                 "chained")  # fmt: skip
     assert (chained / "data_access.json").is_file()
+
+
+MUSE_TRAIN = """cat\t猫
+cat\t猫咪
+dog 狗
+bird\t鸟
+fish\t鱼
+horse\t马
+water\t水
+fire\t火
+tree\t树
+book\t书
+"""
+MUSE_TEST = "moon\t月亮\nsun 太阳\nsun\t日\nrain\t雨\n"
+
+
+def test_bli_on_dictionary_files_in_muses_format(tmp_path):
+    """A user's dictionary (MUSE's format: tab or space, several translations on several
+    lines) instead of HSK's glosses: the fixed train/test split as given."""
+    from xlt.align.cli import run
+    from xlt.align.dictionary import read_dictionary
+    from xlt.errors import DataError
+
+    train, test = tmp_path / "en-zh.0-5000.txt", tmp_path / "en-zh.5000-6500.txt"
+    train.write_text(MUSE_TRAIN, encoding="utf-8")
+    test.write_text(MUSE_TEST, encoding="utf-8")
+    assert ("cat", "猫咪") in read_dictionary(train) and len(read_dictionary(test)) == 4
+    cfg = compose_align(["task=bli", "model@source_encoder=tiny_random",
+                         "model@encoder=tiny_random", f"task.dictionary.train={train}",
+                         f"task.dictionary.test={test}", "task.methods=[identity,procrustes]"],
+                        tmp_path)  # fmt: skip
+    metrics = run(cfg)
+    assert 0 <= metrics["bli/procrustes/csls/p1"] <= 1
+    (bli_run,) = store(tmp_path).search_runs(
+        [store(tmp_path).get_experiment_by_name("xlt-align").experiment_id]
+    )
+    assert bli_run.data.metrics["dict/test_source_words"] == 3  # moon, sun, rain
+    assert (
+        bli_run.data.metrics["dict/train_pairs"] == 10
+        and bli_run.data.tags["dictionary"] == "files"
+    )
+    bad = tmp_path / "bad.txt"
+    bad.write_text("cat 猫\nthree words here\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.txt:2: expected 'source target'"):
+        read_dictionary(bad)
+    bad.write_bytes("dog \u72d7\n".encode("gb18030"))  # 狗 in GB18030 is not UTF-8
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_dictionary(bad)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from xlt.augment.lexicon import _PAREN, NOT_A_TRANSLATION
 
@@ -58,3 +59,46 @@ def split_by_source(
     train = [p for p in pairs if p[0] not in held_out]
     test = [p for p in pairs if p[0] in held_out]
     return train, test
+
+
+def read_dictionary(path: str | Path) -> list[Pair]:
+    """A bilingual dictionary file in MUSE's format: one `source target` pair per line,
+    separated by a tab or spaces, UTF-8; a word with several translations is on several lines.
+    Bad lines are reported with their number, not skipped."""
+    from xlt.errors import DataError
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"dictionary file not found: {path}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from None
+    pairs = []
+    for number, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise DataError(f"{path}:{number}: expected 'source target', got {line.strip()!r}")
+        pairs.append((fields[0], fields[1]))
+    if not pairs:
+        raise DataError(f"{path}: no word pairs in it")
+    return sorted(set(pairs))
+
+
+def dictionary_pairs(
+    files: dict | None, source_lang: str, cedict: bool, test_words: int, split_seed: int
+) -> tuple[list[Pair], list[Pair], str]:
+    """(train pairs, test pairs, where they came from): both files as given; one file split by
+    source word; without files, HSK's glosses split by source word."""
+    files = {k: v for k, v in (files or {}).items() if v}
+    if "test" in files and "train" not in files:
+        from xlt.errors import ConfigError
+
+        raise ConfigError("task.dictionary.test needs task.dictionary.train as well")
+    if "train" in files and "test" in files:
+        return read_dictionary(files["train"]), read_dictionary(files["test"]), "files"
+    pairs = read_dictionary(files["train"]) if files else hsk_dictionary(source_lang, cedict)
+    train, test = split_by_source(pairs, test_words, split_seed)
+    return train, test, "file split by source word" if files else "HSK glosses"

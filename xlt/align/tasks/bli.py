@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from xlt.align.adversarial import AdversarialSettings, unsupervised_map
-from xlt.align.dictionary import hsk_dictionary, split_by_source
+from xlt.align.dictionary import dictionary_pairs
 from xlt.align.embed import cached_word_vectors
 from xlt.align.procrustes import apply_map, procrustes, refine
 from xlt.align.retrieval import Scoring, normalize, precision_at_k, retrieve
@@ -39,10 +39,10 @@ def evaluate(
     return out
 
 
-def indexed_dictionary(pairs, test_words: int, split_seed: int):
+def indexed_dictionary(train, test):
     """Vocabularies (the dictionary's words), training pairs as index pairs, and the test gold
-    (source index -> every correct target index), split by source word."""
-    train, test = split_by_source(pairs, test_words, split_seed)
+    (source index -> every correct target index)."""
+    pairs = [*train, *test]
     src_words = sorted({s for s, _ in pairs})
     tgt_words = sorted({t for _, t in pairs})
     s_index = {w: i for i, w in enumerate(src_words)}
@@ -112,6 +112,7 @@ def run(
     test_words: int = 500,
     split_seed: int = 0,
     cedict: bool = False,
+    dictionary: dict | None = None,
     knn: int = 10,
     refinement_iterations: int = 5,
     methods: list[str] = METHODS,
@@ -129,9 +130,12 @@ def run(
             "rows (task.test_words sets the test size)",
             cfg.dataset.limit,
         )
-    pairs = hsk_dictionary(source_lang, cedict)
-    src_words, tgt_words, train_pairs, test_gold = indexed_dictionary(pairs, test_words, split_seed)
-    sizes = {"dict/pairs": len(pairs), "dict/train_pairs": len(train_pairs),
+    train, test, origin = dictionary_pairs(dictionary, source_lang, cedict, test_words,
+                                           split_seed)  # fmt: skip
+    files = {f"dictionary.{k}": str(v) for k, v in (dictionary or {}).items() if v}
+    tracker.set_tags({"dictionary": origin, **files})
+    src_words, tgt_words, train_pairs, test_gold = indexed_dictionary(train, test)
+    sizes = {"dict/pairs": len(train) + len(test), "dict/train_pairs": len(train_pairs),
              "dict/test_source_words": len(test_gold), "vocab/source": len(src_words),
              "vocab/target": len(tgt_words)}  # fmt: skip
     tracker.log_metrics(sizes)
