@@ -211,3 +211,56 @@ def test_bli_on_dictionary_files_in_muses_format(tmp_path):
     bad.write_bytes("dog \u72d7\n".encode("gb18030"))  # 狗 in GB18030 is not UTF-8
     with pytest.raises(DataError, match="not UTF-8"):
         read_dictionary(bad)
+
+
+def write_vec(path: Path, words: list[str], vectors: torch.Tensor) -> Path:
+    lines = [f"{len(words)} {vectors.shape[1]}"]
+    lines += [
+        " ".join([w, *(f"{v:.6f}" for v in row.tolist())])
+        for w, row in zip(words, vectors, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_bli_on_fasttext_vec_files_searches_the_whole_target_vocabulary(tmp_path):
+    """Two .vec files where the target space is an exact rotation of the source (target words
+    in another order): Procrustes from the training pairs finds every held-out translation
+    among all 60 target words; pairs with a word outside the files are dropped and counted."""
+    from xlt.align.cli import run
+    from xlt.align.vectors import read_vec
+    from xlt.errors import DataError
+
+    gen = torch.Generator().manual_seed(0)
+    source = torch.randn(60, 8, generator=gen)
+    rotation, _ = torch.linalg.qr(torch.randn(8, 8, generator=gen))
+    order = torch.randperm(60, generator=gen)
+    src = write_vec(tmp_path / "wiki.en.vec", [f"w{i}" for i in range(60)], source)
+    tgt = write_vec(tmp_path / "wiki.zh.vec", [f"z{i}" for i in order.tolist()],
+                    (source @ rotation)[order])  # fmt: skip
+    pairs = [f"w{i} z{i}" for i in range(40)] + ["w5 missing"]
+    (tmp_path / "train.txt").write_text("\n".join(pairs) + "\n", encoding="utf-8")
+    held_out = [f"w{i} z{i}" for i in range(40, 50)] + ["nowhere z45"]
+    (tmp_path / "test.txt").write_text("\n".join(held_out) + "\n", encoding="utf-8")
+    cfg = compose_align(["task=bli", f"task.vectors.source={src}", f"task.vectors.target={tgt}",
+                         f"task.dictionary.train={tmp_path / 'train.txt'}",
+                         f"task.dictionary.test={tmp_path / 'test.txt'}",
+                         "task.methods=[identity,procrustes]"], tmp_path)  # fmt: skip
+    metrics = run(cfg)
+    assert metrics["bli/procrustes/csls/p1"] == 1.0 and metrics["bli/procrustes/cosine/p1"] == 1.0
+    assert metrics["bli/identity/cosine/p1"] < 0.5
+    (bli_run,) = store(tmp_path).search_runs(
+        [store(tmp_path).get_experiment_by_name("xlt-align").experiment_id]
+    )
+    logged = bli_run.data.metrics
+    assert logged["vocab/target"] == 60 and logged["dict/test_source_words"] == 10
+    assert logged["dict/dropped_train_pairs"] == 1 and logged["dict/dropped_test_pairs"] == 1
+    words, vectors = read_vec(tgt, max_vocab=7)  # streamed: the first 7 words only
+    assert len(words) == 7 and vectors.shape == (7, 8)
+    bad = tmp_path / "bad.vec"
+    bad.write_text("2 3\na 1 2 3\nb 1 2\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.vec:3: expected a word and 3 numbers, got 2"):
+        read_vec(bad, 10)
+    bad.write_text("a 1 2 3\n", encoding="utf-8")
+    with pytest.raises(DataError, match="header 'count dimension'"):
+        read_vec(bad, 10)

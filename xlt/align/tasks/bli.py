@@ -39,23 +39,61 @@ def evaluate(
     return out
 
 
-def indexed_dictionary(train, test):
-    """Vocabularies (the dictionary's words), training pairs as index pairs, and the test gold
-    (source index -> every correct target index)."""
+def dictionary_vocabulary(train, test) -> tuple[list[str], list[str]]:
+    """Without vectors or vocabulary files: the dictionary's own words."""
     pairs = [*train, *test]
-    src_words = sorted({s for s, _ in pairs})
-    tgt_words = sorted({t for _, t in pairs})
+    return sorted({s for s, _ in pairs}), sorted({t for _, t in pairs})
+
+
+def index_pairs(train, test, src_words, tgt_words):
+    """Training pairs as index pairs and the test gold (source index -> every correct target
+    index) over the vocabularies; pairs with a word outside them are dropped and counted."""
     s_index = {w: i for i, w in enumerate(src_words)}
     t_index = {w: i for i, w in enumerate(tgt_words)}
-    train_pairs = torch.tensor([[s_index[s], t_index[t]] for s, t in train])
+
+    def known(pairs):
+        return [(s_index[s], t_index[t]) for s, t in pairs if s in s_index and t in t_index]
+
+    kept_train, kept_test = known(train), known(test)
     test_gold: dict[int, set[int]] = {}
-    for s, t in test:
-        test_gold.setdefault(s_index[s], set()).add(t_index[t])
-    return src_words, tgt_words, train_pairs, test_gold
+    for s, t in kept_test:
+        test_gold.setdefault(s, set()).add(t)
+    dropped = {"dict/dropped_train_pairs": len(train) - len(kept_train),
+               "dict/dropped_test_pairs": len(test) - len(kept_test)}  # fmt: skip
+    return torch.tensor(kept_train).reshape(-1, 2), test_gold, dropped
+
+
+def file_vectors(vectors: dict, max_vocab: int):
+    """`task.vectors.source/target`: fastText `.vec` files, the first `max_vocab` words."""
+    from xlt.align.vectors import read_vec
+    from xlt.errors import ConfigError
+
+    if not (vectors.get("source") and vectors.get("target")):
+        raise ConfigError("task.vectors: give both source= and target= .vec files")
+    src_words, X = read_vec(vectors["source"], max_vocab)
+    tgt_words, Y = read_vec(vectors["target"], max_vocab)
+    if X.shape[1] != Y.shape[1]:
+        raise ConfigError(f"task.vectors: {X.shape[1]}-d source and {Y.shape[1]}-d target "
+                          "vectors; an orthogonal map needs equal dimensions")  # fmt: skip
+    return src_words, tgt_words, preprocess(X), preprocess(Y)
+
+
+def encoder_vocabulary(vocabulary: dict | None, train, test, max_vocab: int):
+    """`task.vocabulary.source/target` word lists (frequency order), else the dictionary's."""
+    from xlt.align.vectors import read_word_list
+
+    src_words, tgt_words = dictionary_vocabulary(train, test)
+    vocabulary = vocabulary or {}
+    if vocabulary.get("source"):
+        src_words = read_word_list(vocabulary["source"], max_vocab)
+    if vocabulary.get("target"):
+        tgt_words = read_word_list(vocabulary["target"], max_vocab)
+    return src_words, tgt_words
 
 
 def word_vectors(cfg: DictConfig, src_words, tgt_words, source_layer: int, target_layer: int):
-    """Static word vectors of both vocabularies (cached), normalised as MUSE does."""
+    """Static word vectors of both vocabularies from the encoders (cached), normalised as MUSE
+    does."""
     cache = cfg.paths.cache_dir
     src_enc = text_encoder(cfg.source_encoder, "source_encoder")
     tgt_enc = text_encoder(cfg.encoder, "encoder")
@@ -102,6 +140,31 @@ def learn_maps(X, Y, train_pairs, methods, knn, refinement_iterations, adversari
     return maps
 
 
+def vectors_and_pairs(cfg, train, test, vectors, vocabulary, max_vocab, layers, tracker):
+    """Both spaces' vectors (files, or encoders over a vocabulary) and the dictionary over them:
+    training index pairs and the test gold. Pairs outside the vocabularies are dropped and
+    counted, as MUSE does."""
+    from xlt.errors import DataError
+
+    if vectors and any(vectors.values()):
+        src_words, tgt_words, X, Y = file_vectors(vectors, max_vocab)
+    else:
+        src_words, tgt_words = encoder_vocabulary(vocabulary, train, test, max_vocab)
+        X, Y = word_vectors(cfg, src_words, tgt_words, *layers)
+    train_pairs, test_gold, dropped = index_pairs(train, test, src_words, tgt_words)
+    if any(dropped.values()):
+        print(f"dictionary pairs with a word outside the vocabularies, dropped as MUSE does: "
+              f"{dropped['dict/dropped_train_pairs']} of {len(train)} training, "
+              f"{dropped['dict/dropped_test_pairs']} of {len(test)} test")  # fmt: skip
+    if not len(test_gold) or not len(train_pairs):
+        raise DataError("no training or no test pair has both words in the vocabularies: "
+                        "raise task.max_vocab or check the dictionary's languages")  # fmt: skip
+    tracker.log_metrics({"dict/pairs": len(train) + len(test), "vocab/source": len(src_words),
+                         "dict/train_pairs": len(train_pairs), "vocab/target": len(tgt_words),
+                         "dict/test_source_words": len(test_gold), **dropped})  # fmt: skip
+    return X, Y, train_pairs, test_gold
+
+
 def run(
     cfg: DictConfig,
     tracker,
@@ -113,6 +176,9 @@ def run(
     split_seed: int = 0,
     cedict: bool = False,
     dictionary: dict | None = None,
+    vectors: dict | None = None,
+    vocabulary: dict | None = None,
+    max_vocab: int = 200_000,
     knn: int = 10,
     refinement_iterations: int = 5,
     methods: list[str] = METHODS,
@@ -134,12 +200,9 @@ def run(
                                            split_seed)  # fmt: skip
     files = {f"dictionary.{k}": str(v) for k, v in (dictionary or {}).items() if v}
     tracker.set_tags({"dictionary": origin, **files})
-    src_words, tgt_words, train_pairs, test_gold = indexed_dictionary(train, test)
-    sizes = {"dict/pairs": len(train) + len(test), "dict/train_pairs": len(train_pairs),
-             "dict/test_source_words": len(test_gold), "vocab/source": len(src_words),
-             "vocab/target": len(tgt_words)}  # fmt: skip
-    tracker.log_metrics(sizes)
-    X, Y = word_vectors(cfg, src_words, tgt_words, source_layer, target_layer)
+    X, Y, train_pairs, test_gold = vectors_and_pairs(
+        cfg, train, test, vectors, vocabulary, max_vocab, (source_layer, target_layer), tracker
+    )
     maps = learn_maps(X, Y, train_pairs, methods, knn, refinement_iterations, adversarial, tracker)
     rows, metrics = [], {}
     for method in methods:

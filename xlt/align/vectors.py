@@ -1,0 +1,82 @@
+"""Word vectors from fastText's text format (`.vec`: a `count dimension` header, then a word and
+its floats per line, most frequent words first), read as a stream up to `max_vocab` words, so a
+2M-word file costs only the words kept. File order is kept: it is the frequency order that
+MUSE's adversarial mapping and unsupervised criterion assume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xlt.errors import DataError
+
+
+def read_vec(path: str | Path, max_vocab: int) -> tuple[list[str], torch.Tensor]:
+    """(words in file order, a float32 matrix); a repeated word keeps its first vector."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"vectors file not found: {path}")
+    words: list[str] = []
+    rows: list[np.ndarray] = []
+    seen: set[str] = set()
+    try:
+        with path.open(encoding="utf-8") as lines:
+            dim = _header(path, next(lines, ""))
+            for number, line in enumerate(lines, 2):
+                if len(words) >= max_vocab:
+                    break
+                word, vector = _parse(path, number, line, dim)
+                if word is not None and word not in seen:
+                    seen.add(word)
+                    words.append(word)
+                    rows.append(vector)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 ({err.reason} after {len(words)} words)") from None
+    if not words:
+        raise DataError(f"{path}: no word vectors after the header")
+    return words, torch.from_numpy(np.stack(rows))
+
+
+def _header(path: Path, line: str) -> int:
+    fields = line.split()
+    if len(fields) != 2 or not all(f.isdigit() for f in fields):
+        raise DataError(f"{path}:1: expected fastText's header 'count dimension', got "
+                        f"{line.strip()[:60]!r}")  # fmt: skip
+    return int(fields[1])
+
+
+def _parse(path: Path, number: int, line: str, dim: int) -> tuple[str | None, np.ndarray]:
+    fields = line.rstrip("\n").rstrip(" ").split(" ")
+    if len(fields) == 1 and not fields[0]:
+        return None, np.empty(0)
+    if len(fields) != dim + 1:
+        raise DataError(f"{path}:{number}: expected a word and {dim} numbers, got "
+                        f"{len(fields) - 1} numbers")  # fmt: skip
+    try:
+        return fields[0], np.asarray(fields[1:], dtype=np.float32)
+    except ValueError:
+        raise DataError(f"{path}:{number}: a value of {fields[0]!r} is not a number") from None
+
+
+def read_word_list(path: str | Path, max_vocab: int) -> list[str]:
+    """A vocabulary file: one word per line (extra fields such as a count are ignored), most
+    frequent first; the first `max_vocab` distinct words."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"vocabulary file not found: {path}")
+    words: dict[str, None] = {}
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                fields = line.split()
+                if fields:
+                    words.setdefault(fields[0])
+                if len(words) >= max_vocab:
+                    break
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 ({err.reason})") from None
+    if not words:
+        raise DataError(f"{path}: no words in it")
+    return list(words)
