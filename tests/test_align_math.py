@@ -115,6 +115,27 @@ def test_mutual_nearest_neighbours_make_the_induced_dictionary():
     y = normalize(torch.tensor([[0.0, 1.0], [1.0, 0.05]]))
     pairs = induce_dictionary(x, y, scoring="cosine")
     assert sorted(map(tuple, pairs.tolist())) == [(0, 1), (1, 0)]  # x2 is nobody's mutual NN
+    modes = {mode: sorted(map(tuple, induce_dictionary(x, y, "cosine", mode=mode).tolist()))
+             for mode in ("S2T", "T2S", "S2T|T2S", "S2T&T2S")}  # fmt: skip
+    assert modes == {"S2T": [(0, 1), (1, 0), (2, 1)], "T2S": [(0, 1), (1, 0)],
+                     "S2T|T2S": [(0, 1), (1, 0), (2, 1)], "S2T&T2S": [(0, 1), (1, 0)]}  # fmt: skip
+    assert induce_dictionary(x, y, "cosine", max_rank=1, mode="S2T").tolist() == [[0, 0]]
+
+
+def test_the_mapping_learning_rate_follows_muses_schedule():
+    """MUSE's trainer.update_lr on a scripted criterion: decay every epoch, shrink from the
+    second drop below the best on, stop under min_lr; the discriminator's rate is not its."""
+    from xlt.align.adversarial import MapLearningRate
+
+    schedule = MapLearningRate(lr=0.1, decay=0.98, shrink=0.5, min_lr=1e-6)
+    rates = [schedule.after_epoch(c) for c in (0.1, 0.2, 0.15, 0.3, 0.25, 0.1)]
+    expected = [0.098, 0.09604, 0.0941192, 0.092236816, 0.092236816 * 0.98 * 0.5,
+                0.092236816 * 0.98 * 0.5 * 0.98 * 0.5]  # fmt: skip
+    assert rates == pytest.approx(expected, rel=1e-12) and not schedule.stopped
+    tiny = MapLearningRate(lr=4e-6, decay=0.98, shrink=0.1, min_lr=1e-6)
+    for criterion in (0.5, 0.4, 0.3):  # the second drop shrinks it below min_lr
+        tiny.after_epoch(criterion)
+    assert tiny.stopped
 
 
 def test_retrieval_and_mining_on_a_pool_with_distractors():

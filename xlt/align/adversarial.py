@@ -27,13 +27,18 @@ class AdversarialSettings:
     dis_smooth: float = 0.1
     map_lr: float = 0.1
     dis_lr: float = 0.1
-    lr_decay: float = 0.98
-    lr_shrink: float = 0.5  # when the criterion gets worse
+    lr_decay: float = (
+        0.98  # the mapping's learning rate, every epoch (MUSE: not the discriminator's)
+    )
+    lr_shrink: float = 0.5  # when the criterion drops below its best, from the second time on
+    min_lr: float = 1e-6  # training stops once the mapping's rate falls below it
     map_beta: float = 0.001  # orthogonalisation step
     most_frequent: int = 75_000  # discriminator samples from this many first words
     criterion_words: int = 10_000
     restarts: int = 1  # the first from the identity (MUSE), the others from random rotations
     refinement_iterations: int = 5  # Procrustes refinement after each restart
+    refinement_mode: str = "S2T&T2S"  # how refinement builds its dictionary (MUSE's dico_build)
+    refinement_max_rank: int = 15_000  # the most frequent words it considers (dico_max_rank)
     seed: int = 0
 
 
@@ -74,7 +79,8 @@ def unsupervised_map(
     for restart in range(s.restarts):
         init = None if restart == 0 else random_rotation(source.shape[1], s.seed * 1000 + restart)
         adv, history = adversarial_map(source, target, s, init, restart, on_epoch)
-        refined, _ = refine(source, target, adv, s.refinement_iterations)
+        refined, _ = refine(source, target, adv, s.refinement_iterations,
+                            max_rank=s.refinement_max_rank, mode=s.refinement_mode)  # fmt: skip
         score = mean_cosine_criterion(source, target, refined, s.criterion_words)
         logs += history + [{"restart": restart, "refined_criterion": score}]
         if score > best:
@@ -98,6 +104,7 @@ def adversarial_map(
         torch.manual_seed(s.seed * 1000 + restart)  # weight init and dropout, inside the fork
         game = AdversarialGame(source, target, s, init, restart)
         best, best_weight, history = -float("inf"), game.mapping.weight.detach().clone(), []
+        schedule = MapLearningRate(s.map_lr, s.lr_decay, s.lr_shrink, s.min_lr)
         for epoch in range(s.epochs):
             dis_loss = game.epoch()
             weight = game.mapping.weight.detach().clone()
@@ -108,10 +115,34 @@ def adversarial_map(
                 on_epoch(restart * s.epochs + epoch, log)
             if criterion > best:
                 best, best_weight = criterion, weight
-            else:  # MUSE: shrink the learning rate when the criterion does not improve
-                game.scale_map_lr(s.lr_shrink)
-            game.decay()
+            game.set_map_lr(schedule.after_epoch(criterion))
+            if schedule.stopped:  # MUSE: "Learning rate < 1e-6. BREAK."
+                break
     return best_weight, history
+
+
+class MapLearningRate:
+    """The mapping optimiser's rate as MUSE's trainer sets it after each epoch: decayed (with
+    `min_lr` as a floor), then shrunk whenever the criterion is below its best so far, except
+    the first time that happens; training stops when the rate falls below `min_lr`."""
+
+    def __init__(self, lr: float, decay: float, shrink: float, min_lr: float) -> None:
+        self.lr, self.decay, self.shrink, self.min_lr = lr, decay, shrink, min_lr
+        self.best = -float("inf")
+        self.dropped_before = False
+
+    def after_epoch(self, criterion: float) -> float:
+        self.best = max(self.best, criterion)  # MUSE saves the best before updating the rate
+        self.lr = max(self.min_lr, self.lr * self.decay)
+        if self.shrink < 1 and criterion < self.best:
+            if self.dropped_before:
+                self.lr *= self.shrink
+            self.dropped_before = True
+        return self.lr
+
+    @property
+    def stopped(self) -> bool:
+        return self.lr < self.min_lr
 
 
 class AdversarialGame:
@@ -163,11 +194,6 @@ class AdversarialGame:
             orthogonalize(self.mapping.weight, s.map_beta)
         return float(torch.stack(losses).mean())
 
-    def scale_map_lr(self, factor: float) -> None:
+    def set_map_lr(self, lr: float) -> None:
         for group in self.map_opt.param_groups:
-            group["lr"] *= factor
-
-    def decay(self) -> None:
-        for opt in (self.map_opt, self.dis_opt):
-            for group in opt.param_groups:
-                group["lr"] *= self.s.lr_decay
+            group["lr"] = lr

@@ -20,24 +20,32 @@ def apply_map(vectors: torch.Tensor, mapping: torch.Tensor) -> torch.Tensor:
     return vectors @ mapping.T
 
 
+DICTIONARY_MODES = ("S2T", "T2S", "S2T|T2S", "S2T&T2S")  # MUSE's dico_build
+
+
 def induce_dictionary(
     mapped_source: torch.Tensor,
     target: torch.Tensor,
     scoring: Scoring | str = Scoring.csls,
     knn: int = 10,
     max_rank: int | None = None,
+    mode: str = "S2T&T2S",
 ) -> torch.Tensor:
-    """Pairs (i, j) that are each other's nearest neighbour both ways (MUSE's S2T&T2S).
+    """Pairs (i, j) from nearest neighbours, as MUSE builds its refinement dictionary: each
+    source word's best target (S2T), each target word's best source (T2S), their union
+    (S2T|T2S) or the mutual pairs (S2T&T2S, the default). `max_rank` keeps only the first
+    words of each vocabulary (the most frequent; MUSE: 15,000)."""
+    if mode not in DICTIONARY_MODES:
+        from xlt.errors import ConfigError
 
-    `max_rank` keeps only the first words of each vocabulary (the most frequent, in MUSE).
-    """
+        raise ConfigError(f"refinement mode {mode!r}: choose from {list(DICTIONARY_MODES)}")
     src, tgt = normalize(mapped_source[:max_rank]), normalize(target[:max_rank])
     _, forward = retrieve(src, tgt, k=1, scoring=scoring, knn=knn)
     _, backward = retrieve(tgt, src, k=1, scoring=scoring, knn=knn)
-    forward, backward = forward[:, 0], backward[:, 0]
-    mutual = backward[forward] == torch.arange(len(src))
-    i = torch.nonzero(mutual).squeeze(1)
-    return torch.stack([i, forward[i]], dim=1)
+    s2t = {(i, int(j)) for i, j in enumerate(forward[:, 0].tolist())}
+    t2s = {(int(i), j) for j, i in enumerate(backward[:, 0].tolist())}
+    pairs = {"S2T": s2t, "T2S": t2s, "S2T|T2S": s2t | t2s, "S2T&T2S": s2t & t2s}[mode]
+    return torch.tensor(sorted(pairs), dtype=torch.long).reshape(-1, 2)
 
 
 def refine(
@@ -49,6 +57,7 @@ def refine(
     knn: int = 10,
     max_rank: int | None = None,
     seed_pairs: torch.Tensor | None = None,
+    mode: str = "S2T&T2S",
 ) -> tuple[torch.Tensor, list[int]]:
     """Alternate: induce a dictionary with the current map, refit Procrustes on it.
 
@@ -57,7 +66,8 @@ def refine(
     """
     sizes = []
     for _ in range(iterations):
-        pairs = induce_dictionary(apply_map(source, mapping), target, scoring, knn, max_rank)
+        pairs = induce_dictionary(apply_map(source, mapping), target, scoring, knn, max_rank,
+                                  mode)  # fmt: skip
         if seed_pairs is not None:
             pairs = torch.unique(torch.cat([pairs, seed_pairs]), dim=0)
         sizes.append(len(pairs))

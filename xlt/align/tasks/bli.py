@@ -113,18 +113,29 @@ def word_vectors(cfg: DictConfig, src_words, tgt_words, source_layer: int, targe
     return X, Y
 
 
-def learn_maps(X, Y, train_pairs, methods, knn, refinement_iterations, adversarial, tracker):
-    """Each requested mapping (identity always, as the floor)."""
+def learn_maps(X, Y, train_pairs, methods, knn, refinement, adversarial, tracker):
+    """Each requested mapping (identity always, as the floor). `refinement`: iterations, the
+    dictionary-building mode and max rank (MUSE's n_refinement, dico_build, dico_max_rank)."""
+    refinement_iterations = refinement.get("iterations", 5)
     maps: dict[str, torch.Tensor] = {"identity": torch.eye(X.shape[1])}
     if {"procrustes", "procrustes+refine"} & set(methods):
         maps["procrustes"] = procrustes(X[train_pairs[:, 0]], Y[train_pairs[:, 1]])
         maps["procrustes+refine"], _ = refine(
-            X, Y, maps["procrustes"], refinement_iterations, knn=knn, seed_pairs=train_pairs
+            X,
+            Y,
+            maps["procrustes"],
+            refinement_iterations,
+            knn=knn,
+            seed_pairs=train_pairs,
+            max_rank=refinement.get("max_rank"),
+            mode=refinement.get("mode", "S2T&T2S"),
         )
     if {"adversarial", "adversarial+refine"} & set(methods):
         settings = AdversarialSettings(
             **(OmegaConf.to_container(adversarial) if adversarial else {}),
             refinement_iterations=refinement_iterations,
+            refinement_mode=refinement.get("mode", "S2T&T2S"),
+            refinement_max_rank=refinement.get("max_rank") or 15_000,
         )
 
         def on_epoch(step: int, logs: dict[str, float]) -> None:
@@ -181,6 +192,7 @@ def run(
     max_vocab: int = 200_000,
     knn: int = 10,
     refinement_iterations: int = 5,
+    refinement: dict | None = None,
     methods: list[str] = METHODS,
     adversarial: dict | None = None,
     name: str = "bli",
@@ -203,7 +215,8 @@ def run(
     X, Y, train_pairs, test_gold = vectors_and_pairs(
         cfg, train, test, vectors, vocabulary, max_vocab, (source_layer, target_layer), tracker
     )
-    maps = learn_maps(X, Y, train_pairs, methods, knn, refinement_iterations, adversarial, tracker)
+    refine_with = {"iterations": refinement_iterations, **(refinement or {})}
+    maps = learn_maps(X, Y, train_pairs, methods, knn, refine_with, adversarial, tracker)
     rows, metrics = [], {}
     for method in methods:
         scores = evaluate(apply_map(X, maps[method]), Y, test_gold, knn)
