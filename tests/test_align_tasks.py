@@ -245,7 +245,8 @@ def test_bli_on_fasttext_vec_files_searches_the_whole_target_vocabulary(tmp_path
     cfg = compose_align(["task=bli", f"task.vectors.source={src}", f"task.vectors.target={tgt}",
                          f"task.dictionary.train={tmp_path / 'train.txt'}",
                          f"task.dictionary.test={tmp_path / 'test.txt'}",
-                         "task.methods=[identity,procrustes]"], tmp_path)  # fmt: skip
+                         "task.methods=[identity,procrustes]", "task.export_vocab=20"],
+                        tmp_path)  # fmt: skip
     metrics = run(cfg)
     assert metrics["bli/procrustes/csls/p1"] == 1.0 and metrics["bli/procrustes/cosine/p1"] == 1.0
     assert metrics["bli/identity/cosine/p1"] < 0.5
@@ -255,6 +256,13 @@ def test_bli_on_fasttext_vec_files_searches_the_whole_target_vocabulary(tmp_path
     logged = bli_run.data.metrics
     assert logged["vocab/target"] == 60 and logged["dict/test_source_words"] == 10
     assert logged["dict/dropped_train_pairs"] == 1 and logged["dict/dropped_test_pairs"] == 1
+    import numpy as np
+
+    artifacts = Path(bli_run.info.artifact_uri.removeprefix("file://"))
+    mapping = torch.from_numpy(np.load(artifacts / "mapping_procrustes.npy"))
+    assert torch.allclose(mapping, rotation.T, atol=1e-4)  # the rotation the data was made with
+    exported, aligned = read_vec(artifacts / "vectors-en.vec", max_vocab=100)
+    assert exported == [f"w{i}" for i in range(20)] and aligned.shape == (20, 8)
     words, vectors = read_vec(tgt, max_vocab=7)  # streamed: the first 7 words only
     assert len(words) == 7 and vectors.shape == (7, 8)
     bad = tmp_path / "bad.vec"

@@ -80,3 +80,12 @@ def read_word_list(path: str | Path, max_vocab: int) -> list[str]:
     if not words:
         raise DataError(f"{path}: no words in it")
     return list(words)
+
+
+def write_vec(path: Path, words: list[str], vectors: torch.Tensor) -> Path:
+    """fastText's text format: `count dimension`, then a word and its floats per line."""
+    with Path(path).open("w", encoding="utf-8") as out:
+        out.write(f"{len(words)} {vectors.shape[1]}\n")
+        for word, row in zip(words, vectors.tolist(), strict=True):
+            out.write(word + " " + " ".join(f"{v:.6f}" for v in row) + "\n")
+    return Path(path)

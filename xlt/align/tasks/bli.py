@@ -5,6 +5,8 @@ dictionary words, with nearest-neighbour and CSLS retrieval."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -173,7 +175,39 @@ def vectors_and_pairs(cfg, train, test, vectors, vocabulary, max_vocab, layers, 
     tracker.log_metrics({"dict/pairs": len(train) + len(test), "vocab/source": len(src_words),
                          "dict/train_pairs": len(train_pairs), "vocab/target": len(tgt_words),
                          "dict/test_source_words": len(test_gold), **dropped})  # fmt: skip
-    return X, Y, train_pairs, test_gold
+    return Spaces(X, Y, src_words, tgt_words), train_pairs, test_gold
+
+
+@dataclass
+class Spaces:
+    """Both vocabularies and their (normalised) vectors, rows in vocabulary order."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    src_words: list[str]
+    tgt_words: list[str]
+
+
+def export_alignment(spaces: Spaces, maps: dict, method: str, n_words: int, langs, out_dir,
+                     tracker) -> None:  # fmt: skip
+    """What a user takes away (MUSE's exports): every mapping matrix (`.npy`, source -> target
+    as `x @ W.T`), and the first `n_words` words of both spaces in the aligned space as `.vec`
+    files (the source mapped by `method`)."""
+    import numpy as np
+
+    from xlt.align.vectors import write_vec
+
+    folder = Path(out_dir) / "alignment"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, mapping in maps.items():
+        path = folder / f"mapping_{name.replace('+', '_')}.npy"
+        np.save(path, mapping.numpy())
+        tracker.log_file(path)
+    mapped = apply_map(spaces.X[:n_words], maps[method])
+    for lang, words, vectors in ((langs[0], spaces.src_words, mapped),
+                                 (langs[1], spaces.tgt_words, spaces.Y[:n_words])):  # fmt: skip
+        tracker.log_file(write_vec(folder / f"vectors-{lang}.vec", words[:n_words], vectors))
+    tracker.set_tags({"alignment.export_method": method})
 
 
 def run(
@@ -194,10 +228,12 @@ def run(
     refinement_iterations: int = 5,
     refinement: dict | None = None,
     methods: list[str] = METHODS,
+    export_method: str | None = None,
+    export_vocab: int = 10_000,
     adversarial: dict | None = None,
     name: str = "bli",
 ) -> dict[str, float]:
-    unknown = set(methods) - set(METHODS)
+    unknown = (set(methods) | ({export_method} if export_method else set())) - set(METHODS)
     if unknown:
         from xlt.errors import ConfigError
 
@@ -212,9 +248,10 @@ def run(
                                            split_seed)  # fmt: skip
     files = {f"dictionary.{k}": str(v) for k, v in (dictionary or {}).items() if v}
     tracker.set_tags({"dictionary": origin, **files})
-    X, Y, train_pairs, test_gold = vectors_and_pairs(
+    spaces, train_pairs, test_gold = vectors_and_pairs(
         cfg, train, test, vectors, vocabulary, max_vocab, (source_layer, target_layer), tracker
     )
+    X, Y = spaces.X, spaces.Y
     refine_with = {"iterations": refinement_iterations, **(refinement or {})}
     maps = learn_maps(X, Y, train_pairs, methods, knn, refine_with, adversarial, tracker)
     rows, metrics = [], {}
@@ -224,6 +261,8 @@ def run(
         metrics |= {f"bli/{method.replace('+', '_')}/{k}": v for k, v in scores.items()}
     tracker.log_metrics(metrics)
     tracker.log_table("bli.csv", rows)
+    export_alignment(spaces, maps, export_method or methods[-1], export_vocab,
+                     (source_lang, target_lang), cfg.paths.output_dir, tracker)  # fmt: skip
     table = markdown(rows)
     tracker.log_text("bli.md", table + "\n")
     print(f"\nBLI {source_lang}->{target_lang}: {len(test_gold)} held-out source words\n{table}")
