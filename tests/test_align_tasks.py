@@ -272,3 +272,24 @@ def test_bli_on_fasttext_vec_files_searches_the_whole_target_vocabulary(tmp_path
     bad.write_text("a 1 2 3\n", encoding="utf-8")
     with pytest.raises(DataError, match="header 'count dimension'"):
         read_vec(bad, 10)
+
+
+def test_bli_vocabularies_from_offline_frequency_lists(tmp_path):
+    """The default vocabularies: wordfreq's English list and jieba's Chinese counts, most
+    frequent first; HSK's dictionary pairs outside them are dropped and counted."""
+    from xlt.align.cli import run
+    from xlt.align.vectors import frequency_words
+
+    english, chinese = frequency_words("en", 500), frequency_words("zh", 500)
+    assert english[:3] == ["the", "to", "and"] and len(english) == 500
+    assert "是" in chinese[:5] and all(any(c.isalpha() for c in w) for w in english + chinese)
+    cfg = compose_align(["task=bli", "model@source_encoder=tiny_random",
+                         "model@encoder=tiny_random", "task.vocabulary.size=3000",
+                         "task.methods=[identity,procrustes]"], tmp_path)  # fmt: skip
+    run(cfg)
+    (bli_run,) = store(tmp_path).search_runs(
+        [store(tmp_path).get_experiment_by_name("xlt-align").experiment_id]
+    )
+    logged = bli_run.data.metrics
+    assert logged["vocab/source"] == logged["vocab/target"] == 3000
+    assert 0 < logged["dict/dropped_test_pairs"] < logged["dict/pairs"]

@@ -89,3 +89,26 @@ def write_vec(path: Path, words: list[str], vectors: torch.Tensor) -> Path:
         for word, row in zip(words, vectors.tolist(), strict=True):
             out.write(word + " " + " ".join(f"{v:.6f}" for v in row) + "\n")
     return Path(path)
+
+
+def frequency_words(lang: str, n: int) -> list[str]:
+    """The `n` most frequent words of a language, offline: jieba's own dictionary (word and
+    count per line) for Chinese, the `wordfreq` package's list for the others; entries without
+    a letter (numbers, punctuation) are left out."""
+    if lang == "zh":
+        import jieba
+
+        counts = []
+        with open(jieba.get_dict_file().name, encoding="utf-8") as lines:
+            for line in lines:
+                word, count, *_ = line.split()
+                counts.append((-int(count), word))
+        ranked = [word for _, word in sorted(counts)]
+    else:
+        from wordfreq import available_languages, top_n_list
+
+        if lang not in available_languages():
+            raise DataError(f"no offline frequency list for {lang!r}: give "
+                            f"task.vocabulary.{{source,target}}=PATH (a word list)")  # fmt: skip
+        ranked = top_n_list(lang, n * 2)
+    return [w for w in ranked if any(ch.isalpha() for ch in w)][:n]

@@ -80,17 +80,21 @@ def file_vectors(vectors: dict, max_vocab: int):
     return src_words, tgt_words, preprocess(X), preprocess(Y)
 
 
-def encoder_vocabulary(vocabulary: dict | None, train, test, max_vocab: int):
-    """`task.vocabulary.source/target` word lists (frequency order), else the dictionary's."""
-    from xlt.align.vectors import read_word_list
+def encoder_vocabulary(vocabulary: dict | None, train, test, langs: tuple[str, str]):
+    """The words the encoders embed, most frequent first: `frequency` (an offline frequency
+    list of the language), a word-list file, or null (the dictionary's own words)."""
+    from xlt.align.vectors import frequency_words, read_word_list
 
-    src_words, tgt_words = dictionary_vocabulary(train, test)
+    spaces = list(dictionary_vocabulary(train, test))
     vocabulary = vocabulary or {}
-    if vocabulary.get("source"):
-        src_words = read_word_list(vocabulary["source"], max_vocab)
-    if vocabulary.get("target"):
-        tgt_words = read_word_list(vocabulary["target"], max_vocab)
-    return src_words, tgt_words
+    size = int(vocabulary.get("size") or 20_000)
+    for side, (key, lang) in enumerate(zip(("source", "target"), langs, strict=True)):
+        choice = vocabulary.get(key)
+        if choice == "frequency":
+            spaces[side] = frequency_words(lang, size)
+        elif choice:
+            spaces[side] = read_word_list(choice, size)
+    return spaces[0], spaces[1]
 
 
 def word_vectors(cfg: DictConfig, src_words, tgt_words, source_layer: int, target_layer: int):
@@ -153,7 +157,7 @@ def learn_maps(X, Y, train_pairs, methods, knn, refinement, adversarial, tracker
     return maps
 
 
-def vectors_and_pairs(cfg, train, test, vectors, vocabulary, max_vocab, layers, tracker):
+def vectors_and_pairs(cfg, train, test, vectors, vocabulary, max_vocab, layers, langs, tracker):
     """Both spaces' vectors (files, or encoders over a vocabulary) and the dictionary over them:
     training index pairs and the test gold. Pairs outside the vocabularies are dropped and
     counted, as MUSE does."""
@@ -162,7 +166,7 @@ def vectors_and_pairs(cfg, train, test, vectors, vocabulary, max_vocab, layers, 
     if vectors and any(vectors.values()):
         src_words, tgt_words, X, Y = file_vectors(vectors, max_vocab)
     else:
-        src_words, tgt_words = encoder_vocabulary(vocabulary, train, test, max_vocab)
+        src_words, tgt_words = encoder_vocabulary(vocabulary, train, test, langs)
         X, Y = word_vectors(cfg, src_words, tgt_words, *layers)
     train_pairs, test_gold, dropped = index_pairs(train, test, src_words, tgt_words)
     if any(dropped.values()):
@@ -249,7 +253,15 @@ def run(
     files = {f"dictionary.{k}": str(v) for k, v in (dictionary or {}).items() if v}
     tracker.set_tags({"dictionary": origin, **files})
     spaces, train_pairs, test_gold = vectors_and_pairs(
-        cfg, train, test, vectors, vocabulary, max_vocab, (source_layer, target_layer), tracker
+        cfg,
+        train,
+        test,
+        vectors,
+        vocabulary,
+        max_vocab,
+        (source_layer, target_layer),
+        (source_lang, target_lang),
+        tracker,
     )
     X, Y = spaces.X, spaces.Y
     refine_with = {"iterations": refinement_iterations, **(refinement or {})}
