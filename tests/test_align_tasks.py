@@ -192,7 +192,8 @@ def test_bli_on_dictionary_files_in_muses_format(tmp_path):
     assert ("cat", "猫咪") in read_dictionary(train) and len(read_dictionary(test)) == 4
     cfg = compose_align(["task=bli", "model@source_encoder=tiny_random",
                          "model@encoder=tiny_random", f"task.dictionary.train={train}",
-                         f"task.dictionary.test={test}", "task.methods=[identity,procrustes]"],
+                         f"task.dictionary.test={test}", "task.methods=[identity,procrustes]",
+                         "task.vocabulary.source=null", "task.vocabulary.target=null"],
                         tmp_path)  # fmt: skip
     metrics = run(cfg)
     assert 0 <= metrics["bli/procrustes/csls/p1"] <= 1
@@ -293,3 +294,20 @@ def test_bli_vocabularies_from_offline_frequency_lists(tmp_path):
     logged = bli_run.data.metrics
     assert logged["vocab/source"] == logged["vocab/target"] == 3000
     assert 0 < logged["dict/dropped_test_pairs"] < logged["dict/pairs"]
+
+
+@pytest.mark.slow
+def test_the_readmes_distillation_with_an_english_teacher_runs(tmp_path):
+    """`xlt-align task=sentence_align task.loss=distill +model@task.teacher=minilm_en` (the
+    README's command; once a NameError after 7 s), on 40 pairs for one epoch."""
+    from xlt.align.cli import run
+
+    cfg = compose_align(["task=sentence_align", "task.loss=distill",
+                         "+model@task.teacher=minilm_en", "dataset.limit=40", "task.epochs=1"],
+                        tmp_path)  # fmt: skip
+    metrics = run(cfg)
+    assert 0 <= metrics["align/after/en-zh/cosine/p1_fwd"] <= 1
+    (align_run,) = store(tmp_path).search_runs(
+        [store(tmp_path).get_experiment_by_name("xlt-align").experiment_id]
+    )
+    assert align_run.info.status == "FINISHED"

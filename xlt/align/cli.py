@@ -45,7 +45,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir))
     try:
         record_job(tracker, cfg, git, "")
-        task = hydra.utils.instantiate(cfg.task, _partial_=True)
+        # Not recursive: a task's model configs (task.teacher) are built by the task itself.
+        task = hydra.utils.instantiate(cfg.task, _partial_=True, _recursive_=False)
         metrics = task(cfg=cfg, tracker=tracker)
         tracker.finish()
         print(f"MLflow run {tracker.run_id}; see it with:\n  {tracker.ui_command()}")

@@ -214,6 +214,30 @@ def export_alignment(spaces: Spaces, maps: dict, method: str, n_words: int, lang
     tracker.set_tags({"alignment.export_method": method})
 
 
+def check_options(cfg: DictConfig, methods, export_method: str | None) -> None:
+    unknown = (set(methods) | ({export_method} if export_method else set())) - set(METHODS)
+    if unknown:
+        from xlt.errors import ConfigError
+
+        raise ConfigError(f"task.methods: unknown {sorted(unknown)}; choose from {list(METHODS)}")
+    if cfg.dataset.limit is not None:
+        log.warning(
+            "dataset.limit=%s does not apply to task=bli: it reads a dictionary, not dataset "
+            "rows (task.test_words sets the test size)",
+            cfg.dataset.limit,
+        )
+
+
+def score_methods(spaces: Spaces, maps: dict, methods, test_gold, knn: int):
+    """The BLI table (a row per method) and its metrics."""
+    rows, metrics = [], {}
+    for method in methods:
+        scores = evaluate(apply_map(spaces.X, maps[method]), spaces.Y, test_gold, knn)
+        rows.append({"method": method, **scores})
+        metrics |= {f"bli/{method.replace('+', '_')}/{k}": v for k, v in scores.items()}
+    return rows, metrics
+
+
 def run(
     cfg: DictConfig,
     tracker,
@@ -237,40 +261,18 @@ def run(
     adversarial: dict | None = None,
     name: str = "bli",
 ) -> dict[str, float]:
-    unknown = (set(methods) | ({export_method} if export_method else set())) - set(METHODS)
-    if unknown:
-        from xlt.errors import ConfigError
-
-        raise ConfigError(f"task.methods: unknown {sorted(unknown)}; choose from {list(METHODS)}")
-    if cfg.dataset.limit is not None:
-        log.warning(
-            "dataset.limit=%s does not apply to task=bli: it reads a dictionary, not dataset "
-            "rows (task.test_words sets the test size)",
-            cfg.dataset.limit,
-        )
+    check_options(cfg, methods, export_method)
     train, test, origin = dictionary_pairs(dictionary, source_lang, cedict, test_words,
                                            split_seed)  # fmt: skip
     files = {f"dictionary.{k}": str(v) for k, v in (dictionary or {}).items() if v}
     tracker.set_tags({"dictionary": origin, **files})
     spaces, train_pairs, test_gold = vectors_and_pairs(
-        cfg,
-        train,
-        test,
-        vectors,
-        vocabulary,
-        max_vocab,
-        (source_layer, target_layer),
-        (source_lang, target_lang),
-        tracker,
-    )
-    X, Y = spaces.X, spaces.Y
+        cfg, train, test, vectors, vocabulary, max_vocab, (source_layer, target_layer),
+        (source_lang, target_lang), tracker)  # fmt: skip
     refine_with = {"iterations": refinement_iterations, **(refinement or {})}
-    maps = learn_maps(X, Y, train_pairs, methods, knn, refine_with, adversarial, tracker)
-    rows, metrics = [], {}
-    for method in methods:
-        scores = evaluate(apply_map(X, maps[method]), Y, test_gold, knn)
-        rows.append({"method": method, **scores})
-        metrics |= {f"bli/{method.replace('+', '_')}/{k}": v for k, v in scores.items()}
+    maps = learn_maps(spaces.X, spaces.Y, train_pairs, methods, knn, refine_with, adversarial,
+                      tracker)  # fmt: skip
+    rows, metrics = score_methods(spaces, maps, methods, test_gold, knn)
     tracker.log_metrics(metrics)
     tracker.log_table("bli.csv", rows)
     export_alignment(spaces, maps, export_method or methods[-1], export_vocab,
