@@ -80,4 +80,9 @@ def standardise(
 
 
 def _derived(ds: Dataset, *parts: str) -> str:
-    return hashlib.sha256(json.dumps([ds._fingerprint, *parts]).encode()).hexdigest()[:16]
+    return content_fingerprint(ds._fingerprint, *parts)
+
+
+def content_fingerprint(*parts) -> str:
+    """The hub loaders' fingerprints: a hash of what identifies the data (JSON-able parts)."""
+    return hashlib.sha256(json.dumps(list(parts)).encode()).hexdigest()[:16]

@@ -12,11 +12,14 @@ with a message pointing at the offline datasets.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import TYPE_CHECKING
 
-from xlt.data.sources.hub_columns import load_config, local_files_key, standardise
+from xlt.data.sources.hub_columns import (
+    content_fingerprint,
+    load_config,
+    local_files_key,
+    standardise,
+)
 from xlt.hub import preflight as hub_preflight
 
 if TYPE_CHECKING:  # `xlt-train` runs `preflight` before the heavy imports
@@ -56,11 +59,12 @@ def load_hub_classification(
             if hub_split in loaded:
                 parts[split].append(standardise(loaded[hub_split], columns, lang, hub_split))
     fingerprints = [ds._fingerprint for p in parts.values() for ds in p]
-    key = json.dumps([path, revision, files, languages, columns, split_names, fingerprints])
     return TransferData(
         splits={s: concatenate_datasets(p) for s, p in parts.items() if p},
         label_names=list(label_names),
-        fingerprint=hashlib.sha256(key.encode()).hexdigest()[:16],
+        fingerprint=content_fingerprint(
+            path, revision, files, languages, columns, split_names, fingerprints
+        ),  # fmt: skip
         has_text_pair=text_pair_column is not None,
         info={"source": f"hub:{path}", **({"revision": revision} if revision else {})},
     )

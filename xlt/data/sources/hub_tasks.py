@@ -5,11 +5,14 @@ English training and dev; XQuAD (`XQuAD.{lang}`, its one split) and MLQA
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import TYPE_CHECKING
 
-from xlt.data.sources.hub_columns import load_config, local_files_key, standardise
+from xlt.data.sources.hub_columns import (
+    content_fingerprint,
+    load_config,
+    local_files_key,
+    standardise,
+)
 from xlt.hub import preflight as hub_preflight
 
 if TYPE_CHECKING:
@@ -18,10 +21,6 @@ if TYPE_CHECKING:
 OFFLINE_ALTERNATIVE = (
     "dataset=local_tagging / dataset=local_qa with files in the same schema, or dataset=hsk_topic"
 )
-
-
-def _fingerprint(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 def load_hub_tagging(
@@ -54,7 +53,9 @@ def load_hub_tagging(
     return TransferData(
         splits={s: concatenate_datasets(p) for s, p in parts.items() if p},
         label_names=list(names),
-        fingerprint=_fingerprint(path, revision, files, config_template, languages, fingerprints),
+        fingerprint=content_fingerprint(
+            path, revision, files, config_template, languages, fingerprints
+        ),
         info={"source": f"hub:{path}"},
     )
 
@@ -93,7 +94,7 @@ def load_hub_qa(
     return TransferData(
         splits=splits,
         label_names=[],
-        fingerprint=_fingerprint(
+        fingerprint=content_fingerprint(
             train_path,
             eval_path,
             eval_config_template,
