@@ -90,12 +90,12 @@ def resume_target(cfg: DictConfig) -> tuple[DictConfig, str | None, Path | None]
     from xlt.errors import ConfigError
     from xlt.tracking.store import check_tracking_store
 
-    spec = str(cfg.resume)
+    spec, here = str(cfg.resume), None
     if spec == "auto":
         marker = Path(cfg.paths.output_dir) / "mlflow_run_id"
         if not marker.is_file():
             return cfg, None, None
-        spec = marker.read_text().strip()
+        spec, here = marker.read_text().strip(), marker.parent
     client = check_tracking_store(cfg.logger.tracking_uri)
     try:
         run = client.get_run(spec)
@@ -103,7 +103,9 @@ def resume_target(cfg: DictConfig) -> tuple[DictConfig, str | None, Path | None]
         raise ConfigError(f"resume={spec}: no such run in {cfg.logger.tracking_uri}") from err
     if run.info.status == "FINISHED":
         raise ConfigError(f"resume={spec}: that run already finished; nothing to resume")
-    out_dir = Path(run.data.tags.get("output_dir", ""))
+    # A job killed right after it started (SLURM requeues kill the MLflow writer with it) may
+    # have sent no output_dir tag; resume=auto knows the folder from its own marker.
+    out_dir = Path(run.data.tags.get("output_dir") or here or "")
     saved = out_dir / "config.yaml"
     if not saved.is_file():
         raise ConfigError(f"resume={spec}: its run folder {out_dir} (tag output_dir) is gone")
