@@ -14,9 +14,10 @@ from xlt.tasks.base import ROW, Scorer, TaskFamily, gathered
 
 
 class ClassificationScorer(Scorer):
-    def __init__(self, num_labels: int, ids: list[str]) -> None:
+    def __init__(self, label_names: list[str], ids: list[str]) -> None:
         super().__init__()
-        self.num_labels = num_labels
+        self.names = label_names
+        self.num_labels = len(label_names)
         self.ids = ids  # of the evaluation rows, by row position
         self.reset()
 
@@ -44,7 +45,8 @@ class ClassificationScorer(Scorer):
         pred = [p for p, _ in rows.values()]
         gold = [g for _, g in rows.values()]
         acc = [int(p == g) for p, g in zip(pred, gold, strict=True)]
-        return {"id": [self.ids[r] for r in rows], "gold": gold, "pred": pred, "acc": acc}
+        return {"id": [self.ids[r] for r in rows], "gold": gold, "pred": pred, "acc": acc,
+                "label": [self.names[p] for p in pred]}  # fmt: skip
 
 
 class Classification(TaskFamily):
@@ -84,4 +86,4 @@ class Classification(TaskFamily):
         return F.cross_entropy(logits, batch["labels"])
 
     def scorer(self, label_names, features, examples) -> Scorer:
-        return ClassificationScorer(len(label_names), list(map(str, features["id"])))
+        return ClassificationScorer(list(label_names), list(map(str, features["id"])))

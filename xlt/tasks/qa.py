@@ -16,6 +16,7 @@ from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.evaluation.qa_metrics import best_over_answers, exact_match, f1
 from xlt.models.heads import SpanExtractor
 from xlt.tasks.base import Scorer, TaskFamily, gathered
+from xlt_serving.qa_windows import best_span, context_spans, encode_windows
 
 
 class QACollator:
@@ -56,27 +57,19 @@ class QAScorer(Scorer):
         offsets_all, example_of = self.features["offsets"], self.features["example_idx"]
         for idx, logits in (self.merged or gathered(self.logits)).items():
             offsets, ex = offsets_all[position[idx]], example_of[position[idx]]
-            context = self.examples[ex]["context"]
-            starts = np.argsort(logits[:, 0])[::-1][: self.n_best]
-            ends = np.argsort(logits[:, 1])[::-1][: self.n_best]
-            for s in starts:
-                for e in ends:
-                    if offsets[s][0] < 0 or offsets[e][0] < 0:
-                        continue  # question or special token
-                    if e < s or e - s + 1 > self.max_answer_tokens:
-                        continue
-                    score = float(logits[s, 0] + logits[e, 1])
-                    if ex not in best or score > best[ex][0]:
-                        best[ex] = (score, context[offsets[s][0] : offsets[e][1]])
+            span = best_span(logits, offsets, self.n_best, self.max_answer_tokens)
+            if span is not None and (ex not in best or span[0] > best[ex][0]):
+                best[ex] = (span[0], self.examples[ex]["context"][span[1] : span[2]])
         return {ex: text for ex, (_, text) in best.items()}
 
     def per_question(self) -> dict[str, list]:
         """EM and F1 of every question (its best answer over its windows)."""
         predicted = self.predictions()
-        out: dict[str, list] = {"id": [], "f1": [], "em": []}
+        out: dict[str, list] = {"id": [], "f1": [], "em": [], "answer": []}
         for ex, row in enumerate(self.examples):
             answer, golds, lang = predicted.get(ex, ""), row["answers"]["text"], row["lang"]
             out["id"].append(str(row.get("id", ex)))
+            out["answer"].append(answer)
             out["em"].append(best_over_answers(exact_match, answer, golds, lang, self.style))
             out["f1"].append(best_over_answers(f1, answer, golds, lang, self.style))
         return out
@@ -115,18 +108,10 @@ class ExtractiveQA(TaskFamily):
 
         def encode(batch: dict) -> dict:
             questions = [text_prefix + q.lstrip() for q in batch["question"]]
-            questions, lengths = cap_questions(tokenizer, questions, query_cap)
-            per_example: list[list[dict]] = [[] for _ in questions]
-            for q_len, rows in group_by(lengths).items():
-                overlap = window_overlap(tokenizer, max_length, q_len, self.doc_stride)
-                pairs = [questions[r] for r in rows], [batch["context"][r] for r in rows]
-                enc = tokenizer(*pairs, truncation="only_second", max_length=max_length,
-                                stride=overlap, return_overflowing_tokens=True,
-                                return_offsets_mapping=True)  # fmt: skip
-                for i in range(len(enc["input_ids"])):
-                    row = rows[enc["overflow_to_sample_mapping"][i]]
-                    per_example[row].append(window_feature(enc, i, batch, row))
-            features = [f for windows in per_example for f in windows]
+            windows = encode_windows(tokenizer, questions, batch["context"],
+                                     max_length=max_length, doc_stride=self.doc_stride,
+                                     query_cap=query_cap)  # fmt: skip
+            features = [window_feature(enc, i, batch, row) for row, enc, i in windows]
             out = {k: [f[k] for f in features] for k in WINDOW_KEYS}
             out["length"] = [len(x) for x in out["input_ids"]]
             return out
@@ -160,38 +145,10 @@ class ExtractiveQA(TaskFamily):
 WINDOW_KEYS = ("input_ids", "example_idx", "offsets", "start_positions", "end_positions", "lang")
 
 
-def cap_questions(tokenizer, questions: list[str], cap: int) -> tuple[list[str], list[int]]:
-    """Questions cut after their `cap`-th token (run_squad's max_query_length), and their
-    token counts without special tokens."""
-    enc = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
-    capped = [q if len(ids) <= cap else q[: offsets[cap - 1][1]]
-              for q, ids, offsets in zip(questions, enc["input_ids"], enc["offset_mapping"],
-                                         strict=True)]  # fmt: skip
-    lengths = [len(ids) for ids in tokenizer(capped, add_special_tokens=False)["input_ids"]]
-    return capped, lengths
-
-
-def group_by(values: list[int]) -> dict[int, list[int]]:
-    """Row indices per value, in row order."""
-    groups: dict[int, list[int]] = {}
-    for row, value in enumerate(values):
-        groups.setdefault(value, []).append(row)
-    return groups
-
-
-def window_overlap(tokenizer, max_length: int, query_tokens: int, doc_stride: int) -> int:
-    """The tokenizer's `stride` (tokens shared by consecutive windows) that puts window starts
-    `doc_stride` tokens apart: the context room of a window minus `doc_stride`."""
-    room = max_length - query_tokens - tokenizer.num_special_tokens_to_add(pair=True)
-    return max(0, room - doc_stride)
-
-
 def window_feature(enc, i: int, batch: dict, row: int) -> dict:
     """One window: its ids, the character span of each context token ((-1, -1) elsewhere), and
     the answer's token positions (0, the first token, when the answer is not inside it)."""
-    in_context = [s == 1 for s in enc.sequence_ids(i)]
-    spans = [tuple(o) if c else (-1, -1)
-             for o, c in zip(enc["offset_mapping"][i], in_context, strict=True)]  # fmt: skip
+    spans = context_spans(enc, i)
     answer = batch["answers"][row]
     start_char = answer["answer_start"][0] if answer["answer_start"] else -1
     end_char = start_char + len(answer["text"][0]) if answer["text"] else -1

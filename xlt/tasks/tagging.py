@@ -80,7 +80,7 @@ class TaggingScorer(Scorer):
             counts["fp"].append(len(p - g))
             counts["fn"].append(len(g - p))
         ids = [self.ids[r] for r in rows] if self.ids else list(map(str, rows))
-        return {"id": ids, **counts}
+        return {"id": ids, **counts, "tags": [" ".join(tags) for tags in pred]}
 
 
 class Tagging(TaskFamily):

