@@ -30,19 +30,19 @@ test: install
 
 # Speed, measured side by side in one session (docs/benchmarks.md has the latest numbers).
 bench: install
-	for b in train_throughput step_pairs data_cache hub_data eval_throughput startup profile_step sweep_overhead step_vs_commit; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+	for b in train_throughput step_pairs data_cache hub_data eval_throughput predict_throughput startup profile_step sweep_overhead step_vs_commit; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 # README tables generated from conf/ and the classes (a test fails when they are stale).
 docs: install
 	$(BIN)/python -m xlt.config.options README.md
 
 lint: install
-	$(BIN)/ruff check xlt tests hydra_plugins benchmarks
-	$(BIN)/ruff format --check xlt tests hydra_plugins benchmarks
+	$(BIN)/ruff check xlt xlt_serving tests hydra_plugins benchmarks
+	$(BIN)/ruff format --check xlt xlt_serving tests hydra_plugins benchmarks
 
 format: install
-	$(BIN)/ruff format xlt tests hydra_plugins benchmarks
-	$(BIN)/ruff check --fix xlt tests hydra_plugins benchmarks
+	$(BIN)/ruff format xlt xlt_serving tests hydra_plugins benchmarks
+	$(BIN)/ruff check --fix xlt xlt_serving tests hydra_plugins benchmarks
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

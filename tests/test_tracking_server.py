@@ -64,22 +64,28 @@ def chromium() -> str | None:
     chromium() is None and not os.environ.get("CI"), reason="chromium not installed (.ci/run does)"
 )
 def test_mlflow_ui_shows_the_sweep_with_its_nested_children(tmp_path, token_cache):
+    """The runs table's Dataset column (names and the data fingerprint as digest) and Models
+    column (the registered champion), and the registered model's page with its alias."""
     from playwright.sync_api import sync_playwright
 
-    proc = run_cli(["-m", *TINY], tmp_path, token_cache, 600)
+    proc = run_cli(["-m", *TINY, "logger.log_model=true"], tmp_path, token_cache, 600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     store = f"sqlite:///{tmp_path}/outputs/mlflow.db"
     parents, children = sweep_parent_and_children(MlflowClient(tracking_uri=store))
+    from xlt.reporting.cli import main as report
+
+    assert report(["--parent", parents[0].info.run_id, "--register", "topics",
+                   "--tracking-uri", store]) == 0  # fmt: skip
     port = free_port()
     ui = [str(Path(sys.executable).parent / "xlt-ui"), "--port", str(port), "--tracking-uri", store]
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    shot = SCREENSHOT_DIR / "mlflow_ui_sweep.png"
+    shots = [SCREENSHOT_DIR / "mlflow_ui_sweep.png", SCREENSHOT_DIR / "mlflow_ui_champion.png"]
     with (
         background(ui, f"http://127.0.0.1:{port}/health", tmp_path / "ui.log"),
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        page = browser.new_page(viewport={"width": 1800, "height": 900})
         experiment = parents[0].info.experiment_id
         page.goto(f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs")
         parent_row = page.get_by_role("row").filter(has_text=parents[0].info.run_name)
@@ -87,12 +93,20 @@ def test_mlflow_ui_shows_the_sweep_with_its_nested_children(tmp_path, token_cach
         parent_row.get_by_role("button").first.click()  # expand the nested children
         for child in children:
             page.get_by_text(child.info.run_name, exact=True).wait_for(timeout=30_000)
-        page.screenshot(path=str(shot))
+        page.locator('a[href="#/models/topics/versions/1"]').wait_for(timeout=30_000)
+        page.screenshot(path=str(shots[0]))
         text = page.inner_text("body")
+        page.goto(f"http://127.0.0.1:{port}/#/models/topics")
+        page.get_by_text("champion").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(shots[1]))
+        model_page = page.inner_text("body")
         browser.close()
     assert parents[0].info.run_name in text
     assert all(child.info.run_name in text for child in children)
-    assert shot.stat().st_size > 10_000
+    fingerprint = children[0].data.tags["data_fingerprint"]
+    assert f"hsk_topic/test/zh ({fingerprint})" in text  # the Dataset column: name (digest)
+    assert "Version 1" in model_page and "champion" in model_page
+    assert all(shot.stat().st_size > 10_000 for shot in shots)
 
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

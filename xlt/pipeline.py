@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -16,7 +17,7 @@ from xlt.components import Components, build, make_trainer
 from xlt.config.schema import Selection
 from xlt.config.validate import check_required
 from xlt.data.access import RECORD_FILE
-from xlt.errors import Requeued
+from xlt.errors import Requeued, TrackingError
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
@@ -37,7 +38,8 @@ from xlt.training.recovery import (
 from xlt.training.stages import Selected, run_stages, select
 
 log = logging.getLogger(__name__)
-PREDICTIONS_FILE = "test_predictions.csv"  # per test row: lang, id, its score (and label)
+PREDICTIONS_FILE = "test_predictions.csv"  # per test row: lang, id, its score and prediction
+MODEL_DIR = "model"  # the exported model folder in the run folder (logger.log_model)
 
 
 def _choice(cfg: DictConfig, group: str) -> str:
@@ -189,6 +191,35 @@ def evaluate(parts: Components, tracker: RunTracker, trainer, selected: Selected
     return {"dev": selected.dev, "test": dict(parts.module.results.get("test", {}))}
 
 
+def logs_model(cfg: DictConfig) -> bool:
+    """`logger.log_model`: true, false, or auto (single runs yes, sweep trials no)."""
+    choice = str(cfg.logger.get("log_model", "auto")).lower()
+    if choice == "auto":
+        return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
+    return choice == "true"
+
+
+def log_trained_model(parts: Components, tracker: RunTracker) -> None:
+    """The selected weights as the run's MLflow model; a store that refuses it costs the run
+    nothing (the folder stays in the run folder, `xlt-predict` reads it)."""
+    from xlt.models.export import export_model, input_example, model_meta
+
+    cfg = parts.cfg
+    info = {"run_id": tracker.run_id, "dataset": cfg.dataset.name, "source_lang": parts.source}
+    meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)
+    folder = Path(cfg.paths.output_dir) / MODEL_DIR
+    example = input_example(parts.data, parts.task)
+    size = export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, example)
+    tags = {"task": parts.task.name, "dataset": cfg.dataset.name, "source_lang": parts.source}
+    try:
+        uri = tracker.log_model(folder, tags)
+    except TrackingError as err:
+        log.warning("the model was not logged to MLflow (%s); it is in %s", err, folder)
+        return
+    tracker.set_tags({"model_uri": str(uri)})
+    tracker.log_metrics({"model/size_mb": round(size / 2**20, 1)})
+
+
 def record(
     parts: Components, tracker: RunTracker, trainer, selected: Selected, results: dict
 ) -> None:
@@ -204,6 +235,8 @@ def record(
     if per_row:  # what reports bootstrap over (and pair runs by)
         tracker.log_table(PREDICTIONS_FILE, per_row)
     tracker.log_inputs(dataset_inputs(parts.data, parts.cfg))  # the UI's Dataset column
+    if trainer.is_global_zero and logs_model(parts.cfg):
+        log_trained_model(parts, tracker)
     if trainer.is_global_zero:
         cfg = parts.cfg
         title = f"{cfg.dataset.name} | {cfg.model.name} | {parts.strategy.name} | seed {cfg.seed}"

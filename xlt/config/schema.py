@@ -109,6 +109,10 @@ class LoggerConfig:
     # MLflow's system metrics (CPU, memory, disk, network; GPU where present) every 10 s,
     # sampled by the MLflow writer process while the run is open.
     system_metrics: bool = False
+    # The selected weights as an MLflow model (`runs:/RUN_ID/model`) that loads without xlt,
+    # and the test predictions per row. `auto`: single runs log it, sweep trials do not
+    # (`xlt-report --register` logs the chosen trial's).
+    log_model: Any = "auto"
 
 
 @dataclass

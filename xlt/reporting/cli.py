@@ -35,6 +35,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--log-to-parent", action="store_true", help="also attach the report to --parent's run"
     )
+    registry = parser.add_argument_group("the model registry")
+    registry.add_argument("--register", metavar="NAME", help="register --parent's best trial "
+                          "(by source dev) as NAME with the alias champion")  # fmt: skip
+    registry.add_argument("--protocol", help="with --register: the protocol whose trials compete")
     return parser.parse_args(argv)
 
 
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from xlt.reporting.report import build_report, report_on_parent
     from xlt.tracking.store import check_tracking_store
 
+    if args.register:
+        return register(args)
     try:
         client = check_tracking_store(args.tracking_uri)
         collected = fetch_runs(client, args.experiment, args.parent, args.filter)
@@ -79,6 +85,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.parent and args.log_to_parent:
         report_on_parent(client, args.parent)
     print("report files:\n" + "\n".join(f"  {p}" for p in files.values()))
+    return 0
+
+
+def register(args: argparse.Namespace) -> int:
+    """--register: the sweep's best trial into the registry (its model logged if needed)."""
+    from xlt.tracking.registry import ALIAS, register_best
+    from xlt.tracking.store import check_tracking_store
+
+    if not args.parent:
+        print("xlt-report: error: --register needs --parent SWEEP_RUN_ID", file=sys.stderr)
+        return 2
+    try:
+        client = check_tracking_store(args.tracking_uri)
+        run_id, version = register_best(client, args.parent, args.register, args.tracking_uri,
+                                        args.protocol)  # fmt: skip
+    except XltError as err:
+        print(f"xlt-report: error: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"registered run {run_id} as {args.register} version {version.version}: "
+        f"models:/{args.register}@{ALIAS}"
+    )
     return 0
 
 

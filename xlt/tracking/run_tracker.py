@@ -128,6 +128,14 @@ class RunTracker:
         self.log_file(path)
 
     @rank_zero_only
+    def log_model(self, folder: Path, tags: dict[str, str]) -> str | None:
+        """The model folder as this run's MLflow model (the writer logs it); its URI."""
+        if self.service is None or self.run_id is None:
+            return None
+        return self.service.request("log_model", timeout=900, run_id=self.run_id,
+                                    folder=str(folder), tags=tags)  # fmt: skip
+
+    @rank_zero_only
     def finish(self) -> None:
         self.logger.send("stop_system_metrics")
         self.logger.terminate("success")

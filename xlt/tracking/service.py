@@ -145,6 +145,12 @@ class StoreWriter:
     def log_artifact(self, run_id: str, path: str) -> None:
         self.client.log_artifact(run_id, path)
 
+    def log_model(self, run_id: str, folder: str, tags: dict) -> str:
+        """A model folder as the run's MLflow model; its models:/ URI."""
+        from xlt.tracking.model_log import log_model_folder
+
+        return log_model_folder(folder, run_id, self.client.tracking_uri, tags)
+
     def stop_system_metrics(self, run_id: str) -> None:
         """At the run's very end (Lightning closes its logger after every fit and test)."""
         if self.monitor is not None:
@@ -161,7 +167,7 @@ class StoreWriter:
 OPS: dict[str, Callable[..., Any]] = {
     name: getattr(StoreWriter, name)
     for name in ("start_run", "log_params", "log_metrics", "set_tag", "log_artifact",
-                 "log_inputs", "stop_system_metrics", "set_terminated", "drain")
+                 "log_inputs", "log_model", "stop_system_metrics", "set_terminated", "drain")
 }  # fmt: skip
 
 

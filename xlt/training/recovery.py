@@ -109,16 +109,22 @@ def resume_target(cfg: DictConfig) -> tuple[DictConfig, str | None, Path | None]
     saved = out_dir / "config.yaml"
     if not saved.is_file():
         raise ConfigError(f"resume={spec}: its run folder {out_dir} (tag output_dir) is gone")
-    from xlt.config.schema import TrainConfig
-    from xlt.tracking.manifest import unmasked
-
-    logged = OmegaConf.to_container(OmegaConf.load(saved))
-    config = unmasked(out_dir, "config.yaml", logged, f"resume={spec}")  # never replay ***
-    config.setdefault("datamodule", default_datamodule())  # saved before conf/datamodule existed
-    original = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.create(config))
+    original = saved_config(out_dir, f"resume={spec}")
     original.resume = spec
     log.info("resuming run %s from %s", spec, last_checkpoint(out_dir) or "the start")
     return original, spec, last_checkpoint(out_dir)
+
+
+def saved_config(out_dir: Path, what: str) -> DictConfig:
+    """The full config a run folder recorded (config.yaml, secrets filled back in from the
+    environment: a masked value is never replayed); `what` names the caller in errors."""
+    from xlt.config.schema import TrainConfig
+    from xlt.tracking.manifest import unmasked
+
+    logged = OmegaConf.to_container(OmegaConf.load(out_dir / "config.yaml"))
+    config = unmasked(out_dir, "config.yaml", logged, what)
+    config.setdefault("datamodule", default_datamodule())  # saved before conf/datamodule existed
+    return OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.create(config))
 
 
 LAST = "last.ckpt"

