@@ -51,3 +51,31 @@ def mine(
         "f1": float(f1[at]),
         "threshold": float(scores[order][at]),
     }
+
+
+def mined_pairs(
+    source: torch.Tensor,
+    target: torch.Tensor,
+    scoring: Scoring | str = "margin",
+    knn: int = 4,
+    mode: str = "intersect",
+) -> list[tuple[int, int, float]]:
+    """Candidate translations mined from two unaligned pools, best first: (source row, target
+    row, score). `forward`: each source sentence's best target; `intersect`: only pairs that
+    are each other's best in both directions (Artetxe & Schwenk's strict mining); `union`:
+    both directions' best. The ratio margin and CSLS are symmetric, so a pair's score is the
+    same from either side."""
+    src, tgt = normalize(source), normalize(target)
+    fwd_scores, fwd = retrieve(src, tgt, 1, scoring, knn)
+    pairs = {(i, int(j)): float(s) for i, (j, s) in enumerate(zip(fwd[:, 0], fwd_scores[:, 0],
+                                                                  strict=True))}  # fmt: skip
+    if mode != "forward":
+        bwd_scores, bwd = retrieve(tgt, src, 1, scoring, knn)
+        backward = {(int(i), j): float(s)
+                    for j, (i, s) in enumerate(zip(bwd[:, 0], bwd_scores[:, 0],
+                                                   strict=True))}  # fmt: skip
+        if mode == "intersect":
+            pairs = {key: score for key, score in pairs.items() if key in backward}
+        else:
+            pairs = {**backward, **pairs}
+    return sorted(((i, j, s) for (i, j), s in pairs.items()), key=lambda p: -p[2])

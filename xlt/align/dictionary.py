@@ -65,15 +65,10 @@ def read_dictionary(path: str | Path) -> list[Pair]:
     """A bilingual dictionary file in MUSE's format: one `source target` pair per line,
     separated by a tab or spaces, UTF-8; a word with several translations is on several lines.
     Bad lines are reported with their number, not skipped."""
+    from xlt.align.text_files import read_lines
     from xlt.errors import DataError
 
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"dictionary file not found: {path}")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from None
+    lines = read_lines(path, "dictionary file")
     pairs = []
     for number, line in enumerate(lines, 1):
         fields = line.split()

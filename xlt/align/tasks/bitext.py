@@ -3,13 +3,18 @@ unpaired distractors, scored by cosine, CSLS and ratio margin."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import torch
 from omegaconf import DictConfig
 
-from xlt.align.bitext import mine, retrieval_accuracy
+from xlt.align.bitext import mine, mined_pairs, retrieval_accuracy
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
+from xlt.align.text_files import read_pairs, read_sentences
 from xlt.config.validate import build, resolve_languages
 from xlt.data.access import Purpose
+from xlt.errors import ConfigError, DataError
 
 SCORINGS = ("cosine", "csls", "margin")
 
@@ -33,10 +38,18 @@ def run(
     knn: int = 4,
     weights: str | None = None,
     name: str = "bitext",
+    pairs=None,
+    pool: dict | None = None,
+    mining: dict | None = None,
 ) -> dict[str, float]:
+    files = UserFiles.from_config(pairs, pool)  # bad files fail before the encoder loads
+    if files is not None:
+        files.check_size(knn)
+    encoder = text_encoder(cfg.encoder, "encoder", weights, tracker.client)
+    if files is not None:
+        return run_on_files(files, encoder, tracker, scorings, knn, dict(mining or {}))
     data = build(cfg.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(cfg, data)
-    encoder = text_encoder(cfg.encoder, "encoder", weights, tracker.client)
     rows, metrics = [], {}
     for target in targets:
         _, src_texts, tgt_texts = parallel_pairs(data, split, source, target,
@@ -67,6 +80,77 @@ def run(
         f"\nBitext retrieval on {split} pairs, mining with {distractor_split} distractors\n{table}"
     )
     return metrics
+
+
+@dataclass
+class UserFiles:
+    """task.pairs (aligned: gold) and task.pool.source/target (unaligned: what to mine)."""
+
+    source: list[str]  # gold source sentences first, then the source pool
+    target: list[str]
+    n_gold: int  # the first n_gold sentences of each side translate each other
+
+    @classmethod
+    def from_config(cls, pairs, pool: dict | None) -> UserFiles | None:
+        pool = {k: v for k, v in (pool or {}).items() if v}
+        if not pairs and not pool:
+            return None
+        if pool and set(pool) != {"source", "target"}:
+            raise ConfigError("mining needs both task.pool.source=PATH and task.pool.target=PATH")
+        src, tgt = read_pairs(pairs) if pairs else ([], [])
+        n_gold = len(src)
+        if pool:
+            src += read_sentences(pool["source"], "task.pool.source")
+            tgt += read_sentences(pool["target"], "task.pool.target")
+        return cls(src, tgt, n_gold)
+
+    def check_size(self, knn: int) -> None:
+        smaller = min(len(self.source), len(self.target))
+        if smaller <= knn:
+            raise DataError(f"the sentence pools hold {len(self.source)} source and "
+                            f"{len(self.target)} target sentences, not more than task.knn={knn} "
+                            "neighbours: give larger pools or a smaller task.knn")  # fmt: skip
+
+
+def run_on_files(files: UserFiles, encoder, tracker, scorings, knn: int, mining: dict) -> dict:
+    """Retrieval on the user's aligned pairs (if any), and mining over pairs plus pools: the
+    mined pairs with their scores as `mined_pairs.tsv`."""
+    src, tgt, n = encoder.sentences(files.source), encoder.sentences(files.target), files.n_gold
+    rows, metrics = [], {"bitext/files/pairs": n, "bitext/files/pool_source": len(src) - n,
+                         "bitext/files/pool_target": len(tgt) - n}  # fmt: skip
+    for scoring in scorings if n else []:
+        scores = retrieval_accuracy(src[:n], tgt[:n], scoring, knn)
+        if len(src) > n or len(tgt) > n:  # gold pairs hidden among distractors
+            gold = {i: i for i in range(n)}
+            scores |= {f"mine/{k}": v for k, v in mine(src, tgt, gold, scoring, knn).items()}
+        rows.append({"pair": "files", "scoring": scoring, **scores})
+        metrics |= {f"bitext/files/{scoring}/{k}": v for k, v in scores.items()}
+    mined = write_mined(files, src, tgt, knn, mining, tracker)
+    metrics["bitext/files/mined"] = mined
+    tracker.log_metrics(metrics)
+    if rows:
+        tracker.log_table("bitext.csv", rows)
+        print(f"\nBitext retrieval on the pairs file\n{markdown(rows)}")
+    print(f"{mined} mined pairs -> mined_pairs.tsv (MLflow artifact)")
+    return metrics
+
+
+def write_mined(files: UserFiles, src, tgt, knn: int, mining: dict, tracker) -> int:
+    """Mined pairs above `mining.threshold`, best first, as a TSV artifact (with a `gold` column
+    when the user's pairs are among the pools)."""
+    threshold = mining.get("threshold")
+    found = mined_pairs(src, tgt, mining.get("scoring", "margin"), knn,
+                        mining.get("mode", "intersect"))  # fmt: skip
+    kept = [(i, j, s) for i, j, s in found if threshold is None or s >= threshold]
+    out = Path(tracker.out_dir) / "mined_pairs.tsv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        handle.write("source\ttarget\tscore" + ("\tgold\n" if files.n_gold else "\n"))
+        for i, j, score in kept:
+            gold = f"\t{int(i == j and i < files.n_gold)}" if files.n_gold else ""
+            handle.write(f"{files.source[i]}\t{files.target[j]}\t{score:.6f}{gold}\n")
+    tracker.log_file(out)
+    return len(kept)
 
 
 def pair_embeddings(encoder, data, split, source, target, layers=None, limit=None):
