@@ -137,6 +137,14 @@ def log_augmentation(parts: Components, tracker: RunTracker) -> None:
     if not counts:
         return
     tracker.log_metrics({f"augment/n_{kind}": n for kind, n in counts.items()})
+    aug = parts.augmentation
+    langs = getattr(aug, "languages", None) or parts.targets
+    if aug.name == "translate_train" and "original" in counts:  # rows no translation reached
+        tracker.log_metrics({"augment/untranslated": counts["original"] * len(langs)
+                             - counts.get(aug.name, 0)})  # fmt: skip
+    translator = getattr(aug, "translator", None)
+    for lang in langs if hasattr(translator, "metrics") else []:
+        tracker.log_metrics({f"augment/{k}": v for k, v in translator.metrics(lang).items()})
     tracker.set_tags({"augmentation.cache": getattr(parts.augmentation, "cache_status", "none")})
     if sample:
         lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in sample)

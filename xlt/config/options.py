@@ -76,11 +76,21 @@ def settings(node) -> list[str]:
 
     ranges = target_parameters(str(node._target_))[0]
     keys = [k for k in map(str, node) if not k.startswith("_")]
-    out = [f"`{k}={node[k]}`" + (f" ({ranges[k].describe()})" if k in ranges else "")
+    out = [f"`{k}={shown(node, k)}`" + (f" ({ranges[k].describe()})" if k in ranges else "")
            for k in keys if not isinstance(node[k], DictConfig)]  # fmt: skip
     if "optimizer" in node and "lr" in node.optimizer:
         out.append(f"`optimizer.lr={node.optimizer.lr}`")
     return out
+
+
+def shown(node, key: str) -> str:
+    """A setting as the config file writes it: an interpolation stays `${...}` (resolved, it
+    would show this machine's paths)."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_interpolation(node, key):
+        return str(node._get_node(key)._value())
+    return str(node[key])
 
 
 def summary_line(cls: type) -> str:

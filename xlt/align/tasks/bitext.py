@@ -42,14 +42,32 @@ def run(
     pool: dict | None = None,
     mining: dict | None = None,
 ) -> dict[str, float]:
+    """Retrieval and mining on the dataset's pairs, on the user's files, or (pool.split=train)
+    a translation table mined from the dataset's TRAIN text."""
+    pool, mining = dict(pool or {}), dict(mining or {})
+    pool_split = pool.pop("split", None)
+    if pool_split not in (None, "train"):
+        raise ConfigError(f"task.pool.split={pool_split}: a mining pool may only hold TRAIN "
+                          "text (dev and test are for evaluation)")  # fmt: skip
     files = UserFiles.from_config(pairs, pool)  # bad files fail before the encoder loads
     if files is not None:
         files.check_size(knn)
     encoder = text_encoder(cfg.encoder, "encoder", weights, tracker.client)
     if files is not None:
-        return run_on_files(files, encoder, tracker, scorings, knn, dict(mining or {}))
+        return run_on_files(files, encoder, tracker, scorings, knn, mining)
     data = build(cfg.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(cfg, data)
+    if pool_split == "train":
+        from xlt.align.tasks.train_mining import run_train_mining
+
+        return run_train_mining(cfg, data, source, targets, encoder, tracker, knn, mining)
+    return run_on_dataset(cfg, data, source, targets, encoder, tracker,
+                          (split, distractor_split), scorings, knn)  # fmt: skip
+
+
+def run_on_dataset(cfg, data, source, targets, encoder, tracker, splits, scorings, knn):
+    """The dataset's `split` pairs: retrieval, and mining among `distractor_split` sentences."""
+    split, distractor_split = splits
     rows, metrics = [], {}
     for target in targets:
         _, src_texts, tgt_texts = parallel_pairs(data, split, source, target,
@@ -66,19 +84,14 @@ def run(
             scores |= {f"mine/{k}": v for k, v in mine(src, tgt, gold, scoring, knn).items()}
             rows.append({"pair": f"{source}-{target}", "scoring": scoring, **scores})
             metrics |= {f"bitext/{source}-{target}/{scoring}/{k}": v for k, v in scores.items()}
-        tracker.log_metrics(
-            {
-                f"bitext/{source}-{target}/pairs": n,
-                f"bitext/{source}-{target}/distractors": len(extra_src),
-            }
-        )
+        tracker.log_metrics({f"bitext/{source}-{target}/pairs": n,
+                             f"bitext/{source}-{target}/distractors": len(extra_src)})  # fmt: skip
     tracker.log_metrics(metrics)
     tracker.log_table("bitext.csv", rows)
     table = markdown(rows)
     tracker.log_text("bitext.md", table + "\n")
-    print(
-        f"\nBitext retrieval on {split} pairs, mining with {distractor_split} distractors\n{table}"
-    )
+    print(f"\nBitext retrieval on {split} pairs, mining with {distractor_split} distractors\n"
+          f"{table}")  # fmt: skip
     return metrics
 
 
