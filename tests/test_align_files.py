@@ -6,46 +6,19 @@ catalogues); bad files get one line."""
 from __future__ import annotations
 
 import csv
-import gettext
 import os
-import random
-import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from omegaconf import open_dict
 
 from tests.test_align_tasks import compose_align
 from xlt.align.cli import run
+from xlt.align.gettext_corpus import message_pairs
 from xlt.errors import XltError
 
-HAN = re.compile(r"[\u4e00-\u9fff]")
 CATALOGUES = Path("/usr/share/locale/zh_CN/LC_MESSAGES")
-
-
-def gettext_pairs() -> list[tuple[str, str]]:
-    """English messages of 4-12 words and their zh_CN translations, from every catalogue."""
-    pairs: dict[str, str] = {}
-    for path in sorted(CATALOGUES.glob("*.mo")):
-        try:
-            with path.open("rb") as handle:
-                catalog = gettext.GNUTranslations(handle)._catalog
-        except (OSError, ValueError, UnicodeDecodeError):
-            continue
-        for en, zh in catalog.items():
-            if not isinstance(en, str) or not isinstance(zh, str):
-                continue  # plural forms
-            text = en + zh
-            if (
-                4 <= len(en.split()) <= 12
-                and "%" not in en
-                and HAN.search(zh)
-                and not any(c in text for c in "\n\t")
-            ):
-                pairs[en.strip()] = zh.strip()
-    items = sorted(pairs.items())
-    random.Random(0).shuffle(items)
-    return items
 
 
 def run_bitext(tmp_path: Path, token_cache: Path, *overrides: str) -> tuple[dict, list[dict]]:
@@ -91,7 +64,7 @@ def test_bitext_on_line_aligned_files_and_pools_from_hsk(tmp_path, token_cache):
 def test_bitext_on_a_corpus_it_was_not_built_for(tmp_path, token_cache):
     """Debian's zh_CN software translations: a TSV of pairs, pools of other messages, mining
     with a threshold; no dataset is read."""
-    pairs = gettext_pairs()
+    pairs = message_pairs()
     if len(pairs) < 400 and not os.environ.get("CI"):
         pytest.skip(f"{CATALOGUES} holds {len(pairs)} usable pairs (Debian's locale files)")
     assert len(pairs) >= 400, f"{CATALOGUES}: too few zh_CN catalogues ({len(pairs)} pairs)"
@@ -156,3 +129,45 @@ def latin1(tmp_path: Path) -> Path:
     path = tmp_path / "latin1.txt"
     path.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     return path
+
+
+def test_the_gettext_dictionary_reads_as_a_muse_dictionary(tmp_path):
+    """The second dictionary (Debian's one-word messages) in MUSE's format, read back."""
+    from xlt.align.dictionary import read_dictionary
+    from xlt.align.gettext_corpus import main, word_pairs
+
+    if len(word_pairs()) < 500 and not os.environ.get("CI"):
+        pytest.skip(f"{CATALOGUES} holds few one-word messages (Debian's locale files)")
+    main(["--dictionary", str(tmp_path / "en-zh.txt")])
+    pairs = read_dictionary(tmp_path / "en-zh.txt")
+    assert len(pairs) >= 500 and ("file", "文件") in pairs
+    assert all(en.isascii() and en.islower() for en, _ in pairs)
+
+
+def test_bli_runs_meet_published_numbers_in_xlt_report(tmp_path, capsys):
+    """`xlt-report --reference` with BLI rows: a BLI run's methods are its settings; a row
+    without a value is a template the user fills from the paper."""
+    from mlflow import MlflowClient
+
+    from xlt.reporting.cli import main as report
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    run = client.create_run(client.create_experiment("xlt-align"), tags={
+        "task": "align/bli", "source_lang": "en", "target_lang": "zh",
+        "reference_model": "fasttext-wiki", "seed": "0"})  # fmt: skip
+    client.log_metric(run.info.run_id, "bli/procrustes/csls/p1", 0.40)
+    client.log_metric(run.info.run_id, "bli/adversarial_refine/csls/p1", 0.30)
+    client.set_terminated(run.info.run_id)
+    refs = tmp_path / "refs.csv"
+    template = Path(__file__).parents[1] / "experiments" / "muse" / "references.csv"
+    lines = template.read_text().splitlines()
+    lines[1] += "42.0"  # the user's number for procrustes en-zh
+    refs.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "report"
+    assert report(["--reference", str(refs), "--tracking-uri", uri, "--out", str(out)]) == 0
+    table = pd.read_csv(out / "reference.csv", keep_default_na=False)
+    first = table.iloc[0]
+    assert (first["measured"], first["published"], first["delta"]) == ("40.0", "42.0", "-2.0")
+    adv = table[(table.setting == "adversarial+refine") & (table.language == "en-zh")].iloc[0]
+    assert adv["measured"] == "30.0" and adv["published"] == "(add it)"

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = report_folder(args.out)
     if args.reference is not None:
-        return reference_report(collected.runs, args.reference, out)
+        return reference_report(client, collected.runs, args, out)
     if collected.runs.empty:
         print("xlt-report: no finished xlt runs match", file=sys.stderr)
         return 1
@@ -110,12 +110,19 @@ def register(args: argparse.Namespace) -> int:
     return 0
 
 
-def reference_report(runs, path: Path, out: Path) -> int:
-    from xlt.reporting.reference import compare, load_references
+def reference_report(client, runs, args: argparse.Namespace, out: Path) -> int:
+    """Measured next to published; BLI reference rows bring xlt-align's BLI runs in."""
+    import pandas as pd
+
+    from xlt.reporting.reference import bli_runs, compare, load_references
     from xlt.reporting.report import print_table
 
+    path = args.reference
     try:
-        table = compare(runs, load_references(path))
+        refs = load_references(path)
+        if (refs["task"] == "bli").any():
+            runs = pd.concat([runs, bli_runs(client, args.experiment)], ignore_index=True)
+        table = compare(runs, refs)
     except XltError as err:
         print(f"xlt-report: error: {err}", file=sys.stderr)
         return 2

@@ -28,17 +28,23 @@ def load_references(path: Path) -> pd.DataFrame:
         raise ConfigError(
             f"--reference {path}: no such file (e.g. experiments/xtreme/references.csv)"
         )
-    refs = pd.read_csv(path, dtype={"value": float}, keep_default_na=False)
+    refs = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in refs]
     if missing:
         raise ConfigError(f"{path}: missing column(s) {missing}; a reference file has {COLUMNS}")
-    return refs
+    values = pd.to_numeric(refs["value"].replace("", "nan"), errors="coerce")
+    bad = refs["value"][values.isna() & (refs["value"] != "")]
+    if not bad.empty:
+        raise ConfigError(f"{path} row {bad.index[0] + 2}: value {bad.iloc[0]!r} is not a number "
+                          "(leave it empty for a number still to be added)")  # fmt: skip
+    return refs.assign(value=values)
 
 
 def run_keys(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.copy()
-    runs["ref_task"] = runs.get("reference_task", "").replace("", pd.NA).fillna(runs["dataset"])
-    runs["ref_model"] = runs.get("reference_model", "").replace("", pd.NA).fillna(runs["model"])
+    for claimed, own in (("task", "dataset"), ("model", "model")):  # a claimed name, else own
+        column = runs.get(f"reference_{claimed}", pd.Series("", index=runs.index)).fillna("")
+        runs[f"ref_{claimed}"] = column.replace("", pd.NA).fillna(runs[own])
     runs["ref_setting"] = runs["protocol"]  # from what the run read, not from its strategy
     runs["ref_recipe"] = [run_recipe(r) for _, r in runs.iterrows()]
     return runs
@@ -86,12 +92,14 @@ def compare(runs: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
         measured, mean, n = _measured(group, ref["metric"], ref["language"])
         if n:
             covered.update(group.index)
+        published = ref["value"]
+        known = not pd.isna(published)  # a template row: the user adds the paper's number
         rows.append(
             {
                 "task": key[0], "model": key[1], "setting": key[2], "metric": ref["metric"],
                 "language": ref["language"], "measured": measured, "seeds": n,
-                "published": f"{ref['value']:.1f}",
-                "delta": f"{mean - ref['value']:+.1f}" if mean is not None else "",
+                "published": f"{published:.1f}" if known else "(add it)",
+                "delta": f"{mean - published:+.1f}" if mean is not None and known else "",
                 "source": f"{ref['paper']}, {ref['table']}",
             }
         )  # fmt: skip
@@ -99,7 +107,9 @@ def compare(runs: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
     if not left.empty:
         keys = ["ref_task", "ref_model", "ref_setting", "ref_recipe"]
         for (*key, recipe), group in left.groupby(keys, sort=True):
-            metric = primary_metric(group.dropna(axis=1, how="all"))
+            metric = (
+                "csls_p1" if key[0] == "bli" else primary_metric(group.dropna(axis=1, how="all"))
+            )
             measured, _, n = _measured(group, metric, "avg")
             rows.append(
                 {
@@ -124,3 +134,32 @@ def why_unmatched(
         return "no published number for this task and model"
     settings = sorted(set(same["setting"]))
     return f"protocol {setting!r}: published numbers here are for {settings} only"
+
+
+def bli_runs(client, experiment_names: list[str] | None) -> pd.DataFrame:
+    """Finished `xlt-align task=bli` runs as rows the comparison reads: one per mapping method
+    (the setting), task `bli`, model the tag `reference_model` (e.g. `fasttext-wiki`, set with
+    `logger.tags.reference_model=...`) or the two encoders, metrics `test/<scoring>_<p@k>/
+    <src>-<tgt>` (e.g. `test/csls_p1/en-zh`)."""
+    from xlt.reporting.collect import experiment_ids
+
+    ids = experiment_ids(client, experiment_names, None)
+    found = client.search_runs(ids, filter_string="tags.task = 'align/bli' and "
+                               "attributes.status = 'FINISHED'", max_results=50000)  # fmt: skip
+    rows = []
+    for run in found:
+        tags, pair = run.data.tags, f"{run.data.tags.get('source_lang', 'en')}-" \
+                                    f"{run.data.tags.get('target_lang', 'zh')}"  # fmt: skip
+        model = "vec-files" if "vectors.source" in tags else \
+            f"{tags.get('source_model')}->{tags.get('model')}"  # fmt: skip
+        by_method: dict[str, dict] = {}
+        for key, value in run.data.metrics.items():
+            parts = key.split("/")  # bli/<method>/<scoring>/<p@k>
+            if len(parts) == 4 and parts[0] == "bli":
+                method = by_method.setdefault(parts[1].replace("_", "+"), {})
+                method[f"test/{parts[2]}_{parts[3]}/{pair}"] = value
+        for method, metrics in by_method.items():
+            rows.append({"dataset": "bli", "model": model, "protocol": method, "recipe": "",
+                         "reference_model": tags.get("reference_model", ""),
+                         "seed": tags.get("seed", ""), **metrics})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -35,8 +35,9 @@ def evaluate(
     out = {}
     for scoring in (Scoring.cosine, Scoring.csls):
         # CSLS's hubness terms use the whole source vocabulary, not just the test words.
-        _, top = retrieve(normalize(mapped), target, 5, scoring, knn)
-        for name, value in precision_at_k(top[queries], [test[q] for q in queries]).items():
+        _, top = retrieve(normalize(mapped), target, 10, scoring, knn)
+        gold = [test[q] for q in queries]
+        for name, value in precision_at_k(top[queries], gold, ks=(1, 5, 10)).items():  # MUSE's
             out[f"{scoring.value}/{name}"] = value
     return out
 
@@ -265,7 +266,9 @@ def run(
     train, test, origin = dictionary_pairs(dictionary, source_lang, cedict, test_words,
                                            split_seed)  # fmt: skip
     files = {f"dictionary.{k}": str(v) for k, v in (dictionary or {}).items() if v}
-    tracker.set_tags({"dictionary": origin, **files})
+    files |= {f"vectors.{k}": str(v) for k, v in (vectors or {}).items() if v}
+    tracker.set_tags({"dictionary": origin, "source_lang": source_lang,
+                      "target_lang": target_lang, **files})  # fmt: skip
     spaces, train_pairs, test_gold = vectors_and_pairs(
         cfg, train, test, vectors, vocabulary, max_vocab, (source_layer, target_layer),
         (source_lang, target_lang), tracker)  # fmt: skip
