@@ -19,7 +19,7 @@ from xlt.config.validate import check_accelerator, check_max_length, resolve_lan
 from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
 from xlt.data.transfer_data import TransferData
-from xlt.errors import DataError
+from xlt.errors import ConfigError, DataError
 from xlt.models.fast_dropout import use_fast_dropout
 from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
@@ -127,9 +127,21 @@ def build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source,
         unlabelled_langs=strategy.unlabelled_languages(source, targets),
         selection_langs=selection_languages(cfg, source, targets),
         augmentation=augmentation if task.name in CLASSIFICATION else None,
+        test_translator=test_translator(cfg, task),
     )
     datamodule.setup("fit")
     return datamodule
+
+
+def test_translator(cfg, task):
+    """evaluation.translate_test: the evaluation-side translator (classification tasks)."""
+    evaluation = cfg.get("evaluation")
+    if evaluation is None or not evaluation.translate_test:
+        return None
+    if task.name not in CLASSIFICATION:
+        raise ConfigError(f"evaluation.translate_test translates sentences: it fits "
+                          f"{list(CLASSIFICATION)} tasks, not {task.name}")  # fmt: skip
+    return instantiate_spec(evaluation.translator, "evaluation.translator")
 
 
 def build_module(net, task, strategy, datamodule, data, source, targets) -> TransferModule:

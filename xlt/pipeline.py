@@ -21,6 +21,7 @@ from xlt.errors import Requeued, TrackingError
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
+from xlt.evaluation.translate_test import is_translated, original_language
 from xlt.tracking.inputs import dataset_inputs
 from xlt.tracking.job import quiet_libraries, record_job
 from xlt.tracking.manifest import git_state
@@ -128,7 +129,15 @@ def record_start(
     log_augmentation(parts, tracker)
     truncated = parts.datamodule.truncated.items()
     tracker.log_metrics({f"data/truncated/{k}": n for k, n in truncated})
+    tracker.log_metrics(translate_test_metrics(parts.datamodule.translate_test_stats))
     record_protocol(parts, tracker)
+
+
+def translate_test_metrics(stats: dict) -> dict[str, float]:
+    """translate_test/untranslated/<split>/<lang> (rows scored untranslated) and .../chrf."""
+    return {f"translate_test/{name}/{split}/{original_language(lang)}": value
+            for (split, lang), values in stats.items()
+            for name, value in values.items()}  # fmt: skip
 
 
 def log_augmentation(parts: Components, tracker: RunTracker) -> None:
@@ -234,8 +243,9 @@ def record(
     """The selected weights' dev scores as best/..., the per-language table, the end of the run."""
     tracker.log_metrics({f"best/{key}": value for key, value in selected.dev.items()})
     task = parts.task
-    rows = language_rows(results, parts.languages, parts.source, task.metric_names,
-                         task.primary_metric)  # fmt: skip
+    translated = [lang for _, lang in parts.datamodule.test_keys if is_translated(lang)]
+    rows = language_rows(results, [*parts.languages, *translated], parts.source,
+                         task.metric_names, task.primary_metric)  # fmt: skip
     tracker.log_table("metrics_per_language.csv", rows)
     per_row = [{"lang": lang, **dict(zip(scores, values, strict=True))}
                for lang, scores in parts.module.test_rows.items()

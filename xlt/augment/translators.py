@@ -34,8 +34,16 @@ class Translator:
         key = json.dumps([self.name, self.params()], sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 
+    split = "train"  # what the texts are: TRAIN rows (augmentation) or dev/test (translate-test)
+
     def record(self, data: TransferData, src: str, tgt: str, rows: int) -> None:
-        """Into the run's data-access record: `rows` TRAIN texts translated src -> tgt."""
+        """Into the run's data-access record: `rows` TRAIN texts translated src -> tgt (target
+        text made for training), or dev/test texts of `src` translated to be scored."""
+        if self.split != "train":
+            detail = f"translate-test {self.name}:{src}->{tgt}"
+            data.access.record(self.split, src, labelled=False, rows=rows, detail=detail,
+                               purpose=Purpose.test_translation)  # fmt: skip
+            return
         data.access.record("train", tgt, labelled=False, purpose=Purpose.translation, rows=rows,
                            detail=f"{self.name}:{src}->{tgt}")  # fmt: skip
 
@@ -48,7 +56,8 @@ class ParallelTranslator(Translator):
 
     def translate(self, texts, ids, src, tgt, data):
         self.record(data, src, tgt, len(texts))
-        target = data.subset("train", tgt, purpose=Purpose.translation, labelled=False,
+        purpose = Purpose.translation if self.split == "train" else Purpose.test_translation
+        target = data.subset(self.split, tgt, purpose=purpose, labelled=False,
                              detail=f"{self.name}: gold translations looked up by id")  # fmt: skip
         gold = dict(zip(target["id"], target["text"], strict=True))
         return [gold.get(i) for i in ids]

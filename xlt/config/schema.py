@@ -116,6 +116,15 @@ class LoggerConfig:
 
 
 @dataclass
+class EvaluationConfig:
+    # Also score every target language's dev and test sets translated into the source language
+    # (translate-test), under their own metric names (`<lang>.translate_test`).
+    translate_test: bool = False
+    # The evaluation-side translator (a conf/augmentation/translator spec).
+    translator: Any = None
+
+
+@dataclass
 class PathsConfig:
     root_dir: str = MISSING
     outputs_dir: str = MISSING  # local MLflow store, run folders
@@ -135,6 +144,7 @@ class TrainConfig:
     # Lightning callbacks by name, each a `_target_` spec (conf/callbacks/).
     callbacks: dict[str, Any] = field(default_factory=dict)
     logger: LoggerConfig = MISSING
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     paths: PathsConfig = MISSING
     seed: int = field(default=0, metadata=R(ge=0))
     # CPU threads per trial; 1 for parallel local trials.

@@ -22,6 +22,7 @@ class Purpose(StrEnum):
     dictionary = "dictionary"  # a bilingual word list consulted (code-switching)
     selection = "selection"  # dev rows that pick the checkpoint
     evaluation = "evaluation"  # dev/test rows scored and reported, never used to choose
+    test_translation = "test_translation"  # dev/test text translated to be scored (translate-test)
     initial_weights = "initial_weights"  # weights of another run this one starts from
 
 

@@ -28,12 +28,19 @@ from torch.utils.data import (
 from transformers import PreTrainedTokenizerBase
 
 from xlt.augment.base import Augmentation, AugmentContext, BatchTransform
+from xlt.augment.translators import Translator
 from xlt.data.access import Purpose
 from xlt.data.collate import LengthGroupedBatchSampler, ResumableBatches, RowCollator
 from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.training_data import TrainingData
 from xlt.data.transfer_data import TransferData, column_digest
 from xlt.errors import ConfigError
+from xlt.evaluation.translate_test import (
+    is_translated,
+    original_language,
+    translate_rows,
+    translated_name,
+)
 from xlt.tasks.base import ROW, EvalKey, TaskFamily
 
 
@@ -82,8 +89,12 @@ class TransferDataModule(L.LightningDataModule):
         augmentation: Augmentation | None = None,
         seed: int = 0,
         length_grouped: bool = False,
+        test_translator: Translator | None = None,
     ) -> None:
         super().__init__()
+        # translate-test: target dev/test sets also translated into the source language
+        self.test_translator = test_translator
+        self.translate_test_stats: dict[EvalKey, dict[str, float]] = {}
         self.data, self.tokenizer, self.augmentation = data, tokenizer, augmentation
         self.source_lang, self.target_langs = source_lang, list(target_langs)
         self.train_langs, self.unlabelled_langs = list(train_langs), list(unlabelled_langs)
@@ -111,13 +122,19 @@ class TransferDataModule(L.LightningDataModule):
 
     @property
     def val_keys(self) -> list[EvalKey]:
-        return [("dev", lang) for lang in self.eval_langs if lang in self.data.languages_of("dev")]
+        return self._eval_keys("dev")
 
     @property
     def test_keys(self) -> list[EvalKey]:
-        return [
-            ("test", lang) for lang in self.eval_langs if lang in self.data.languages_of("test")
-        ]
+        return self._eval_keys("test")
+
+    def _eval_keys(self, split: str) -> list[EvalKey]:
+        """Every language the split has; with translate-test, each target's translated set."""
+        present = self.data.languages_of(split)
+        langs = [lang for lang in self.eval_langs if lang in present]
+        if self.test_translator is not None:
+            langs += [translated_name(lang) for lang in self.target_langs if lang in present]
+        return [(split, lang) for lang in langs]
 
     def tokenized(self, ds: Dataset, key: list) -> Dataset:
         tokens = self.task.tokenize(
@@ -150,12 +167,30 @@ class TransferDataModule(L.LightningDataModule):
             text = self.data.subset("train", lang, self.limit, purpose="training", labelled=False)
             self.unlabelled_sets[lang] = self.tokenized(text, ["train", lang])
         for split, lang in self.val_keys + self.test_keys:
+            if is_translated(lang):
+                self._setup_translated(split, lang)
+                continue
             chooses = split == "dev" and lang in self.selection_langs
             purpose = Purpose.selection if chooses else Purpose.evaluation
             subset = self.data.subset(split, lang, self.limit, purpose=purpose)
             self.eval_examples[(split, lang)] = subset
             features = sort_by_length(self.tokenized(subset, [split, lang]))
             self.eval_sets[(split, lang)] = features.add_column(ROW, list(range(len(features))))
+
+    def _setup_translated(self, split: str, name: str) -> None:
+        """The evaluation rows of `name`'s language, read as usual, their text translated."""
+        lang = original_language(name)
+        subset = self.data.subset(split, lang, self.limit, purpose=Purpose.evaluation)
+        done = translate_rows(subset, self.test_translator, split, lang, self.source_lang,
+                              self.data)  # fmt: skip
+        self.translate_test_stats[(split, name)] = {
+            "untranslated": float(done.untranslated),
+            **({"chrf": done.chrf} if done.chrf is not None else {}),
+        }
+        self.eval_examples[(split, name)] = done.rows
+        key = [split, name, self.test_translator.fingerprint()]
+        features = sort_by_length(self.tokenized(done.rows, key))
+        self.eval_sets[(split, name)] = features.add_column(ROW, list(range(len(features))))
 
     def _augmented_source(self) -> Dataset:
         """Source TRAIN rows through the augmentation (static rows, cached), plus its train-time

@@ -19,6 +19,8 @@ FLAGS: dict[str, str] = {
     "no_selection": "no dev set picked the checkpoint (the last weights were tested)",
     "unknown_weights": "initial weights from a file without an xlt data-access record",
     "test_labels_used": "test labels were read for anything but evaluation (a leak)",
+    "translate_test": "dev/test text was translated into the source language and scored too "
+    "(metrics `<lang>.translate_test`)",
 }
 # label -> the rule, first match wins (suffixes for selection and weights follow).
 LABELS: list[tuple[str, str]] = [
@@ -34,6 +36,7 @@ SUFFIXES = {
     "target_dev_selection": "target-dev-selection",
     "no_selection": "no-selection",
     "unknown_weights": "external-weights",
+    "translate_test": "translate-test",
 }
 TRAINING_SIDE = (Purpose.training, Purpose.sampling, Purpose.translation)
 INHERITED = ("target_labels", "target_text", "translated_data", "dictionary", "test_labels_used",
@@ -58,6 +61,7 @@ def _flags_of_reads(reads: Iterable[dict[str, Any]], source: str) -> dict[str, b
             flags["dictionary"] = True
         if purpose == Purpose.selection:
             flags["target_dev_selection"] |= target
+        flags["translate_test"] |= purpose == Purpose.test_translation
     flags["sampled_target"] = sampled
     flags["no_selection"] = not any(Purpose(r["purpose"]) == Purpose.selection for r in reads)
     return flags

@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from xlt.evaluation.translate_test import is_translated
+
 
 def language_rows(
     results: dict[str, dict[str, float]],
@@ -19,7 +21,8 @@ def language_rows(
     test, dev = results.get("test", {}), results.get("dev", {})
     rows = []
     for lang in languages:
-        row: dict[str, Any] = {"language": lang, "role": "source" if lang == source else "target"}
+        role = "source" if lang == source else "translate-test" if is_translated(lang) else "target"
+        row: dict[str, Any] = {"language": lang, "role": role}
         row |= {f"test_{m}": test.get(f"test/{m}/{lang}") for m in metrics}
         row[f"dev_{primary}"] = dev.get(f"dev/{primary}/{lang}")
         rows.append(row)

@@ -11,6 +11,7 @@ from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch import nn
 
 from xlt.evaluation.metrics import summarize
+from xlt.evaluation.translate_test import is_translated
 from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, StepContext, TransferStrategy
 from xlt.tasks.base import EvalKey, Scorer, TaskFamily
@@ -36,9 +37,7 @@ class TransferModule(L.LightningModule):
         self.strategy = strategy
         self.val_keys, self.test_keys = list(val_keys), list(test_keys)
         self.source_lang, self.target_langs = source_lang, list(target_langs)
-        self.scorers = nn.ModuleDict(
-            {f"{s}_{lang}": scorer for (s, lang), scorer in scorers.items()}
-        )
+        self.scorers = nn.ModuleDict({scorer_name(key): scorer for key, scorer in scorers.items()})
         self.results: dict[str, dict[str, float]] = {}  # split -> summary of the last evaluation
         self.stage = Stage()  # set by the stage runner
         self.step_offset = 0  # optimizer steps of the stages before this one
@@ -97,8 +96,10 @@ class TransferModule(L.LightningModule):
         return int(inner["input_ids"].shape[0])
 
     def _eval_step(self, batch: dict, key: EvalKey) -> None:
-        outputs = self.net(batch["input_ids"], batch["attention_mask"], key[1])
-        self.scorers[f"{key[0]}_{key[1]}"].update(outputs, batch)
+        # a translated set (translate-test) is source-language text: the source's head reads it
+        lang = self.source_lang if is_translated(key[1]) else key[1]
+        outputs = self.net(batch["input_ids"], batch["attention_mask"], lang)
+        self.scorers[scorer_name(key)].update(outputs, batch)
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._eval_step(batch, self.val_keys[dataloader_idx])
@@ -109,7 +110,7 @@ class TransferModule(L.LightningModule):
     def _finish(self, split: str, keys: list[EvalKey]) -> None:
         scores = {}
         for s, lang in keys:
-            scorer = self.scorers[f"{s}_{lang}"]
+            scorer = self.scorers[scorer_name((s, lang))]
             scores[lang] = scorer.compute()
             if split == "test":
                 self.test_rows[lang] = scorer.row_scores()
@@ -161,3 +162,8 @@ class TransferModule(L.LightningModule):
                 f"checkpoint lacks {len(missing)} trainable weights (e.g. {missing[:3]}): it was "
                 "written by a run with a different model or strategy config."
             )
+
+
+def scorer_name(key: EvalKey) -> str:
+    """A module name for the (split, language) scorer (no dots: `zh.translate_test`)."""
+    return f"{key[0]}_{key[1]}".replace(".", "__")
