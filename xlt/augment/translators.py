@@ -1,5 +1,6 @@
 """Translators for augmentation: the data's own gold translations (`parallel`), word-by-word
-with a bilingual lexicon (`dictionary`), or a MarianMT / NLLB model from the hub (`marian`).
+with a bilingual lexicon (`dictionary`), or a MarianMT model from the hub (`marian`; NLLB and
+other many-to-many models need language codes it does not set).
 
 Each translates a batch of training rows into one language and returns None where it cannot.
 """
