@@ -149,3 +149,22 @@ def test_retrieval_and_mining_on_a_pool_with_distractors():
     mined = mine(src, tgt, gold, "margin")
     assert mined["average_precision"] == pytest.approx(1.0)
     assert mined["recall"] == 1.0 and mined["precision"] == 1.0
+
+
+def test_mined_pairs_modes_on_a_known_permutation():
+    """Pools where target j translates source perm[j], plus two unpaired targets: every mode
+    finds the permutation; intersect keeps only mutual best pairs, union adds the rest."""
+    from xlt.align.bitext import mined_pairs
+
+    torch.manual_seed(0)
+    source = torch.randn(20, 16)
+    perm = torch.randperm(20)
+    target = torch.cat([source[perm] + 0.05 * torch.randn(20, 16), torch.randn(2, 16)])
+    truth = {int(perm[j]): j for j in range(20)}
+    for mode in ("intersect", "forward", "union"):
+        found = mined_pairs(source, target, "margin", knn=3, mode=mode)
+        assert {i: j for i, j, _ in found if i in truth and truth[i] == j}.keys() == truth.keys()
+        assert [s for *_, s in found] == sorted((s for *_, s in found), reverse=True)
+    intersect = mined_pairs(source, target, "margin", knn=3, mode="intersect")
+    union = mined_pairs(source, target, "margin", knn=3, mode="union")
+    assert len(intersect) == 20 and len(union) >= len(intersect)
