@@ -24,7 +24,7 @@ EXTRA = {("strategy", "freeze_lower"): ["strategy.freeze_layers=1"],
          ("strategy", "few_shot"): ["strategy.k=1", "strategy.target_epochs=1"],
          ("strategy", "sequential"): ["strategy.k=1"]}  # fmt: skip
 GROUPS = ("dataset", "model", "strategy", "augmentation", "augmentation/translator", "trainer",
-          "callbacks", "datamodule")  # fmt: skip
+          "callbacks", "datamodule", "evaluation")  # fmt: skip
 NOT_VARIED = {"experiment", "hydra", "paths", "logger", "align"}  # run below or by other tests
 VARIATIONS = [(group, option) for group in GROUPS for option in group_options(group)]
 
@@ -33,6 +33,11 @@ def variation(group: str, option: str, fixtures) -> list[str]:
     overrides = [f"{group}={option}", *EXTRA.get((group, option), [])]
     if group == "augmentation/translator":
         overrides.insert(0, "augmentation=translate_train")
+    if option == "mined":  # a table as xlt-align writes it (one pair; the rest untranslated)
+        fixtures.mkdir(parents=True, exist_ok=True)
+        table = fixtures / "mined_pairs.tsv"
+        table.write_text("source\ttarget\tscore\nHello.\t你好。\t1.1\n", encoding="utf-8")
+        overrides.append(f"augmentation.translator.pairs={table}")
     if group == "dataset" and option in LOCAL:
         files = write_task_files(fixtures, LOCAL[option], n_train=24, n_eval=8)
         overrides = [o for o in files if not o.startswith("dataset=")] + overrides
