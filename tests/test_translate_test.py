@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.golden import run_in_process
+from tests.golden import run_in_process, train_losses
 from xlt.errors import XltError
 
 SMOKE = ["model=tiny_random", "dataset.limit=48", "trainer.max_epochs=1",
@@ -19,14 +19,18 @@ def test_translate_test_with_gold_translations_scores_the_source_rows(tmp_path, 
     """With the parallel translator a Chinese test row becomes its English original: the
     translated set's accuracy is the English one, chrF is 100, and the plain Chinese score is
     the same as in a run without translate-test."""
-    plain, _ = run_in_process(SMOKE, tmp_path, token_cache, "plain")
-    overrides = [*SMOKE, "evaluation.translate_test=true",
+    # Two epochs: validation runs between them, so extra evaluation sets that drew from the
+    # global RNG would change training's dropout masks (they must not).
+    epochs = [*SMOKE, "trainer.max_epochs=2", "trainer.log_every_n_steps=1"]
+    plain, plain_dir = run_in_process(epochs, tmp_path, token_cache, "plain")
+    overrides = [*epochs, "evaluation.translate_test=true",
                  "augmentation/translator@evaluation.translator=parallel"]  # fmt: skip
     results, out_dir = run_in_process(overrides, tmp_path, token_cache, "translated")
     test = results["test"]
     assert test["test/acc/zh.translate_test"] == pytest.approx(test["test/acc/en"])
     assert test["test/acc/zh"] == plain["test"]["test/acc/zh"]  # evaluation data untouched
     assert test["test/acc/avg_target"] == plain["test"]["test/acc/avg_target"]
+    assert train_losses(out_dir) == train_losses(plain_dir)  # the same training, step by step
     record = json.loads((out_dir / "data_access.json").read_text())
     assert record["protocol"] == "zero-shot+translate-test"
     reads = [r for r in record["reads"] if r["purpose"] == "test_translation"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from datasets import Dataset
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import CombinedLoader
@@ -305,8 +306,12 @@ class TransferDataModule(L.LightningDataModule):
         rank, world_size = self._shard
         shards = {k: DistributedSampler(self.eval_sets[k], world_size, rank, shuffle=False)
                   for k in keys if world_size > 1}  # fmt: skip
+        # A DataLoader draws its base seed from the global RNG unless it has a generator: the
+        # translate-test sets get their own, so adding them leaves training's randomness as it is.
+        own = {k: torch.Generator().manual_seed(self.seed) for k in keys if is_translated(k[1])}
         return [self._loader(self.eval_sets[k], self._eval_collate, sampler=shards.get(k),
-                             batch_size=self.eval_batch_size, shuffle=False)
+                             batch_size=self.eval_batch_size, shuffle=False,
+                             generator=own.get(k))
                 for k in keys]  # fmt: skip
 
     def val_dataloader(self) -> list[DataLoader]:
