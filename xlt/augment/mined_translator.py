@@ -12,16 +12,15 @@ in the dev or test sets.
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 from xlt.augment.translators import Translator
 from xlt.data.access import Purpose
 from xlt.errors import ConfigError, DataError
+from xlt.models.init_encoder import RUN_ID
 
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-TABLE_FILE = "mined_pairs.tsv"
-POOL_TAG = "mining.pool"
+TABLE_FILE = "mined_pairs.tsv"  # what xlt-align writes (xlt/align/tasks/train_mining.py)
+POOL_TAG = "mining.pool"  # the mining run's tag: which split its pools came from
 
 
 class MinedTranslator(Translator):

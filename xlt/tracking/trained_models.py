@@ -7,15 +7,11 @@ checkpoint on demand, with the run's own config, and can then be logged (the reg
 
 from __future__ import annotations
 
-import logging
-import re
 from pathlib import Path
 
 from xlt.errors import ConfigError
+from xlt.models.init_encoder import RUN_ID
 from xlt_serving.bundle import META_FILE
-
-log = logging.getLogger(__name__)
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:

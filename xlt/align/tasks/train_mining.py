@@ -14,11 +14,9 @@ import random
 
 from xlt.align.bitext import mined_pairs
 from xlt.align.tasks.common import parallel_pairs
+from xlt.augment.mined_translator import POOL_TAG, TABLE_FILE
 from xlt.data.access import Purpose
 from xlt.errors import ConfigError
-
-TABLE_FILE = "mined_pairs.tsv"
-POOL_TAG = "mining.pool"  # on the mining run: which split the pools came from
 
 
 def halves(ids: list[str], seed: int) -> tuple[list[int], list[int]]:
