@@ -65,7 +65,7 @@ def read_dictionary(path: str | Path) -> list[Pair]:
     """A bilingual dictionary file in MUSE's format: one `source target` pair per line,
     separated by a tab or spaces, UTF-8; a word with several translations is on several lines.
     Bad lines are reported with their number, not skipped."""
-    from xlt.align.text_files import read_lines
+    from xlt.data.text_files import read_lines
     from xlt.errors import DataError
 
     lines = read_lines(path, "dictionary file")

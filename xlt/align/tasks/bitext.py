@@ -11,9 +11,9 @@ from omegaconf import DictConfig
 
 from xlt.align.bitext import mine, mined_pairs, retrieval_accuracy
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
-from xlt.align.text_files import read_pairs, read_sentences
 from xlt.config.validate import build, resolve_languages
 from xlt.data.access import Purpose
+from xlt.data.text_files import read_pairs, read_sentences
 from xlt.errors import ConfigError, DataError
 
 SCORINGS = ("cosine", "csls", "margin")

@@ -1,5 +1,5 @@
-"""Users' own text files for xlt-align: one place for "is it there, is it UTF-8, is it empty",
-and the sentence files of task=bitext (aligned pairs, unaligned pools)."""
+"""Users' own text files: one place for "is it there, is it UTF-8, is it empty",
+the sentence files of task=bitext (aligned pairs, unaligned pools) and MAD-X corpora."""
 
 from __future__ import annotations
 
