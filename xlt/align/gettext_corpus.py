@@ -9,58 +9,21 @@ bilingual dictionary in MUSE's format.
 from __future__ import annotations
 
 import argparse
-import gettext
 import random
-import re
-from collections import Counter
 from pathlib import Path
 
-CATALOGUES = Path("/usr/share/locale")
-HAN = re.compile(r"[\u4e00-\u9fff]")
-HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{1,4}$")
-ENGLISH_WORD = re.compile(r"^[A-Za-z]{2,20}$")
-
-
-def catalogue_entries(locale: str = "zh_CN", root: Path = CATALOGUES):
-    """(English message, translation) of every readable catalogue, in file order."""
-    for path in sorted((root / locale / "LC_MESSAGES").glob("*.mo")):
-        try:
-            with path.open("rb") as handle:
-                catalog = gettext.GNUTranslations(handle)._catalog
-        except (OSError, ValueError, UnicodeDecodeError):
-            continue  # a catalogue in another encoding or format
-        for source, target in catalog.items():
-            if isinstance(source, str) and isinstance(target, str) and source and target:
-                yield source, target  # (plural forms are keyed by tuples: left out)
+from xlt.data.sources.gettext_catalogues import catalogue_entries, is_sentence, word_pairs
 
 
 def message_pairs(locale: str = "zh_CN", seed: int = 0) -> list[tuple[str, str]]:
     """Messages of 4-12 words without format codes, one translation each, shuffled."""
     pairs: dict[str, str] = {}
     for en, zh in catalogue_entries(locale):
-        text = en + zh
-        if (
-            4 <= len(en.split()) <= 12
-            and "%" not in en
-            and HAN.search(zh)
-            and not any(c in text for c in "\n\t")
-        ):
+        if is_sentence(en, zh):
             pairs[en.strip()] = zh.strip()
     items = sorted(pairs.items())
     random.Random(seed).shuffle(items)
     return items
-
-
-def word_pairs(locale: str = "zh_CN") -> list[tuple[str, str]]:
-    """One-word messages (menu items, labels): lowercased English word, Chinese word of 1-4
-    characters; accelerator marks and trailing colons removed; every distinct translation."""
-    pairs: Counter = Counter()
-    for en, zh in catalogue_entries(locale):
-        en = en.strip().replace("_", "").replace("&", "").rstrip(":.")
-        zh = re.sub(r"[(（]_?[A-Za-z][)）]$", "", zh.strip().rstrip("：:。."))
-        if ENGLISH_WORD.match(en) and HAN_WORD.match(zh):
-            pairs[(en.lower(), zh)] += 1
-    return sorted(pairs)
 
 
 def main(argv: list[str] | None = None) -> None:
