@@ -57,3 +57,26 @@ def test_translate_test_refuses_tasks_without_sentences(tmp_path, token_cache):
     with pytest.raises(XltError, match="translate_test translates sentences"):
         run_in_process([*data, *SMOKE[:1], "evaluation.translate_test=true"], tmp_path,
                        token_cache, "tagging")  # fmt: skip
+
+
+def test_translate_test_refuses_a_translator_that_cannot_translate_the_direction(tmp_path):
+    """A word list without target->source words (local files have none) and mined TRAIN pairs
+    cannot translate dev/test text: said before the model loads."""
+    from tests.conftest import compose_train
+    from xlt.components import build
+
+    rows = "".join(f'{{"text": "row {i}", "label": "{"ab"[i % 2]}", "lang": "LANG"}}\n'
+                   for i in range(8))  # fmt: skip
+    (tmp_path / "train.jsonl").write_text(rows.replace("LANG", "en"))
+    (tmp_path / "test.jsonl").write_text(rows.replace("LANG", "de"))
+    local = ["dataset=local", f"dataset.files.train={tmp_path}/train.jsonl",
+             f"dataset.files.test={tmp_path}/test.jsonl", "model=tiny_random",
+             "evaluation.translate_test=true"]  # fmt: skip
+    with pytest.raises(XltError, match=r"cannot translate de->en \(the data's word list has no"):
+        build(compose_train(local, root=tmp_path))
+    mined = [
+        "augmentation/translator@evaluation.translator=mined",
+        "evaluation.translator.pairs=/nonexistent/mined_pairs.tsv",
+    ]
+    with pytest.raises(XltError, match=r"translator mined cannot translate zh->en"):
+        build(compose_train([*SMOKE[:2], "evaluation.translate_test=true", *mined], root=tmp_path))

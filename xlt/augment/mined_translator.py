@@ -91,6 +91,12 @@ class MinedTranslator(Translator):
                             f"text (e.g. {leaked[0][:40]!r}); a mining pool may only hold TRAIN "
                             "text")  # fmt: skip
 
+    def cannot_translate(self, src, tgt, data, split):
+        if split != "train":
+            return ("its pairs were mined from TRAIN text for translate-train; it holds no "
+                    f"translations of {split} rows")  # fmt: skip
+        return None
+
     def translate(self, texts, ids, src, tgt, data):
         self.check_pool(data, tgt)
         table, key = self.table(tgt)

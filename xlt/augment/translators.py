@@ -31,6 +31,11 @@ class Translator:
     def params(self) -> dict:
         return {}
 
+    def cannot_translate(self, src: str, tgt: str, data: TransferData, split: str) -> str | None:
+        """Why `split` texts of `src` cannot be translated into `tgt` (None: it can, or only
+        trying tells), said before anything loads."""
+        return None
+
     def fingerprint(self) -> str:
         key = json.dumps([self.name, self.params()], sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -63,6 +68,11 @@ class ParallelTranslator(Translator):
         gold = dict(zip(target["id"], target["text"], strict=True))
         return [gold.get(i) for i in ids]
 
+    def cannot_translate(self, src, tgt, data, split):
+        if tgt not in data.languages_of(split):
+            return f"the data has no {tgt} {split} rows to take gold translations from"
+        return None
+
 
 class DictionaryTranslator(Translator):
     """Word-by-word with the data's lexicon (HSK glosses) and, optionally, CC-CEDICT. Chinese is
@@ -83,6 +93,11 @@ class DictionaryTranslator(Translator):
             entries = list(data.lexicon)
             self._lexicons[key] = Lexicon.with_cedict(entries) if self.cedict else Lexicon(entries)
         return self._lexicons[key]
+
+    def cannot_translate(self, src, tgt, data, split):
+        if not self.lexicon(data).table.get((src, tgt)):
+            return f"the data's word list has no {src}->{tgt} entries"
+        return None
 
     def translate_words(self, words: list[str], src: str, tgt: str, lexicon: Lexicon) -> list:
         out = []
