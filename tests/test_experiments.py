@@ -22,7 +22,8 @@ COMPOSE_ONLY = {"trainer": {"gpu", "ddp"}}  # no GPU here; DDP has its own multi
 LOCAL = {"local": "pairs", "local_tagging": "tagging", "local_qa": "qa"}
 EXTRA = {("strategy", "freeze_lower"): ["strategy.freeze_layers=1"],
          ("strategy", "few_shot"): ["strategy.k=1", "strategy.target_epochs=1"],
-         ("strategy", "sequential"): ["strategy.k=1"]}  # fmt: skip
+         ("strategy", "sequential"): ["strategy.k=1"],
+         ("strategy", "madx"): ["strategy.mlm.steps=5"]}  # fmt: skip
 GROUPS = ("dataset", "model", "strategy", "augmentation", "augmentation/translator", "trainer",
           "callbacks", "datamodule", "evaluation")  # fmt: skip
 NOT_VARIED = {"experiment", "hydra", "paths", "logger", "align"}  # run below or by other tests

@@ -201,7 +201,7 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
     common = ["model=tiny_random", "trainer.max_epochs=1", "trainer.limit_train_batches=4",
               "trainer.log_every_n_steps=1",
               "trainer.enable_progress_bar=false", "dataset.eval_batch_size=512"]  # fmt: skip
-    names = "zero_shot,few_shot,sequential,multitask,adversarial,task_adapter"
+    names = "zero_shot,few_shot,sequential,multitask,adversarial,task_adapter,madx"
     proc = run_cli(["-m", f"strategy={names}", *common], tmp_path, token_cache, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     # the tiny encoder has 2 layers: freeze the lower one

@@ -24,7 +24,7 @@ from xlt.models.fast_dropout import use_fast_dropout
 from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
 from xlt.models.network import TransferNetwork, encoder_architecture
-from xlt.strategies.base import Stage, TransferStrategy
+from xlt.strategies.base import Pretrained, Stage, TransferStrategy
 from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
 from xlt.tasks.base import TaskFamily
 from xlt.training.module import TransferModule
@@ -48,6 +48,7 @@ class Components:
     source: str
     targets: list[str]
     monitor: str  # the selection metric, e.g. dev/acc/en
+    pretrained: Pretrained | None = None  # what the strategy built without labels (MAD-X)
 
     @property
     def languages(self) -> list[str]:
@@ -127,21 +128,32 @@ def build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source,
         unlabelled_langs=strategy.unlabelled_languages(source, targets),
         selection_langs=selection_languages(cfg, source, targets),
         augmentation=augmentation if task.name in CLASSIFICATION else None,
-        test_translator=test_translator(cfg, task),
+        test_translator=test_translator(cfg, task, data, source, targets),
     )
     datamodule.setup("fit")
     return datamodule
 
 
-def test_translator(cfg, task):
-    """evaluation.translate_test: the evaluation-side translator (classification tasks)."""
+def test_translator(cfg, task, data: TransferData, source: str, targets: list[str]):
+    """evaluation.translate_test: the evaluation-side translator (classification tasks), checked
+    to translate every target's dev/test text into the source language."""
     evaluation = cfg.get("evaluation")
     if evaluation is None or not evaluation.translate_test:
         return None
     if task.name not in CLASSIFICATION:
         raise ConfigError(f"evaluation.translate_test translates sentences: it fits "
                           f"{list(CLASSIFICATION)} tasks, not {task.name}")  # fmt: skip
-    return instantiate_spec(evaluation.translator, "evaluation.translator")
+    translator = instantiate_spec(evaluation.translator, "evaluation.translator")
+    for lang in targets:
+        for split in ("dev", "test"):
+            if lang not in data.languages_of(split):
+                continue
+            if reason := translator.cannot_translate(lang, source, data, split):
+                raise ConfigError(f"evaluation.translate_test: translator {translator.name} "
+                                  f"cannot translate {lang}->{source} ({reason}); choose "
+                                  "another with augmentation/translator@evaluation.translator="
+                                  "...")  # fmt: skip
+    return translator
 
 
 def build_module(net, task, strategy, datamodule, data, source, targets) -> TransferModule:
@@ -188,10 +200,11 @@ def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
     datamodule = build_datamodule(cfg, data, bundle.tokenizer, task, strategy, augmentation,
                                   source, targets)  # fmt: skip
     datamodule.strategy_loader = lambda view: strategy.train_dataloader(view, module.stage)
+    pretrained = strategy.pretrain(net, datamodule.training_data(), bundle.tokenizer)
     module = build_module(net, task, strategy, datamodule, data, source, targets)
     monitor = selection_metric(cfg, source, task.primary_metric)
     return Components(cfg, data, task, strategy, augmentation, bundle.tokenizer, net,
-                      datamodule, module, source, targets, monitor)  # fmt: skip
+                      datamodule, module, source, targets, monitor, pretrained)  # fmt: skip
 
 
 def make_trainer(

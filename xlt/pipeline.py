@@ -22,6 +22,7 @@ from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tag
 from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
 from xlt.evaluation.translate_test import is_translated, original_language
+from xlt.strategies.base import Pretrained
 from xlt.tracking.inputs import dataset_inputs
 from xlt.tracking.job import quiet_libraries, record_job
 from xlt.tracking.manifest import git_state
@@ -123,6 +124,8 @@ def record_start(
                           **resume_point(resume_from)})  # fmt: skip
     if parts.data.attribution:
         tracker.log_text("DATA_ATTRIBUTION.txt", parts.data.attribution + "\n")
+    if parts.pretrained is not None:
+        record_pretrained(parts.pretrained, tracker)
     trainable, total = parts.net.count_parameters()
     tracker.log_metrics({"params/trainable": trainable, "params/total": total})
     log.info("%s: %d of %d parameters train", parts.strategy.name, trainable, total)
@@ -131,6 +134,15 @@ def record_start(
     tracker.log_metrics({f"data/truncated/{k}": n for k, n in truncated})
     tracker.log_metrics(translate_test_metrics(parts.datamodule.translate_test_stats))
     record_protocol(parts, tracker)
+
+
+def record_pretrained(pretrained: Pretrained, tracker: RunTracker) -> None:
+    """The strategy's label-free parts (MAD-X's language adapters) as artifacts a later run
+    can load by this run's id, with how each was obtained."""
+    tracker.set_tags(pretrained.tags)
+    tracker.log_metrics(pretrained.metrics)
+    for artifact_path, folder in pretrained.artifacts.items():
+        tracker.log_folder(folder, artifact_path)
 
 
 def translate_test_metrics(stats: dict) -> dict[str, float]:
@@ -219,9 +231,12 @@ def logs_model(cfg: DictConfig) -> bool:
 def log_trained_model(parts: Components, tracker: RunTracker) -> None:
     """The selected weights as the run's MLflow model; a store that refuses it costs the run
     nothing (the folder stays in the run folder, `xlt-predict` reads it)."""
-    from xlt.models.export import export_model, input_example, model_meta
+    from xlt.models.export import PER_LANGUAGE_ENCODER, export_model, input_example, model_meta
 
     cfg = parts.cfg
+    if parts.net.language_router is not None:
+        log.warning("logger.log_model: %s", PER_LANGUAGE_ENCODER)
+        return
     info = {"run_id": tracker.run_id, "dataset": cfg.dataset.name, "source_lang": parts.source}
     meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)
     folder = Path(cfg.paths.output_dir) / MODEL_DIR

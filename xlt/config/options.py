@@ -72,12 +72,16 @@ def settings(node) -> list[str]:
     """`key=value (range)` for the option's own scalar settings and its learning rate."""
     from omegaconf import DictConfig
 
-    from xlt.config.ranges import target_parameters
+    from xlt.config.ranges import schema_ranges, target_parameters, target_sections
 
     ranges = target_parameters(str(node._target_))[0]
     keys = [k for k in map(str, node) if not k.startswith("_")]
     out = [f"`{k}={shown(node, k)}`" + (f" ({ranges[k].describe()})" if k in ranges else "")
            for k in keys if not isinstance(node[k], DictConfig)]  # fmt: skip
+    for section, schema in target_sections(str(node._target_)).items():  # e.g. MAD-X's mlm
+        inner = schema_ranges(schema)
+        out += [f"`{section}.{k}={v}`" + (f" ({inner[k].describe()})" if k in inner else "")
+                for k, v in node[section].items()]  # fmt: skip
     if "optimizer" in node and "lr" in node.optimizer:
         out.append(f"`optimizer.lr={node.optimizer.lr}`")
     return out

@@ -90,9 +90,30 @@ def target_parameters(target: str) -> tuple[dict[str, Range], set[str] | None]:
     return ranges, accepted
 
 
+@cache
+def target_sections(target: str) -> dict[str, type]:
+    """Parameters of a `_target_` typed by a dataclass (a nested section, e.g. MAD-X's `mlm`):
+    their keys and ranges are checked against that dataclass."""
+    module, _, name = target.rpartition(".")
+    obj = getattr(importlib.import_module(module), name)
+    try:
+        hints = typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
+    except Exception:  # library code with unresolvable annotations
+        return {}
+    return {key: member for key, hint in hints.items()
+            for member in (typing.get_args(hint) or (hint,))
+            if dataclasses.is_dataclass(member)}  # fmt: skip
+
+
 def schema_ranges(schema: type) -> dict[str, Range]:
-    return {f.name: f.metadata["range"] for f in dataclasses.fields(schema)
-            if "range" in f.metadata}  # fmt: skip
+    """`field(metadata=R(...))` and `Annotated[..., Range(...)]` fields of a dataclass."""
+    ranges = {f.name: f.metadata["range"] for f in dataclasses.fields(schema)
+              if "range" in f.metadata}  # fmt: skip
+    for key, hint in typing.get_type_hints(schema, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, Range):
+                ranges[key] = meta
+    return ranges
 
 
 def _unknown_target_keys(node: DictConfig, where: str) -> None:
@@ -141,7 +162,8 @@ def numeric_leaves(
         ranges, hints = schema_ranges(schema), typing.get_type_hints(schema)
     elif "_target_" in node:
         _unknown_target_keys(node, where)
-        ranges, hints = target_parameters(str(node._target_))[0], {}
+        target = str(node._target_)
+        ranges, hints = target_parameters(target)[0], target_sections(target)
     else:
         ranges, hints = {}, {}
     for key in map(str, node):

@@ -32,4 +32,4 @@ class SequenceClassifier(TransferNetwork):
         attention_mask: torch.Tensor,
         langs: Sequence[str] | str | None = None,
     ) -> torch.Tensor:
-        return self.classify(self.embed(input_ids, attention_mask), langs)
+        return self.classify(self.embed(input_ids, attention_mask, langs), langs)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from xlt.errors import ConfigError
 from xlt.models.network import TransferNetwork
 from xlt_serving.bundle import ENCODER_DIR, WEIGHTS_FILE, ModelMeta
 
@@ -84,11 +85,21 @@ def model_meta(cfg, task, label_names: list[str], net: TransferNetwork, info: di
     )
 
 
+PER_LANGUAGE_ENCODER = (
+    "this network reads each language through its own encoder parts (MAD-X's language "
+    "adapters), and a model folder holds one encoder: it is not exported (the run folder and "
+    "its language_adapters/ artifacts keep everything)"
+)
+
+
 def export_model(
     net, tokenizer, meta: ModelMeta, model_cfg, folder: Path, example: list[dict]
 ) -> int:
     """Write the model folder (and `example`, MLflow's input example); returns its size."""
     from safetensors.torch import save_file
+
+    if net.language_router is not None:
+        raise ConfigError(PER_LANGUAGE_ENCODER)
 
     recipe, base_folder = rebuild_recipe(model_cfg)
     meta.rebuild = recipe

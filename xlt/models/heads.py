@@ -21,7 +21,7 @@ class TokenTagger(TransferNetwork):
         attention_mask: torch.Tensor,
         langs: Sequence[str] | str | None = None,
     ) -> torch.Tensor:
-        return self.head(self.dropout(self.token_states(input_ids, attention_mask)))
+        return self.head(self.dropout(self.token_states(input_ids, attention_mask, langs)))
 
 
 class SpanExtractor(TokenTagger):
@@ -37,5 +37,5 @@ class SpanExtractor(TokenTagger):
         attention_mask: torch.Tensor,
         langs: Sequence[str] | str | None = None,
     ) -> torch.Tensor:
-        logits = super().forward(input_ids, attention_mask)
+        logits = super().forward(input_ids, attention_mask, langs)
         return logits.masked_fill(~attention_mask.bool().unsqueeze(-1), -1e4)

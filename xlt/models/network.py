@@ -7,7 +7,7 @@ Each task family's network (xlt/models/classifier.py, xlt/models/heads.py) subcl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -49,6 +49,8 @@ class TransferNetwork(nn.Module):
         self.language_heads = nn.ModuleDict()  # empty unless a strategy adds per-language heads
         self.extras = nn.ModuleDict()  # strategy-owned modules, e.g. a language discriminator
         self.fallback_lang: str | None = None  # whose head a language without one uses
+        # per-language encoder parts (MAD-X's language adapters): told each batch's language
+        self.language_router: Callable[[str | None], None] | None = None
         self.encoder_frozen = False
         self.source: str | None = None  # fingerprint of the model source (frozen weights' origin)
         self.train()  # from_pretrained returns eval mode; fine-tuning needs the encoder's dropout
@@ -78,11 +80,40 @@ class TransferNetwork(nn.Module):
             self.language_heads[lang] = nn.Linear(self.hidden_size, self.head.out_features)
         self.fallback_lang = fallback
 
-    def token_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def token_states(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        langs: Sequence[str] | str | None = None,
+    ) -> torch.Tensor:
+        """Last-layer states; where a strategy added per-language encoder parts (MAD-X's
+        language adapters), each language's rows are read through its own."""
+        if self.language_router is None or langs is None or isinstance(langs, str):
+            if self.language_router is not None:
+                self.language_router(langs)
+            return self._encode(input_ids, attention_mask)
+        states = None
+        for lang in sorted(set(langs)):  # a mixed batch (translate-train): one pass per language
+            rows = torch.tensor([i for i, x in enumerate(langs) if x == lang],
+                                device=input_ids.device)  # fmt: skip
+            self.language_router(lang)
+            part = self._encode(input_ids[rows], attention_mask[rows])
+            if states is None:
+                states = part.new_zeros(input_ids.shape[0], *part.shape[1:])
+            states = states.index_copy(0, rows, part)
+        return states
+
+    def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return pool(self.token_states(input_ids, attention_mask), attention_mask, self.pooling)
+    def embed(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        langs: Sequence[str] | str | None = None,
+    ) -> torch.Tensor:
+        states = self.token_states(input_ids, attention_mask, langs)
+        return pool(states, attention_mask, self.pooling)
 
     def architecture(self) -> dict[str, object]:
         """What a checkpoint must match to be loaded into this network."""

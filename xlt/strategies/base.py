@@ -7,7 +7,7 @@ executes its stages. Adding a strategy is one module here and one yaml in conf/s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,15 @@ class StepContext:
     def progress(self) -> float:
         """Fraction of this stage done, in [0, 1]."""
         return min(1.0, self.step / max(1, self.total_steps))
+
+
+@dataclass
+class Pretrained:
+    """What a strategy's unsupervised phase produced, for the run to record."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    artifacts: dict[str, Path] = field(default_factory=dict)  # artifact folder -> local folder
 
 
 class TransferStrategy:
@@ -112,6 +121,11 @@ class TransferStrategy:
             if param.requires_grad:
                 (decay if param.ndim >= 2 else no_decay).append(param)
         return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+    def pretrain(self, net: TransferNetwork, data: TrainingData, tokenizer) -> Pretrained | None:
+        """Parts built without labels before the task stages (MAD-X's language adapters, by
+        masked language modelling on `data`'s unlabelled text), or loaded from a cache."""
+        return None
 
     # --- training ---------------------------------------------------------------------------
     def stages(self) -> list[Stage]:

@@ -119,6 +119,11 @@ class RunTracker:
         self.logger.send("log_artifact", path=str(path))
 
     @rank_zero_only
+    def log_folder(self, folder: Path, artifact_path: str) -> None:
+        """A folder's files under `artifact_path` in the run's artifacts."""
+        self.logger.send("log_artifacts", path=str(folder), artifact_path=artifact_path)
+
+    @rank_zero_only
     def log_table(self, name: str, rows: list[dict[str, Any]]) -> None:
         path = self.out_dir / name
         with path.open("w", newline="") as handle:

@@ -145,6 +145,9 @@ class StoreWriter:
     def log_artifact(self, run_id: str, path: str) -> None:
         self.client.log_artifact(run_id, path)
 
+    def log_artifacts(self, run_id: str, path: str, artifact_path: str) -> None:
+        self.client.log_artifacts(run_id, path, artifact_path)
+
     def log_model(self, run_id: str, folder: str, tags: dict) -> str:
         """A model folder as the run's MLflow model; its models:/ URI."""
         from xlt.tracking.model_log import log_model_folder
@@ -167,7 +170,8 @@ class StoreWriter:
 OPS: dict[str, Callable[..., Any]] = {
     name: getattr(StoreWriter, name)
     for name in ("start_run", "log_params", "log_metrics", "set_tag", "log_artifact",
-                 "log_inputs", "log_model", "stop_system_metrics", "set_terminated", "drain")
+                 "log_artifacts", "log_inputs", "log_model", "stop_system_metrics",
+                 "set_terminated", "drain")
 }  # fmt: skip
 
 

@@ -37,6 +37,7 @@ def byte_level_tokenizer(model_max_length: int = 512):
         sep_token="</s>",
         pad_token="<pad>",
         unk_token="<unk>",
+        mask_token="<unk>",  # byte-level text never yields <unk>: masked LM (MAD-X) masks with it
         model_max_length=model_max_length,
     )
 

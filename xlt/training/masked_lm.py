@@ -1,0 +1,116 @@
+"""Masked language modelling for a language adapter: the only trainable parts are the active
+adapter and a fresh head whose output layer is the encoder's input embedding table (tied).
+
+multilingual-e5 ships without its MLM head, so the head's transform (dense, GELU, LayerNorm)
+and output bias start from scratch and train with the adapter; the tied output keeps the
+vocabulary space the encoder already has. Logits are computed only at masked positions: the
+vocabulary has 250k rows and a full [batch, tokens, vocab] tensor would dominate a step."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xlt.config.ranges import Range
+from xlt.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MaskedLMSettings:
+    """How one language adapter trains."""
+
+    steps: Annotated[int, Range(ge=0)] = 300  # optimizer steps per language
+    lr: Annotated[float, Range(gt=0)] = 1e-3  # AdamW, linear decay to zero
+    batch_size: Annotated[int, Range(ge=1)] = 32
+    mask_probability: Annotated[float, Range(gt=0, lt=1)] = 0.15  # BERT's 80/10/10 rule
+    seed: Annotated[int, Range(ge=0)] = 0  # fixed, so one adapter serves every run seed
+
+    def describe(self) -> dict[str, Any]:
+        return {"steps": self.steps, "lr": self.lr, "batch_size": self.batch_size,
+                "mask_probability": self.mask_probability, "seed": self.seed}  # fmt: skip
+
+
+class TiedMaskedLMHead(nn.Module):
+    """BERT's MLM head shape with its decoder tied to (and frozen as) the input embeddings."""
+
+    def __init__(self, embeddings: nn.Embedding, eps: float = 1e-12) -> None:
+        super().__init__()
+        hidden = embeddings.weight.shape[1]
+        self.transform = nn.Sequential(
+            nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=eps)
+        )
+        self.bias = nn.Parameter(torch.zeros(embeddings.weight.shape[0]))
+        self._table = (embeddings,)  # a reference, not a submodule: never trained or saved here
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return F.linear(self.transform(states), self._table[0].weight.detach(), self.bias)
+
+
+def masked_lm_loss(encoder: nn.Module, head: TiedMaskedLMHead, batch: dict) -> torch.Tensor:
+    """Cross-entropy at the masked positions only."""
+    states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    masked = batch["labels"] != -100
+    return F.cross_entropy(head(states.last_hidden_state[masked]), batch["labels"][masked])
+
+
+def check_tokenizer(tokenizer) -> None:
+    if tokenizer.mask_token_id is None:
+        raise ConfigError(
+            "masked language modelling needs a mask token, and this model's tokenizer has "
+            "none: use an encoder with one (me5_small, xlmr_base)"
+        )
+
+
+def batches(rows: list[list[int]], settings: MaskedLMSettings, tokenizer):
+    """Endless shuffled batches with BERT-style masking (transformers' collator)."""
+    from transformers import DataCollatorForLanguageModeling
+
+    collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability,
+                                              seed=settings.seed, return_tensors="pt")  # fmt: skip
+    order, shuffle = list(range(len(rows))), random.Random(settings.seed)
+    while True:
+        shuffle.shuffle(order)
+        for start in range(0, len(order) - settings.batch_size + 1, settings.batch_size):
+            chosen = order[start : start + settings.batch_size]
+            yield collate([{"input_ids": rows[i]} for i in chosen])
+
+
+def train_masked_lm(
+    encoder: nn.Module, tokenizer, rows: list[list[int]], settings: MaskedLMSettings
+) -> dict[str, float]:
+    """Train the encoder's trainable parameters (the active adapter) with MLM on `rows` (token
+    ids); the run's random streams are left as they were. Returns the loss at start and end."""
+    check_tokenizer(tokenizer)
+    settings = settings if len(rows) >= settings.batch_size else \
+        MaskedLMSettings(**{**settings.describe(), "batch_size": len(rows)})  # fmt: skip
+    was_training = encoder.training
+    encoder.train()
+    losses: list[float] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        head = TiedMaskedLMHead(encoder.get_input_embeddings())
+        params = [p for p in encoder.parameters() if p.requires_grad] + list(head.parameters())
+        optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
+        decay = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: max(0.0, 1 - step / max(1, settings.steps))
+        )
+        stream = batches(rows, settings, tokenizer)
+        for _ in range(settings.steps):
+            loss = masked_lm_loss(encoder, head, next(stream))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step(), decay.step(), optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+    encoder.train(was_training)
+    tenth = max(1, len(losses) // 10)
+    return {"loss_first": _mean(losses[:tenth]), "loss_last": _mean(losses[-tenth:]),
+            "steps": float(len(losses)), "rows": float(len(rows))}  # fmt: skip
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
