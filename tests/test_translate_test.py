@@ -4,6 +4,7 @@ reads text, never labels; the protocol says so."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -40,6 +41,11 @@ def test_translate_test_with_gold_translations_scores_the_source_rows(tmp_path, 
               if str(k).startswith("translate_test/")}  # fmt: skip
     assert logged["translate_test/chrf/test/zh"] == pytest.approx(100.0)
     assert logged["translate_test/untranslated/test/zh"] == 0
+    rows = list(csv.DictReader((out_dir / "test_predictions.csv").open()))
+    english = {r["id"]: r for r in rows if r["lang"] == "en"}
+    translated = [r for r in rows if r["lang"] == "zh.translate_test"]
+    assert translated and len(translated) == len(english)  # row by row: the English original's
+    assert all(r["pred"] == english[r["id"]]["pred"] for r in translated)
 
 
 def test_dictionary_translate_test_counts_what_it_cannot_translate(tmp_path, token_cache):
