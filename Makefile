@@ -30,7 +30,7 @@ test: install
 
 # Speed, measured side by side in one session (docs/benchmarks.md has the latest numbers).
 bench: install
-	for b in train_throughput step_pairs data_cache hub_data eval_throughput predict_throughput startup profile_step sweep_overhead step_vs_commit; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+	for b in train_throughput step_pairs data_cache hub_data eval_throughput predict_throughput probe_cache startup profile_step sweep_overhead step_vs_commit; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 # README tables generated from conf/ and the classes (a test fails when they are stale).
 docs: install

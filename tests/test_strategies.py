@@ -225,3 +225,33 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
     assert trainable["task_adapter"] < trainable["freeze_lower"] < trainable["zero_shot"]
     assert "train/language_acc" in by_strategy["adversarial"].data.metrics
     assert by_strategy["few_shot"].data.tags["strategy.k"] == "8"
+
+
+def test_linear_probe_features_are_computed_once_and_equal_a_live_pass(tmp_path):
+    """Cached features (computed in other batches, other padding) give the logits of a live
+    forward pass within 1e-5; each distinct row goes through the encoder once."""
+    from tests.conftest import compose_train
+    from xlt.components import build
+
+    cfg = compose_train(["strategy=linear_probe", "model=tiny_random", "dataset.limit=40",
+                         f"strategy.cache_dir={tmp_path}/features"], root=tmp_path)  # fmt: skip
+    parts = build(cfg)
+    net, cache = parts.net, parts.strategy.cache
+    net.eval()
+    loader = parts.datamodule.test_dataloader()[0]
+    batches = list(loader)
+    for batch in parts.strategy.train_dataloader(parts.datamodule.training_data(), Stage()):
+        net(batch["input_ids"], batch["attention_mask"], "en")  # fills the cache in other batches
+    net(batches[0]["input_ids"][:3], batches[0]["attention_mask"][:3], "en")  # short padding
+    with torch.no_grad():
+        cached = [net(b["input_ids"], b["attention_mask"], "en") for b in batches]
+        net.feature_cache = None
+        live = [net(b["input_ids"], b["attention_mask"], "en") for b in batches]
+    for c, x in zip(cached, live, strict=True):
+        assert torch.allclose(c, x, atol=1e-5, rtol=0)
+    rows = sum(int(b["input_ids"].shape[0]) for b in batches)
+    assert cache.computed == len(cache.vectors) <= 40 + rows  # each distinct row once
+    assert cache.reused >= 3
+    assert parts.strategy.finish()["features/computed"] == cache.computed
+    again = build(cfg).strategy.cache  # the next run finds every row on disk
+    assert again.loaded == len(cache.vectors)

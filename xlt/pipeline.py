@@ -268,6 +268,8 @@ def record(
     if per_row:  # what reports bootstrap over (and pair runs by)
         tracker.log_table(PREDICTIONS_FILE, per_row)
     tracker.log_inputs(dataset_inputs(parts.data, parts.cfg))  # the UI's Dataset column
+    if trainer.is_global_zero:
+        tracker.log_metrics(parts.strategy.finish())  # e.g. the probe's feature cache
     if trainer.is_global_zero and logs_model(parts.cfg):
         log_trained_model(parts, tracker)
     if trainer.is_global_zero:

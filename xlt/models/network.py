@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from xlt.config.schema import Pooling
+from xlt.models.feature_cache import FeatureCache
 from xlt.models.pooling import pool
 
 
@@ -52,6 +53,7 @@ class TransferNetwork(nn.Module):
         # per-language encoder parts (MAD-X's language adapters): told each batch's language
         self.language_router: Callable[[str | None], None] | None = None
         self.encoder_frozen = False
+        self.feature_cache: FeatureCache | None = None  # set with a frozen encoder (linear probe)
         self.source: str | None = None  # fingerprint of the model source (frozen weights' origin)
         self.train()  # from_pretrained returns eval mode; fine-tuning needs the encoder's dropout
         if freeze_embeddings:
@@ -91,19 +93,19 @@ class TransferNetwork(nn.Module):
         if self.language_router is None or langs is None or isinstance(langs, str):
             if self.language_router is not None:
                 self.language_router(langs)
-            return self._encode(input_ids, attention_mask)
+            return self.encode_tokens(input_ids, attention_mask)
         states = None
         for lang in sorted(set(langs)):  # a mixed batch (translate-train): one pass per language
             rows = torch.tensor([i for i, x in enumerate(langs) if x == lang],
                                 device=input_ids.device)  # fmt: skip
             self.language_router(lang)
-            part = self._encode(input_ids[rows], attention_mask[rows])
+            part = self.encode_tokens(input_ids[rows], attention_mask[rows])
             if states is None:
                 states = part.new_zeros(input_ids.shape[0], *part.shape[1:])
             states = states.index_copy(0, rows, part)
         return states
 
-    def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     def embed(
@@ -112,6 +114,8 @@ class TransferNetwork(nn.Module):
         attention_mask: torch.Tensor,
         langs: Sequence[str] | str | None = None,
     ) -> torch.Tensor:
+        if self.feature_cache is not None:  # a frozen encoder's features, computed once per row
+            return self.feature_cache.pooled(self, input_ids, attention_mask)
         states = self.token_states(input_ids, attention_mask, langs)
         return pool(states, attention_mask, self.pooling)
 

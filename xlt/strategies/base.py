@@ -127,6 +127,10 @@ class TransferStrategy:
         masked language modelling on `data`'s unlabelled text), or loaded from a cache."""
         return None
 
+    def finish(self) -> dict[str, float]:
+        """After testing: keep what the strategy built for later runs; metrics to log."""
+        return {}
+
     # --- training ---------------------------------------------------------------------------
     def stages(self) -> list[Stage]:
         """The stages the runner executes, in order."""
