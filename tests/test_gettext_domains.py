@@ -3,6 +3,7 @@ catalogues): split by message, both languages per item, balanced, its own word l
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import pytest
@@ -11,12 +12,20 @@ from xlt.data.sources.gettext_catalogues import CATALOGUES
 from xlt.data.sources.gettext_domains import load_gettext_domains
 from xlt.errors import DataError
 
-pytestmark = pytest.mark.skipif(not (CATALOGUES / "zh_CN").is_dir(),
-                                reason="Debian's zh_CN locale files are not installed")  # fmt: skip
+
+def small_dataset():
+    """4 programs x 60 messages; outside CI a machine without enough zh_CN catalogues skips
+    (in CI, where .ci/run installs the packages, it fails)."""
+    try:
+        return load_gettext_domains(domains=4, per_domain=60)
+    except DataError as err:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{CATALOGUES}: {err}")
 
 
 def test_messages_are_split_by_item_with_both_languages_and_balanced_labels():
-    data = load_gettext_domains(domains=4, per_domain=60)
+    data = small_dataset()
     assert len(data.label_names) == 4
     ids = {}
     for split, rows in data.splits.items():
@@ -36,5 +45,6 @@ def test_messages_are_split_by_item_with_both_languages_and_balanced_labels():
 
 
 def test_asking_for_more_than_the_catalogues_hold_says_how_many_there_are():
+    small_dataset()  # the catalogues are there at all
     with pytest.raises(DataError, match="catalogues with 100000\\+ sentences"):
         load_gettext_domains(per_domain=100000)
