@@ -14,7 +14,7 @@ from xlt.errors import ConfigError
 from xlt.models.classifier import SequenceClassifier
 from xlt.models.gradient_reversal import reverse_gradient
 from xlt.models.sources.random_init import build_random_encoder
-from xlt.strategies.base import Stage
+from xlt.strategies.base import Stage, StepContext
 from xlt.strategies.sampling import TemperatureBatchSampler, k_per_class, temperature_probabilities
 from xlt.tasks.classification import Classification
 from xlt.training.checkpoints import load_weights
@@ -255,3 +255,39 @@ def test_linear_probe_features_are_computed_once_and_equal_a_live_pass(tmp_path)
     assert parts.strategy.finish()["features/computed"] == cache.computed
     again = build(cfg).strategy.cache  # the next run finds every row on disk
     assert again.loaded == len(cache.vectors)
+
+
+def test_the_lbfgs_probe_trains_logistic_regression_to_convergence(tmp_path, token_cache):
+    """strategy=linear_probe_lbfgs: every training row in one batch, one parameter group, no
+    dropout, and after one epoch (one L-BFGS step) the regularised loss is at its minimum."""
+    from tests.golden import run_in_process
+
+    overrides = ["strategy=linear_probe_lbfgs", "model=tiny_random", "dataset.limit=48",
+                 "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+                 "selection=final"]  # fmt: skip
+    from omegaconf import open_dict
+
+    from xlt.components import build
+
+    cfg = compose_train(overrides, root=tmp_path)
+    with open_dict(cfg):
+        cfg.paths.cache_dir = str(token_cache)
+    parts = build(cfg)
+    batches = list(parts.strategy.train_dataloader(parts.datamodule.training_data(), Stage()))
+    assert len(batches) == 1 and len(batches[0]["labels"]) == 48
+    assert len(parts.strategy.optimizer_groups(parts.net, Stage())) == 1
+    assert parts.net.dropout.p == 0.0
+    before = objective_gradient(parts, batches[0])
+    _, out_dir = run_in_process(overrides, tmp_path, token_cache, "lbfgs")
+    weights = torch.load(out_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    parts.module.load_state_dict(weights, strict=False)
+    assert objective_gradient(parts, batches[0]) < 0.01 * before  # at the optimum
+
+
+def objective_gradient(parts, batch) -> float:
+    """Norm of the gradient of the probe's regularised loss with respect to the head."""
+    parts.net.zero_grad()
+    ctx = StepContext(step=0, total_steps=1, epoch=0, global_step=0, stage=Stage())
+    loss, _ = parts.strategy.training_loss(parts.net, parts.task, batch, ctx)
+    loss.backward()
+    return float(torch.cat([p.grad.flatten() for p in parts.net.head.parameters()]).norm())

@@ -67,6 +67,8 @@ EXTERNAL: dict[str, dict[str, Range]] = {
     "torch.optim.AdamW": {"lr": Range(gt=0, doc="peak learning rate"),
                           "weight_decay": Range(ge=0), "eps": Range(gt=0)},
     "torch.optim.SGD": {"lr": Range(gt=0), "momentum": Range(ge=0), "weight_decay": Range(ge=0)},
+    "torch.optim.LBFGS": {"lr": Range(gt=0), "max_iter": Range(ge=1), "history_size": Range(ge=1),
+                          "tolerance_grad": Range(ge=0), "tolerance_change": Range(ge=0)},
 }  # fmt: skip
 SKIP = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 

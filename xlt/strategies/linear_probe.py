@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated, Any
 
 import torch
+from datasets import concatenate_datasets
 
+from xlt.config.ranges import Range
+from xlt.data.training_data import TrainingData
 from xlt.models.feature_cache import FeatureCache, cache_file
 from xlt.models.network import TransferNetwork, encoder_architecture
-from xlt.strategies.base import TransferStrategy
+from xlt.strategies.base import Stage, StepContext, TransferStrategy
 
 
 class LinearProbe(TransferStrategy):
@@ -30,14 +34,18 @@ class LinearProbe(TransferStrategy):
         scheduler: Callable | None = None,
         cache_features: bool = True,
         cache_dir: str | None = None,
+        full_batch: bool = False,
+        l2: Annotated[float, Range(ge=0)] = 0.0,
     ) -> None:
         super().__init__(optimizer, scheduler)
-        self.cache_features = cache_features
+        self.cache_features, self.full_batch, self.l2 = cache_features, full_batch, l2
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.cache: FeatureCache | None = None
 
     def prepare(self, net: TransferNetwork) -> None:
         net.freeze_encoder()
+        if self.full_batch:  # L-BFGS's line search needs the same loss for the same weights
+            net.dropout.p = 0.0
         if not self.cache_features:
             return
         path = None
@@ -46,6 +54,25 @@ class LinearProbe(TransferStrategy):
             path = cache_file(self.cache_dir, encoder_id, net.pooling.value)
         self.cache = net.feature_cache = FeatureCache(path)
 
+    def train_dataloader(self, data: TrainingData, stage: Stage):
+        """`full_batch`: every training row in one batch, one optimizer step per epoch (L-BFGS
+        on the cached features: logistic regression trained to convergence)."""
+        if not self.full_batch:
+            return super().train_dataloader(data, stage)
+        rows = concatenate_datasets([data.labelled[lang] for lang in data.labelled])
+        return data.loader(rows, shuffle=False, batch_sampler=[list(range(len(rows)))])
+
+    def optimizer_groups(self, net: TransferNetwork, stage: Stage) -> list[dict[str, Any]]:
+        if not self.full_batch:
+            return super().optimizer_groups(net, stage)
+        return [{"params": [p for p in net.parameters() if p.requires_grad]}]  # L-BFGS: 1 group
+
+    def training_loss(self, net, task, batch, ctx: StepContext):
+        loss, extra = super().training_loss(net, task, batch, ctx)
+        if self.l2:  # the regulariser of logistic regression (the bias is not penalised)
+            loss = loss + 0.5 * self.l2 * net.head.weight.pow(2).sum()
+        return loss, extra
+
     def finish(self) -> dict[str, float]:
         if self.cache is None:
             return {}
@@ -53,4 +80,9 @@ class LinearProbe(TransferStrategy):
         return self.cache.stats()
 
     def describe(self) -> dict[str, str]:
-        return {**super().describe(), "strategy.cache_features": str(self.cache_features)}
+        tags = {
+            "strategy.cache_features": str(self.cache_features),
+            "strategy.full_batch": str(self.full_batch),
+            "strategy.l2": str(self.l2),
+        }
+        return {**super().describe(), **tags}
