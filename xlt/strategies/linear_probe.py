@@ -21,6 +21,7 @@ from xlt.data.training_data import TrainingData
 from xlt.models.feature_cache import FeatureCache, cache_file
 from xlt.models.network import TransferNetwork, encoder_architecture
 from xlt.strategies.base import Stage, StepContext, TransferStrategy
+from xlt.tasks import CLASSIFICATION
 
 
 class LinearProbe(TransferStrategy):
@@ -86,3 +87,11 @@ class LinearProbe(TransferStrategy):
             "strategy.l2": str(self.l2),
         }
         return {**super().describe(), **tags}
+
+
+class FullBatchProbe(LinearProbe):
+    """Logistic regression on the frozen features, trained to convergence: every training row
+    in one batch, one L-BFGS step per epoch, L2 on the head (conf/strategy/linear_probe_lbfgs)."""
+
+    name = "linear_probe_lbfgs"
+    tasks = CLASSIFICATION  # full batches need the cached sentence features (full_batch=true)
