@@ -8,6 +8,7 @@ every task and seed; `language_adapters.<lang>` loads one from a folder or a run
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,40 +127,41 @@ class MadX(TransferStrategy):
         return done
 
     def _language_adapter(self, net, lang: str, data: TrainingData, tokenizer):
-        """(folder, how it was obtained, MLM statistics) for `lang`."""
+        """(folder, how it was obtained, MLM statistics) for `lang`: given, cached or trained."""
         encoder_id = encoder_architecture(net.encoder, net.source)
-        name, layers = language_adapter(lang), int(net.encoder.config.num_hidden_layers)
         if lang in self.folders:
-            meta = load_adapter(net.encoder, name, self.folders[lang], encoder_id)
-            data.access.record(
-                "language_adapter",
-                lang,
-                labelled=False,
-                rows=meta["rows"],
-                purpose=Purpose.training,
-                detail=str(self.references[lang]),
-            )
-            self.stack.languages.append(lang)
-            return self.folders[lang], f"loaded {self.references[lang]}", {"steps": 0.0}
+            return self._load_given(net, lang, data, encoder_id)
         rows = self._corpus_rows(lang, data, tokenizer)
         meta = {"format": FORMAT, "lang": lang, "encoder": encoder_id, "rows": len(rows),
                 "corpus": self.corpus.get(lang, f"train text ({lang})"),
                 "corpus_fingerprint": corpus_fingerprint(rows),
                 "adapter": self.language_shape.describe(), "mlm": self.mlm.describe()}  # fmt: skip
         folder = self._cache_folder(lang, meta)
-        if folder is not None and folder.is_dir():
-            load_adapter(net.encoder, name, folder, encoder_id)
+        if folder.is_dir():
+            load_adapter(net.encoder, language_adapter(lang), folder, encoder_id)
             self.stack.languages.append(lang)
             return folder, "cached", {"steps": 0.0}
+        stats = self._train(net, lang, rows, tokenizer)
+        meta["mlm_loss"] = [stats["loss_first"], stats["loss_last"]]
+        return save_adapter(net.encoder, language_adapter(lang), folder, meta), "trained", stats
+
+    def _load_given(self, net, lang: str, data: TrainingData, encoder_id: dict):
+        """`strategy.language_adapters.<lang>`: no MLM; the record says what it was built from."""
+        meta = load_adapter(net.encoder, language_adapter(lang), self.folders[lang], encoder_id)
+        data.access.record("language_adapter", lang, labelled=False, rows=meta["rows"],
+                           purpose=Purpose.training, detail=self.references[lang])  # fmt: skip
+        self.stack.languages.append(lang)
+        return self.folders[lang], f"loaded {self.references[lang]}", {"steps": 0.0}
+
+    def _train(self, net, lang: str, rows: list[list[int]], tokenizer) -> dict[str, float]:
+        """A new adapter for `lang`, alone active, trained with masked language modelling."""
         check_tokenizer(tokenizer)
-        self.stack.add_language(lang, self.language_shape, layers)
+        self.stack.add_language(lang, self.language_shape, net.encoder.config.num_hidden_layers)
         self.stack.train_language(lang)
         stats = train_masked_lm(net.encoder, tokenizer, rows, self.mlm)
         log.info("language adapter %s: MLM loss %.3f -> %.3f over %d steps", lang,
                  stats["loss_first"], stats["loss_last"], self.mlm.steps)  # fmt: skip
-        meta["mlm_loss"] = [stats["loss_first"], stats["loss_last"]]
-        target = folder or Path(tempfile_folder()) / lang
-        return save_adapter(net.encoder, name, target, meta), "trained", stats
+        return stats
 
     def _corpus_rows(self, lang: str, data: TrainingData, tokenizer) -> list[list[int]]:
         if lang not in self.corpus:
@@ -171,8 +173,10 @@ class MadX(TransferStrategy):
                             max_length=self.max_length)  # fmt: skip
         return [list(ids) for ids in encoded["input_ids"]]
 
-    def _cache_folder(self, lang: str, meta: dict[str, Any]) -> Path | None:
-        return None if self.cache_dir is None else self.cache_dir / f"{lang}-{cache_key(meta)}"
+    def _cache_folder(self, lang: str, meta: dict[str, Any]) -> Path:
+        """Where this adapter lives (a fresh temporary folder when no cache_dir is set)."""
+        root = self.cache_dir or Path(tempfile.mkdtemp(prefix="xlt-adapters-"))
+        return root / f"{lang}-{cache_key(meta)}"
 
     # --- training ---------------------------------------------------------------------------
     def training_loss(self, net, task, batch, ctx: StepContext):
@@ -184,9 +188,3 @@ class MadX(TransferStrategy):
                 "strategy.task_r": str(self.task_shape.r),
                 "strategy.mlm_steps": str(self.mlm.steps),
                 "strategy.skip_last_layer": str(self.language_shape.skip_last_layer)}  # fmt: skip
-
-
-def tempfile_folder() -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="xlt-adapters-")
