@@ -6,6 +6,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Tests pick their epochs on tiny data: no stretching to trainer.min_train_steps (its own tests
+# set it explicitly).
+os.environ.setdefault("XLT_MIN_TRAIN_STEPS", "0")
 
 from pathlib import Path  # noqa: E402
 

@@ -68,7 +68,8 @@ def selection_languages(cfg: DictConfig, source: str, targets: list[str]) -> lis
     return [source] if cfg.selection == Selection.source_dev else list(targets)
 
 
-XLT_TRAINER_KEYS = ("val_every_n_steps", "checkpoint_every_n_steps")  # not Lightning's
+# not Lightning's
+XLT_TRAINER_KEYS = ("val_every_n_steps", "checkpoint_every_n_steps", "min_train_steps")
 
 
 def validation_schedule(trainer_cfg: DictConfig) -> dict[str, Any]:
@@ -156,14 +157,17 @@ def test_translator(cfg, task, data: TransferData, source: str, targets: list[st
     return translator
 
 
-def build_module(net, task, strategy, datamodule, data, source, targets) -> TransferModule:
+def build_module(
+    net, task, strategy, datamodule, data, source, targets, min_train_steps: int = 0
+) -> TransferModule:
     scorers = {
         key: task.scorer(data.label_names, datamodule.eval_sets[key], datamodule.eval_examples[key])
         for key in datamodule.val_keys + datamodule.test_keys
     }
     return TransferModule(net, task=task, scorers=scorers, strategy=strategy,
                           val_keys=datamodule.val_keys, test_keys=datamodule.test_keys,
-                          source_lang=source, target_langs=targets)  # fmt: skip
+                          source_lang=source, target_langs=targets,
+                          min_train_steps=min_train_steps)  # fmt: skip
 
 
 def init_encoder(cfg: DictConfig, encoder, data: TransferData, tracker) -> None:
@@ -201,7 +205,8 @@ def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
                                   source, targets)  # fmt: skip
     datamodule.strategy_loader = lambda view: strategy.train_dataloader(view, module.stage)
     pretrained = strategy.pretrain(net, datamodule.training_data(), bundle.tokenizer)
-    module = build_module(net, task, strategy, datamodule, data, source, targets)
+    module = build_module(net, task, strategy, datamodule, data, source, targets,
+                          cfg.trainer.get("min_train_steps") or 0)  # fmt: skip
     monitor = selection_metric(cfg, source, task.primary_metric)
     return Components(cfg, data, task, strategy, augmentation, bundle.tokenizer, net,
                       datamodule, module, source, targets, monitor, pretrained)  # fmt: skip

@@ -202,6 +202,7 @@ def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
                                    cfg.trainer.val_every_n_steps is not None)  # fmt: skip
     except (torch.OutOfMemoryError, RuntimeError) as err:
         raise out_of_memory(err, cfg) from err
+    tracker.set_tags({f"epochs.{name}": str(n) for name, n in module.stage_epochs.items()})
     counters = parts.datamodule.batch_transform_counters()
     tracker.log_metrics({f"augment/{name}": value for name, value in counters.items()})
     validator = trainer if best is not None else trainer_for(None)

@@ -87,6 +87,9 @@ class TrainerConfig:
     # xlt's: also write last.ckpt every N optimizer steps (a kill mid-epoch loses at most N);
     # null: after each validation only.
     checkpoint_every_n_steps: int | None = field(default=None, metadata=R(ge=1))
+    # xlt's: a stage that follows max_epochs trains at least this many optimizer steps: on a
+    # small dataset it gets more epochs (dev still selects the checkpoint); 0: off.
+    min_train_steps: int = field(default=300, metadata=R(ge=0))
     # Batches per epoch: a count (int) or a fraction (float in [0, 1]).
     limit_train_batches: Any = field(default=None, metadata=R(gt=0))
     limit_val_batches: Any = field(default=None, metadata=R(ge=0))

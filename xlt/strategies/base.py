@@ -28,6 +28,9 @@ class Stage:
 
     name: str = "train"
     max_epochs: int | None = None  # None: trainer.max_epochs
+    # With max_epochs None: small data gets more epochs, up to trainer.min_train_steps optimizer
+    # steps. False where an epoch is not a step count (one full-batch L-BFGS step per epoch).
+    follows_step_budget: bool = True
     select_on_dev: bool = True  # keep the best checkpoint by source dev; False: the final weights
     start_from_selected: bool = True  # begin from the previous stage's selected weights
 

@@ -63,6 +63,10 @@ class LinearProbe(TransferStrategy):
         rows = concatenate_datasets([data.labelled[lang] for lang in data.labelled])
         return data.loader(rows, shuffle=False, batch_sampler=[list(range(len(rows)))])
 
+    def stages(self) -> list[Stage]:
+        """A full-batch epoch is one L-BFGS step run to convergence, not a step count to raise."""
+        return [Stage(follows_step_budget=not self.full_batch)]
+
     def optimizer_groups(self, net: TransferNetwork, stage: Stage) -> list[dict[str, Any]]:
         if not self.full_batch:
             return super().optimizer_groups(net, stage)

@@ -112,8 +112,9 @@ class Sequential(FewShot):
         return data.loader(self.few_shot_set(data))
 
     def stages(self) -> list[Stage]:
-        """One stage: the loaded weights already are the source stage."""
-        return [Stage()]
+        """One stage: the loaded weights already are the source stage. k target examples a
+        class train for trainer.max_epochs, as few-shot fine-tuning does, not to a step budget."""
+        return [Stage(follows_step_budget=self.train_on == "source")]
 
     def optimizer_groups(self, net, stage: Stage):
         return TransferStrategy.optimizer_groups(self, net, stage)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import lightning as L
 import torch
@@ -31,6 +32,7 @@ class TransferModule(L.LightningModule):
         test_keys: list[EvalKey],
         source_lang: str,
         target_langs: list[str],
+        min_train_steps: int = 0,
     ) -> None:
         super().__init__()
         self.net, self.task = net, task
@@ -45,6 +47,8 @@ class TransferModule(L.LightningModule):
         self.dev_history: list[tuple[int, dict[str, float]]] = []  # (step, dev summary) in fit
         self.test_rows: dict[str, dict[str, list]] = {}  # lang -> per-row scores of the test
         self._total_steps = 1
+        self.min_train_steps = min_train_steps  # trainer.min_train_steps
+        self.stage_epochs: dict[str, int] = {}  # stage name -> epochs it was set to train
         # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
         self.strict_loading = False
 
@@ -132,7 +136,35 @@ class TransferModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._finish("test", self.test_keys)
 
+    def stretch_to_step_budget(self) -> None:
+        """A stage on small data (84 steps in 4 epochs on 660 rows) leaves LoRA and the probe
+        under-trained, or collapsed to one class: raise its epochs to reach `min_train_steps`
+        optimizer steps. Dev still picks the checkpoint, so the longer run stops, in effect,
+        where source dev peaked. Stages with their own epochs keep them."""
+        loop, limit = self.trainer.fit_loop, self.trainer.limit_train_batches
+        if (
+            not self.min_train_steps
+            or self.stage.max_epochs is not None
+            or not self.stage.follows_step_budget
+            or loop.max_steps != -1
+            or not loop.max_epochs
+            or loop.max_epochs < 1
+            or not (limit is None or (isinstance(limit, float) and limit == 1.0))
+        ):  # fmt: skip (an int 1 is one batch, the float 1.0 every batch)
+            return  # a step limit or batch limit set by the user wins
+        total = int(self.trainer.estimated_stepping_batches)
+        if total >= self.min_train_steps or total < 1:
+            return
+        per_epoch = math.ceil(total / loop.max_epochs)
+        epochs = math.ceil(self.min_train_steps / per_epoch)
+        log.info("stage %s: %d steps per epoch, %d epochs instead of %d to reach "
+                 "trainer.min_train_steps=%d", self.stage.name, per_epoch, epochs,
+                 loop.max_epochs, self.min_train_steps)  # fmt: skip
+        loop.max_epochs = epochs
+
     def configure_optimizers(self):
+        self.stretch_to_step_budget()
+        self.stage_epochs[self.stage.name] = int(self.trainer.fit_loop.max_epochs or 0)
         optimizer = self.strategy.optimizer(self.strategy.optimizer_groups(self.net, self.stage))
         if self.strategy.scheduler is None:
             return optimizer

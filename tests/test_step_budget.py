@@ -1,0 +1,51 @@
+"""trainer.min_train_steps: a stage on small data trains for more epochs (as many as reach the
+step budget), the run records them, and what has its own epochs or limits keeps them."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+QUICK = ["model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
+         "trainer.enable_progress_bar=false", "torch_threads=1"]  # fmt: skip
+
+
+def run_tags(cfg) -> dict[str, str]:
+    from xlt.pipeline import run
+
+    run(cfg)
+    client = mlflow.MlflowClient(cfg.logger.tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (only,) = client.search_runs(experiments)
+    return only.data.tags
+
+
+@pytest.mark.parametrize(
+    ("extra", "epochs"),
+    [
+        ([], "4"),  # 40 rows / batch 32 = 2 steps an epoch: ceil(7 / 2) = 4 epochs
+        (["trainer.min_train_steps=0"], "1"),  # off
+        (["trainer.limit_train_batches=1"], "1"),  # the user's batch limit wins
+        (["trainer.max_steps=3"], "1"),  # and the user's step limit
+        (["strategy=linear_probe_lbfgs"], "1"),  # an epoch is one L-BFGS step to convergence
+    ],
+    ids=["stretched", "off", "batch_limit", "step_limit", "lbfgs"],
+)
+def test_small_data_stretches_to_the_step_budget(compose_cfg, extra, epochs):
+    cfg = compose_cfg(*QUICK, "trainer.min_train_steps=7", *extra)
+    tags = run_tags(cfg)
+    assert tags["epochs.train"] == epochs
+
+
+def test_the_default_budget_leaves_hsk_topic_alone(compose_cfg, monkeypatch):
+    """HSK topic's 3,048 English training rows take 384 steps in the default 4 epochs: more
+    than the default budget, so the default run is what it was."""
+    from xlt.components import build_data
+    from xlt.data.access import Purpose
+
+    monkeypatch.delenv("XLT_MIN_TRAIN_STEPS")
+    cfg = compose_cfg()
+    data, *_ = build_data(cfg)
+    rows = len(data.subset("train", "en", purpose=Purpose.evaluation))
+    steps = -(-rows // cfg.dataset.batch_size) * cfg.trainer.max_epochs
+    assert (rows, steps) == (3048, 384) and cfg.trainer.min_train_steps == 300
