@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: install run test ui lint format bench docs clean
+.PHONY: install run test ui lint format bench bench-sweep docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: install
 # Speed, measured side by side in one session (docs/benchmarks.md has the latest numbers).
 bench: install
 	for b in train_throughput step_pairs data_cache hub_data eval_throughput predict_throughput probe_cache startup profile_step sweep_overhead step_vs_commit; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+
+# Time-to-result of the whole strategy comparison, sequential vs parallel trials (long: its own
+# target, not part of `make bench`).
+bench-sweep: install
+	$(BIN)/python benchmarks/sweep_wall.py $(SWEEP_ARGS)
 
 # README tables generated from conf/ and the classes (a test fails when they are stale).
 docs: install

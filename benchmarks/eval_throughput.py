@@ -1,13 +1,16 @@
 """Evaluation throughput: sentences/s of the multi-language evaluation (HSK topic dev + test,
-EN and ZH, me5_small forward passes, batch 128) with length-sorted batches (what xlt does) vs
-the data's own order, alternating, in one process.
+EN and ZH, me5_small forward passes) in the data's own order (batch 128), length-sorted with
+batch 128, and length-sorted with token-budget batches (what xlt does: up to
+`datamodule.eval_tokens_per_batch` padded token cells), alternating, in one process; in fp32
+and, where the CPU has bf16 units, in bf16 autocast (what trainer.precision=auto picks).
 
-    .venv/bin/python benchmarks/eval_throughput.py [--rounds 2]
+    .venv/bin/python benchmarks/eval_throughput.py [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -16,13 +19,14 @@ from common import compose, table
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     from datasets import concatenate_datasets
 
     from xlt.config.validate import build
-    from xlt.data.collate import PadCollator
+    from xlt.data.collate import PadCollator, TokenBudgetBatches
     from xlt.data.tokenize import sort_by_length, tokenize
+    from xlt_serving.precision import cpu_has_bf16_units
 
     cfg = compose()
     data = build(cfg.dataset.loader, "dataset.loader")
@@ -33,26 +37,41 @@ def main() -> None:
     sets = [tokenize(subset, bundle.tokenizer, max_length=128, text_prefix=cfg.model.text_prefix,
                      cache_dir=cfg.paths.cache_dir, key=[data.fingerprint, None, i])
             for i, subset in enumerate(rows)]  # fmt: skip
+    budget = cfg.datamodule.eval_tokens_per_batch
     naive = concatenate_datasets(sets).with_format(columns=["input_ids"])
-    orders = {"data order": naive, "length-sorted (xlt)": sort_by_length(concatenate_datasets(sets))
-              .with_format(columns=["input_ids"])}  # fmt: skip
+    ordered = sort_by_length(concatenate_datasets(sets))
+    fixed = [list(range(i, min(i + 128, len(naive)))) for i in range(0, len(naive), 128)]
+    variants = {
+        "data order, batch 128": (naive, fixed),
+        "length-sorted, batch 128": (ordered.with_format(columns=["input_ids"]), fixed),
+        f"length-sorted, {budget}-cell batches (xlt)": (
+            ordered.with_format(columns=["input_ids"]),
+            list(TokenBudgetBatches(ordered["length"], budget))),
+    }  # fmt: skip
+    precisions = ["fp32", "bf16"] if cpu_has_bf16_units() else ["fp32"]
+    runs = [(name, p) for p in precisions for name in variants]
     collate = PadCollator(bundle.tokenizer.pad_token_id)
-    results: dict[str, list[float]] = {name: [] for name in orders}
+    results: dict[tuple, list[float]] = {run: [] for run in runs}
     padded: dict[str, int] = {}
     for _ in range(args.rounds):
-        for name, ds in orders.items():
+        for name, precision in runs:
+            ds, batches = variants[name]
             start, cells = time.perf_counter(), 0
-            with torch.inference_mode():
-                for i in range(0, len(ds), 128):
-                    batch = collate([ds[j] for j in range(i, min(i + 128, len(ds)))])
+            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16,
+                                                         enabled=precision == "bf16"):  # fmt: skip
+                for rows in batches:
+                    batch = collate([ds[j] for j in rows])
                     encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
                     cells += batch["input_ids"].numel()
-            results[name].append(len(ds) / (time.perf_counter() - start))
+            results[(name, precision)].append(len(ds) / (time.perf_counter() - start))
             padded[name] = cells
-    base = sum(results["data order"]) / args.rounds
-    rows = [{"order": name, "sentences/s": sum(v) / len(v), "vs data order": sum(v) / len(v) / base,
-             "token cells incl. padding": padded[name]} for name, v in results.items()]  # fmt: skip
-    table(rows, f"Evaluation, {len(naive)} sentences (dev+test, EN+ZH), me5_small, batch 128")
+    base = statistics.median(results[("data order, batch 128", "fp32")])
+    rows = [{"batches": name, "precision": p, "sentences/s": statistics.median(v),
+             "vs data order fp32": statistics.median(v) / base,
+             "batches n": len(variants[name][1]), "token cells incl. padding": padded[name]}
+            for (name, p), v in results.items()]  # fmt: skip
+    table(rows, f"Evaluation, {len(naive)} sentences (dev+test, EN+ZH), me5_small, "
+                f"median of {args.rounds} rounds")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,0 +1,62 @@
+"""Time-to-result of a whole comparison (`experiment=compare_all_strategies`: every strategy on
+HSK topic x 3 seeds), end to end as a user runs it: one trial at a time with every core
+(Hydra's basic launcher) vs `hydra/launcher=joblib` with the cores split across trials
+(`torch_threads` each). Each variant starts from its own empty cache (same work: tokenising,
+cached features, MAD-X's language adapters) and its own MLflow store.
+
+    .venv/bin/python benchmarks/sweep_wall.py [--jobs 2] [extra overrides ...]
+    make bench-sweep                          # the full comparison (about two hours here)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import table
+
+BIN = Path(sys.executable).parent
+
+
+def timed_sweep(overrides: list[str], scratch: Path) -> tuple[float, int]:
+    """Wall seconds of one `xlt-train -m` and how many trials finished."""
+    env = {**os.environ, "XLT_ROOT": str(scratch), "XLT_CACHE_DIR": str(scratch / "cache"),
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
+    args = [str(BIN / "xlt-train"), "-m", "experiment=compare_all_strategies",
+            "trainer.enable_progress_bar=false", *overrides]  # fmt: skip
+    start = time.perf_counter()
+    with open(scratch / "stderr.txt", "w") as stderr:
+        subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL, stderr=stderr)
+    seconds = time.perf_counter() - start
+    return seconds, len(list(scratch.glob("outputs/multiruns/*/*/*/.hydra")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=2, help="parallel trials with joblib")
+    parser.add_argument("overrides", nargs="*", help="e.g. trainer.max_epochs=1 seed=0")
+    args = parser.parse_args()
+    threads = max(1, (os.cpu_count() or 2) // args.jobs)
+    variants = {
+        "sequential (basic launcher, all cores)": [],
+        f"joblib, {args.jobs} trials x {threads} threads": [
+            "hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}",
+            f"torch_threads={threads}"],
+    }  # fmt: skip
+    rows, base = [], None
+    for name, extra in variants.items():
+        with tempfile.TemporaryDirectory(prefix="sweep-wall-") as scratch:
+            seconds, trials = timed_sweep([*extra, *args.overrides], Path(scratch))
+        base = base or seconds
+        rows.append({"launcher": name, "trials": trials, "wall (min)": seconds / 60,
+                     "speed-up": base / seconds})  # fmt: skip
+    table(rows, "experiment=compare_all_strategies " + " ".join(args.overrides))
+
+
+if __name__ == "__main__":
+    main()
