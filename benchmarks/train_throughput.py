@@ -9,12 +9,19 @@ loops (set-up and the first step are left out). Achieved FLOP/s = 6 x (parameter
 compute path: the transformer layers and head, not the embedding lookup) x real (non-padding)
 tokens per second, against this machine's dense fp32 matmul peak measured in the same run.
 
-    .venv/bin/python benchmarks/train_throughput.py [--steps 30] [--rounds 2]
+Peak memory: the process's resident set, sampled every 5 ms while a variant runs, above what
+it was when the variant started (freed heap handed back first with malloc_trim), so each row
+shows what that loop adds: model, optimizer state, activations.
+
+    .venv/bin/python benchmarks/train_throughput.py [--steps 30] [--rounds 2] [--no-bf16]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import threading
 import time
 
 import lightning as L
@@ -130,15 +137,48 @@ def trainer_run(steps: int, same_work: bool = True, bf16: bool = False) -> dict:
     return {**meter.result(), "params": params}
 
 
+class PeakMemory:
+    """Peak resident set above the start, sampled by a thread while the block runs."""
+
+    def __enter__(self) -> PeakMemory:
+        import psutil
+
+        with contextlib.suppress(OSError):  # freed heap back to the OS first (glibc)
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        self.process, self.peak = psutil.Process(), 0
+        self.start = self.process.memory_info().rss
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.done.wait(0.005):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+    @property
+    def added_mib(self) -> float:
+        return max(0, self.peak - self.start) / 2**20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--bf16", action="store_true", help="add a bf16-mixed run (AMX CPUs)")
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                        help="the bf16 pair (default: where the CPU has bf16 units)")  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="add a torch.compile run")
     args = parser.parse_args()
     import torch
 
+    from xlt_serving.precision import cpu_has_bf16_units
+
+    if args.bf16 is None:
+        args.bf16 = cpu_has_bf16_units()
     steps = args.steps
     variants = {
         BASELINE: lambda: trainer_run(steps),
@@ -167,7 +207,9 @@ def main() -> None:
         if args.bf16:
             peaks["bf16"].append(matmul_peak_flops(dtype=torch.bfloat16))
         for name, run in variants.items():
-            results[name].append(run())
+            with PeakMemory() as memory:
+                result = run()
+            results[name].append({**result, "peak MiB": memory.added_mib})
     # The peak is the best of its measurements: the fraction is never flattered by a slow one.
     peak = {kind: max(values) for kind, values in peaks.items() if values}
     base = sum(r["examples"] / r["seconds"] for r in results[BASELINE]) / args.rounds
@@ -179,7 +221,8 @@ def main() -> None:
         rows.append({"variant": name, "examples/s": ex_s, "real tokens/s": tok_s,
                      "vs Trainer (same work)": ex_s / base, "achieved GFLOP/s": flops / 1e9,
                      "of fp32 peak": flops / peak["fp32"],
-                     "first step (s)": max(r["first step (s)"] for r in runs)})  # fmt: skip
+                     "first step (s)": max(r["first step (s)"] for r in runs),
+                     "peak MiB added": max(r["peak MiB"] for r in runs)})  # fmt: skip
         if "bf16" in peak:
             rows[-1]["of bf16 peak"] = flops / peak["bf16"]
     peaks_text = ", ".join(f"{k} {v / 1e9:.0f}" for k, v in peak.items())
