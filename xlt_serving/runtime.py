@@ -28,17 +28,22 @@ REQUIRED = {
 }
 
 
-PRECISIONS = ("auto", "bf16", "fp32")  # auto: bf16 autocast where the CPU has bf16 units
+# run: as the run evaluated (its model folder says); auto: bf16 autocast where the CPU has bf16
+# units; bf16; fp32.
+PRECISIONS = ("run", "auto", "bf16", "fp32")
 
 
 class MissingColumn(ValueError):
     """The input lacks a column the model's task reads."""
 
 
-def uses_bf16(precision: str) -> bool:
-    """Whether `precision` (one of PRECISIONS) means bf16 autocast on this machine."""
+def uses_bf16(precision: str, run_precision: str = "fp32") -> bool:
+    """Whether `precision` (one of PRECISIONS) means bf16 autocast on this machine;
+    `run_precision`: what the model's run evaluated in."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision == "run":
+        precision = run_precision
     return precision == "bf16" or (precision == "auto" and cpu_has_bf16_units())
 
 
@@ -95,15 +100,17 @@ class TextModel:
         batch_size: int = 32,
         progress: Progress | None = None,
         by_length: bool = True,
-        precision: str = "auto",
+        precision: str = "run",
     ) -> pd.DataFrame:
-        """`precision`: "auto" (bf16 autocast where the CPU has bf16 units: the choice xlt's
-        training makes), "bf16" or "fp32"."""
+        """`precision`: "run" (as the run evaluated: its test predictions are reproduced),
+        "auto" (bf16 autocast where the CPU has bf16 units), "bf16" or "fp32"."""
         self.check_columns(frame)
         self.by_length = by_length
         frame = frame.reset_index(drop=True)
         task = self.meta.task
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=uses_bf16(precision)):
+        with torch.autocast(
+            "cpu", dtype=torch.bfloat16, enabled=uses_bf16(precision, self.meta.precision)
+        ):
             if task in ("classification", "pair_classification"):
                 out = self.classify(frame, batch_size, progress)
             elif task == "tagging":

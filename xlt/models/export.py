@@ -82,7 +82,16 @@ def model_meta(cfg, task, label_names: list[str], net: TransferNetwork, info: di
         fallback_lang=net.fallback_lang,
         qa=qa,
         info={k: str(v) for k, v in info.items()},
+        precision="bf16" if "bf16" in evaluated_precision(cfg) else "fp32",
     )
+
+
+def evaluated_precision(cfg) -> str:
+    """The Trainer precision the run's evaluation used (`auto` resolved as the run did)."""
+    from xlt.training.precision import AUTO, fastest_precision
+
+    precision = str(cfg.trainer.precision)
+    return fastest_precision(cfg) if precision == AUTO else precision
 
 
 PER_LANGUAGE_ENCODER = (
