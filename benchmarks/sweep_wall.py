@@ -4,7 +4,7 @@ HSK topic x 3 seeds), end to end as a user runs it: one trial at a time with eve
 (`torch_threads` each). Each variant starts from its own empty cache (same work: tokenising,
 cached features, MAD-X's language adapters) and its own MLflow store.
 
-    .venv/bin/python benchmarks/sweep_wall.py [--jobs 2] [extra overrides ...]
+    .venv/bin/python benchmarks/sweep_wall.py [--jobs 2] [--experiment NAME] [overrides ...]
     make bench-sweep                          # the full comparison (about two hours here)
 """
 
@@ -23,11 +23,11 @@ from common import table
 BIN = Path(sys.executable).parent
 
 
-def timed_sweep(overrides: list[str], scratch: Path) -> tuple[float, int]:
+def timed_sweep(experiment: str, overrides: list[str], scratch: Path) -> tuple[float, int]:
     """Wall seconds of one `xlt-train -m` and how many trials finished."""
     env = {**os.environ, "XLT_ROOT": str(scratch), "XLT_CACHE_DIR": str(scratch / "cache"),
            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
-    args = [str(BIN / "xlt-train"), "-m", "experiment=compare_all_strategies",
+    args = [str(BIN / "xlt-train"), "-m", f"experiment={experiment}",
             "trainer.enable_progress_bar=false", *overrides]  # fmt: skip
     start = time.perf_counter()
     with open(scratch / "stderr.txt", "w") as stderr:
@@ -39,6 +39,11 @@ def timed_sweep(overrides: list[str], scratch: Path) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=2, help="parallel trials with joblib")
+    parser.add_argument(
+        "--experiment",
+        default="compare_all_strategies",
+        help="a declared sweep (compare_strategies: 2 strategies x 3 seeds)",
+    )
     parser.add_argument("overrides", nargs="*", help="e.g. trainer.max_epochs=1 seed=0")
     args = parser.parse_args()
     threads = max(1, (os.cpu_count() or 2) // args.jobs)
@@ -51,11 +56,12 @@ def main() -> None:
     rows, base = [], None
     for name, extra in variants.items():
         with tempfile.TemporaryDirectory(prefix="sweep-wall-") as scratch:
-            seconds, trials = timed_sweep([*extra, *args.overrides], Path(scratch))
+            seconds, trials = timed_sweep(args.experiment, [*extra, *args.overrides],
+                                          Path(scratch))  # fmt: skip
         base = base or seconds
         rows.append({"launcher": name, "trials": trials, "wall (min)": seconds / 60,
                      "speed-up": base / seconds})  # fmt: skip
-    table(rows, "experiment=compare_all_strategies " + " ".join(args.overrides))
+    table(rows, f"experiment={args.experiment} " + " ".join(args.overrides))
 
 
 if __name__ == "__main__":
