@@ -1,8 +1,7 @@
 """Evaluation throughput: sentences/s of the multi-language evaluation (HSK topic dev + test,
-EN and ZH, me5_small forward passes) in the data's own order (batch 128), length-sorted with
-batch 128, and length-sorted with token-budget batches (what xlt does: up to
-`datamodule.eval_tokens_per_batch` padded token cells), alternating, in one process; in fp32
-and, where the CPU has bf16 units, in bf16 autocast (what trainer.precision=auto picks).
+EN and ZH, me5_small forward passes, batch 128) in the data's own order and length-sorted (what
+xlt does), alternating, in one process; in fp32 and, where the CPU has bf16 units, in bf16
+autocast (what trainer.precision=auto picks there).
 
     .venv/bin/python benchmarks/eval_throughput.py [--rounds 3]
 """
@@ -24,7 +23,7 @@ def main() -> None:
     from datasets import concatenate_datasets
 
     from xlt.config.validate import build
-    from xlt.data.collate import PadCollator, TokenBudgetBatches
+    from xlt.data.collate import PadCollator
     from xlt.data.tokenize import sort_by_length, tokenize
     from xlt_serving.precision import cpu_has_bf16_units
 
@@ -37,16 +36,12 @@ def main() -> None:
     sets = [tokenize(subset, bundle.tokenizer, max_length=128, text_prefix=cfg.model.text_prefix,
                      cache_dir=cfg.paths.cache_dir, key=[data.fingerprint, None, i])
             for i, subset in enumerate(rows)]  # fmt: skip
-    budget = cfg.datamodule.eval_tokens_per_batch
     naive = concatenate_datasets(sets).with_format(columns=["input_ids"])
     ordered = sort_by_length(concatenate_datasets(sets))
     fixed = [list(range(i, min(i + 128, len(naive)))) for i in range(0, len(naive), 128)]
     variants = {
         "data order, batch 128": (naive, fixed),
-        "length-sorted, batch 128": (ordered.with_format(columns=["input_ids"]), fixed),
-        f"length-sorted, {budget}-cell batches (xlt)": (
-            ordered.with_format(columns=["input_ids"]),
-            list(TokenBudgetBatches(ordered["length"], budget))),
+        "length-sorted, batch 128 (xlt)": (ordered.with_format(columns=["input_ids"]), fixed),
     }  # fmt: skip
     precisions = ["fp32", "bf16"] if cpu_has_bf16_units() else ["fp32"]
     runs = [(name, p) for p in precisions for name in variants]

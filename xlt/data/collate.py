@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-
 import numpy as np
 import torch
 
@@ -77,33 +75,6 @@ class LengthGroupedBatchSampler:
                         for i in range(0, len(chunk), self.batch_size)]  # fmt: skip
         for i in torch.randperm(len(batches)).tolist():
             yield batches[i]
-
-
-class TokenBudgetBatches:
-    """Evaluation batches over rows sorted by length: each takes as many consecutive rows as fit
-    in `cells` padded token cells (rows x the longest row), so short sentences go many to a
-    forward pass (less per-operator overhead) and memory is bounded by the budget, not by a row
-    count. A row longer than the budget gets a batch of its own."""
-
-    def __init__(self, lengths: Sequence[int], cells: int, order: Iterable[int] | None = None):
-        self.batches: list[list[int]] = []
-        batch: list[int] = []
-        longest = 0
-        for row in order if order is not None else range(len(lengths)):
-            wider = max(longest, int(lengths[row]))
-            if batch and (len(batch) + 1) * wider > cells:
-                self.batches.append(batch)
-                batch, wider = [], int(lengths[row])
-            batch.append(row)
-            longest = wider
-        if batch:
-            self.batches.append(batch)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.batches)
 
 
 class ResumableBatches:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import lightning as L
 import torch
@@ -30,17 +30,11 @@ from transformers import PreTrainedTokenizerBase
 
 from xlt.augment.base import Augmentation, AugmentContext, BatchTransform
 from xlt.augment.translators import Translator
-from xlt.config.ranges import Range
 from xlt.data.access import Purpose
-from xlt.data.collate import (
-    LengthGroupedBatchSampler,
-    ResumableBatches,
-    RowCollator,
-    TokenBudgetBatches,
-)
+from xlt.data.collate import LengthGroupedBatchSampler, ResumableBatches, RowCollator
 from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.training_data import TrainingData
-from xlt.data.transfer_data import TransferData, column, column_digest
+from xlt.data.transfer_data import TransferData, column_digest
 from xlt.errors import ConfigError
 from xlt.evaluation.translate_test import (
     is_translated,
@@ -97,7 +91,6 @@ class TransferDataModule(L.LightningDataModule):
         seed: int = 0,
         length_grouped: bool = False,
         test_translator: Translator | None = None,
-        eval_tokens_per_batch: Annotated[int | None, Range(ge=1)] = None,
     ) -> None:
         super().__init__()
         # translate-test: target dev/test sets also translated into the source language
@@ -110,7 +103,6 @@ class TransferDataModule(L.LightningDataModule):
         self.eval_langs = [source_lang, *self.target_langs]
         self.max_length, self.text_prefix = max_length, text_prefix
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.eval_tokens_per_batch = eval_tokens_per_batch  # None: eval_batch_size rows a batch
         self.num_workers, self.limit, self.cache_dir = num_workers, limit, cache_dir
         self.seed, self.length_grouped = seed, length_grouped
         self.task = task
@@ -317,22 +309,10 @@ class TransferDataModule(L.LightningDataModule):
         # A DataLoader draws its base seed from the global RNG unless it has a generator: the
         # translate-test sets get their own, so adding them leaves training's randomness as it is.
         own = {k: torch.Generator().manual_seed(self.seed) for k in keys if is_translated(k[1])}
-        return [self._loader(self.eval_sets[k], self._eval_collate, generator=own.get(k),
-                             **self._eval_batching(self.eval_sets[k], shards.get(k)))
+        return [self._loader(self.eval_sets[k], self._eval_collate, sampler=shards.get(k),
+                             batch_size=self.eval_batch_size, shuffle=False,
+                             generator=own.get(k))
                 for k in keys]  # fmt: skip
-
-    def _eval_batching(self, ds: Dataset, shard: Sampler | None) -> dict[str, Any]:
-        """Token-budget batches over the length-sorted set (about 1.1x faster than a fixed
-        row count on short sentences: benchmarks/eval_throughput.py), or `eval_batch_size` rows;
-        several processes keep fixed batches, so every rank runs the same number of them."""
-        if (
-            self.eval_tokens_per_batch is None
-            or shard is not None
-            or "length" not in ds.column_names
-        ):
-            return {"sampler": shard, "batch_size": self.eval_batch_size, "shuffle": False}
-        lengths = column(ds, "length")
-        return {"batch_sampler": TokenBudgetBatches(lengths, self.eval_tokens_per_batch)}
 
     def val_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders(self.val_keys)
