@@ -9,9 +9,8 @@ loops (set-up and the first step are left out). Achieved FLOP/s = 6 x (parameter
 compute path: the transformer layers and head, not the embedding lookup) x real (non-padding)
 tokens per second, against this machine's dense fp32 matmul peak measured in the same run.
 
-Peak memory: the process's resident set, sampled every 5 ms while a variant runs, above what
-it was when the variant started (freed heap handed back first with malloc_trim), so each row
-shows what that loop adds: model, optimizer state, activations.
+Peak memory: each variant once more in a fresh process of its own (`--only NAME`), whose peak
+resident set (ru_maxrss: libraries, model, optimizer state, activations) is reported.
 
     .venv/bin/python benchmarks/train_throughput.py [--steps 30] [--rounds 2] [--no-bf16]
 """
@@ -19,9 +18,9 @@ shows what that loop adds: model, optimizer state, activations.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import threading
+import resource
+import subprocess
+import sys
 import time
 
 import lightning as L
@@ -137,32 +136,13 @@ def trainer_run(steps: int, same_work: bool = True, bf16: bool = False) -> dict:
     return {**meter.result(), "params": params}
 
 
-class PeakMemory:
-    """Peak resident set above the start, sampled by a thread while the block runs."""
-
-    def __enter__(self) -> PeakMemory:
-        import psutil
-
-        with contextlib.suppress(OSError):  # freed heap back to the OS first (glibc)
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        self.process, self.peak = psutil.Process(), 0
-        self.start = self.process.memory_info().rss
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self.done.wait(0.005):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __exit__(self, *exc) -> None:
-        self.done.set()
-        self.thread.join()
-
-    @property
-    def added_mib(self) -> float:
-        return max(0, self.peak - self.start) / 2**20
+def peak_rss_mib(name: str, steps: int, bf16: bool) -> float:
+    """Peak resident set of a fresh process that runs only variant `name` (imports, model,
+    optimizer state and activations: what a user's process holds), in MiB."""
+    args = [sys.executable, __file__, "--only", name, "--steps", str(steps),
+            "--bf16" if bf16 else "--no-bf16"]  # fmt: skip
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1].removeprefix("maxrss_kib=")) / 1024
 
 
 def main() -> None:
@@ -172,6 +152,7 @@ def main() -> None:
     parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                         help="the bf16 pair (default: where the CPU has bf16 units)")  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="add a torch.compile run")
+    parser.add_argument("--only", help="run this variant once and print its peak RSS")
     args = parser.parse_args()
     import torch
 
@@ -200,6 +181,10 @@ def main() -> None:
         variants["xlt default, bf16-mixed autocast"] = lambda: xlt_run(steps, precision=bf16)
     if args.compile:
         variants["xlt default, torch.compile"] = lambda: xlt_run(steps, compile=True)
+    if args.only:
+        variants[args.only]()
+        print(f"maxrss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+        return
     results: dict[str, list[dict]] = {name: [] for name in variants}
     peaks = {"fp32": [], "bf16": []}
     for _ in range(args.rounds):  # alternate, so drift in machine load hits every variant
@@ -207,9 +192,8 @@ def main() -> None:
         if args.bf16:
             peaks["bf16"].append(matmul_peak_flops(dtype=torch.bfloat16))
         for name, run in variants.items():
-            with PeakMemory() as memory:
-                result = run()
-            results[name].append({**result, "peak MiB": memory.added_mib})
+            results[name].append(run())
+    memory = {name: peak_rss_mib(name, min(steps, 10), args.bf16) for name in variants}
     # The peak is the best of its measurements: the fraction is never flattered by a slow one.
     peak = {kind: max(values) for kind, values in peaks.items() if values}
     base = sum(r["examples"] / r["seconds"] for r in results[BASELINE]) / args.rounds
@@ -222,7 +206,7 @@ def main() -> None:
                      "vs Trainer (same work)": ex_s / base, "achieved GFLOP/s": flops / 1e9,
                      "of fp32 peak": flops / peak["fp32"],
                      "first step (s)": max(r["first step (s)"] for r in runs),
-                     "peak MiB added": max(r["peak MiB"] for r in runs)})  # fmt: skip
+                     "peak RSS (MiB)": memory[name]})  # fmt: skip
         if "bf16" in peak:
             rows[-1]["of bf16 peak"] = flops / peak["bf16"]
     peaks_text = ", ".join(f"{k} {v / 1e9:.0f}" for k, v in peak.items())
