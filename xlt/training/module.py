@@ -137,7 +137,7 @@ class TransferModule(L.LightningModule):
         self._finish("test", self.test_keys)
 
     def stretch_to_step_budget(self) -> None:
-        """A stage on small data (84 steps in 4 epochs on 660 rows) leaves LoRA and the probe
+        """A stage on small data (76 steps in 4 epochs on 608 rows) leaves LoRA and the probe
         under-trained, or collapsed to one class: raise its epochs to reach `min_train_steps`
         optimizer steps. Dev still picks the checkpoint, so the longer run stops, in effect,
         where source dev peaked. Stages with their own epochs keep them."""
