@@ -28,7 +28,7 @@ from xlt.strategies.base import Pretrained, Stage, TransferStrategy
 from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
 from xlt.tasks.base import TaskFamily
 from xlt.training.module import TransferModule
-from xlt.training.precision import AUTO, fastest_precision
+from xlt.training.precision import trainer_precision
 from xlt.training.preemption import RequeueOnSignal, in_slurm_job, slurm_environment
 from xlt.training.recovery import AtomicCheckpointIO, StepCheckpoint
 
@@ -245,8 +245,7 @@ def make_trainer(
     if stage is not None and stage.max_epochs is not None:
         overrides["max_epochs"] = stage.max_epochs
     spec = {k: v for k, v in cfg.trainer.items() if k not in XLT_TRAINER_KEYS}
-    if spec.get("precision") == AUTO:  # built without xlt.pipeline.run (benchmarks, notebooks)
-        spec["precision"] = fastest_precision(cfg)
+    spec["precision"] = trainer_precision(cfg)  # `auto` outside xlt.pipeline.run (benchmarks)
     return instantiate_spec(spec, "trainer", logger=logger, callbacks=callbacks,
                             plugins=[AtomicCheckpointIO(), *slurm_environment()],
                             use_distributed_sampler=False,  # the datamodule shards its loaders

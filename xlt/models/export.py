@@ -19,6 +19,7 @@ from torch import nn
 
 from xlt.errors import ConfigError
 from xlt.models.network import TransferNetwork
+from xlt.training.precision import trainer_precision
 from xlt_serving.bundle import ENCODER_DIR, WEIGHTS_FILE, ModelMeta
 
 log = logging.getLogger(__name__)
@@ -82,16 +83,8 @@ def model_meta(cfg, task, label_names: list[str], net: TransferNetwork, info: di
         fallback_lang=net.fallback_lang,
         qa=qa,
         info={k: str(v) for k, v in info.items()},
-        precision="bf16" if "bf16" in evaluated_precision(cfg) else "fp32",
+        precision="bf16" if "bf16" in trainer_precision(cfg) else "fp32",  # what it evaluated in
     )
-
-
-def evaluated_precision(cfg) -> str:
-    """The Trainer precision the run's evaluation used (`auto` resolved as the run did)."""
-    from xlt.training.precision import AUTO, fastest_precision
-
-    precision = str(cfg.trainer.precision)
-    return fastest_precision(cfg) if precision == AUTO else precision
 
 
 PER_LANGUAGE_ENCODER = (

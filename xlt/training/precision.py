@@ -12,7 +12,8 @@ from xlt_serving.precision import cpu_has_bf16_units
 
 log = logging.getLogger(__name__)
 AUTO = "auto"
-__all__ = ["AUTO", "cpu_has_bf16_units", "resolve_precision", "warn_if_slow_precision"]
+__all__ = ["AUTO", "cpu_has_bf16_units", "resolve_precision", "trainer_precision",
+           "warn_if_slow_precision"]  # fmt: skip
 
 
 def runs_on_cpu(cfg: DictConfig) -> bool:
@@ -26,6 +27,12 @@ def fastest_precision(cfg: DictConfig) -> str:
     if runs_on_cpu(cfg):
         return "bf16-mixed" if cpu_has_bf16_units() else "32-true"
     return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
+
+
+def trainer_precision(cfg: DictConfig) -> str:
+    """cfg.trainer.precision with `auto` resolved for this machine (without changing cfg)."""
+    precision = str(cfg.trainer.precision)
+    return fastest_precision(cfg) if precision == AUTO else precision
 
 
 def resolve_precision(cfg: DictConfig) -> bool:
