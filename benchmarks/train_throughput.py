@@ -136,11 +136,10 @@ def trainer_run(steps: int, same_work: bool = True, bf16: bool = False) -> dict:
     return {**meter.result(), "params": params}
 
 
-def peak_rss_mib(name: str, steps: int, bf16: bool) -> float:
+def peak_rss_mib(name: str, steps: int, flags: list[str]) -> float:
     """Peak resident set of a fresh process that runs only variant `name` (imports, model,
     optimizer state and activations: what a user's process holds), in MiB."""
-    args = [sys.executable, __file__, "--only", name, "--steps", str(steps),
-            "--bf16" if bf16 else "--no-bf16"]  # fmt: skip
+    args = [sys.executable, __file__, "--only", name, "--steps", str(steps), *flags]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1].removeprefix("maxrss_kib=")) / 1024
 
@@ -193,7 +192,8 @@ def main() -> None:
             peaks["bf16"].append(matmul_peak_flops(dtype=torch.bfloat16))
         for name, run in variants.items():
             results[name].append(run())
-    memory = {name: peak_rss_mib(name, min(steps, 10), args.bf16) for name in variants}
+    flags = ["--bf16" if args.bf16 else "--no-bf16", *(["--compile"] if args.compile else [])]
+    memory = {name: peak_rss_mib(name, min(steps, 10), flags) for name in variants}
     # The peak is the best of its measurements: the fraction is never flattered by a slow one.
     peak = {kind: max(values) for kind, values in peaks.items() if values}
     base = sum(r["examples"] / r["seconds"] for r in results[BASELINE]) / args.rounds
