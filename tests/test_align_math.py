@@ -105,6 +105,22 @@ def test_chunked_retrieval_equals_one_big_matrix():
         assert torch.equal(whole[1], chunked[1])
 
 
+def test_querying_a_few_words_keeps_the_whole_vocabularys_hubness():
+    """BLI scores only its test words, but CSLS must see the same hubness terms as retrieving
+    for every source word (what made a 200k-word space 200k x 200k per scoring)."""
+    g = torch.Generator().manual_seed(1)
+    src, tgt = (
+        normalize(torch.randn(400, 16, generator=g)),
+        normalize(torch.randn(600, 16, generator=g)),
+    )
+    few = torch.tensor([3, 50, 51, 399])
+    for scoring in Scoring:
+        everyone = retrieve(src, tgt, 5, scoring, knn=4)
+        subset = retrieve(src[few], tgt, 5, scoring, knn=4, query_space=src)
+        assert torch.allclose(everyone[0][few], subset[0], atol=1e-6)
+        assert torch.equal(everyone[1][few], subset[1])
+
+
 def test_precision_at_k_counts_any_gold_translation():
     predicted = torch.tensor([[3, 1, 2], [0, 2, 1]])
     assert precision_at_k(predicted, [{1}, {0, 5}], ks=(1, 2)) == {"p1": 0.5, "p2": 1.0}

@@ -64,17 +64,21 @@ def retrieve(
     scoring: Scoring | str = Scoring.cosine,
     knn: int = 10,
     chunk: int | None = None,
+    query_space: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k keys for every query: (scores, indices), each [n_queries, k].
 
-    Inputs must be L2-normalised (`normalize`), so a dot product is a cosine.
+    Inputs must be L2-normalised (`normalize`), so a dot product is a cosine. A key's hubness
+    term (CSLS, margin) is its neighbourhood among `query_space` (default: the queries), so a
+    few test queries can be scored against the hubness of the whole source vocabulary.
     """
     scoring = Scoring(scoring)
     chunk = chunk or chunk_rows(keys.shape[0])
     r_query = r_key = None
     if scoring != Scoring.cosine:
+        space = queries if query_space is None else query_space
         r_query = mean_neighbour_similarity(queries, keys, knn, chunk)
-        r_key = mean_neighbour_similarity(keys, queries, knn, chunk_rows(queries.shape[0]))
+        r_key = mean_neighbour_similarity(keys, space, knn, chunk_rows(space.shape[0]))
     k = min(k, keys.shape[0])
     scores, indices = [], []
     for s in _chunks(len(queries), chunk):

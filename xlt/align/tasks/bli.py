@@ -32,12 +32,14 @@ def evaluate(
     mapped: torch.Tensor, target: torch.Tensor, test: dict[int, set[int]], knn: int
 ) -> dict[str, float]:
     queries = sorted(test)
+    mapped = normalize(mapped)
+    gold = [test[q] for q in queries]
     out = {}
     for scoring in (Scoring.cosine, Scoring.csls):
-        # CSLS's hubness terms use the whole source vocabulary, not just the test words.
-        _, top = retrieve(normalize(mapped), target, 10, scoring, knn)
-        gold = [test[q] for q in queries]
-        for name, value in precision_at_k(top[queries], gold, ks=(1, 5, 10)).items():  # MUSE's
+        # Only the test words are queried, but CSLS's hubness of a target word is measured
+        # against the whole mapped source vocabulary, as MUSE does.
+        _, top = retrieve(mapped[queries], target, 10, scoring, knn, query_space=mapped)
+        for name, value in precision_at_k(top, gold, ks=(1, 5, 10)).items():  # MUSE's
             out[f"{scoring.value}/{name}"] = value
     return out
 
