@@ -77,6 +77,37 @@ def test_freeze_lower_leaves_frozen_weights_bit_identical():
         strategy("freeze_lower", "strategy.freeze_layers=5").prepare(tiny_net()[0])
 
 
+def test_cached_lower_layers_equal_a_live_pass_without_dropout():
+    """freeze_lower's cache_lower: each row's frozen part runs once; logits from the cache equal
+    a live pass (other batches, other padding) within 1e-5; the upper layer still trains."""
+    net, tok = tiny_net()
+    s = strategy("freeze_lower", "strategy.freeze_layers=1", "strategy.cache_lower=true")
+    s.prepare(net)
+    texts = ["hello world", "你好世界", "bye", "a much longer sentence than the others here"]
+    first = tok(texts[:2], padding=True, return_tensors="pt")
+    whole = tok(texts, padding=True, return_tensors="pt")
+    net.eval()
+    with torch.no_grad():
+        net(first["input_ids"], first["attention_mask"])  # two rows cached at a short padding
+        cached = net(whole["input_ids"], whole["attention_mask"])
+        assert (s.lower_cache.computed, s.lower_cache.reused) == (4, 2)
+        net.lower_cache = None
+        live = net(whole["input_ids"], whole["attention_mask"])
+    assert torch.allclose(cached, live, atol=1e-5, rtol=0)
+    net.lower_cache = s.lower_cache
+    net.train()
+    before = snapshot(net)
+    step(net, tok, s.optimizer_groups(net, Stage()))
+    assert net.encoder.embeddings.training  # modes are restored after the no-dropout pass
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if ".layer.0." in k)
+    assert any(not torch.equal(before[k], after[k]) for k in before if ".layer.1." in k)
+    assert s.finish()["lower_cache/computed"] == s.lower_cache.computed
+    with pytest.raises(ConfigError, match="needs strategy.freeze_embeddings=true"):
+        strategy("freeze_lower", "strategy.freeze_layers=1", "strategy.cache_lower=true",
+                 "strategy.freeze_embeddings=false").prepare(tiny_net()[0])  # fmt: skip
+
+
 def test_layer_wise_lr_decay_gives_lower_layers_smaller_steps():
     net, _ = tiny_net()
     s = strategy("freeze_lower", "strategy.freeze_layers=0", "strategy.freeze_embeddings=false",
@@ -205,8 +236,8 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
     proc = run_cli(["-m", f"strategy={names}", *common], tmp_path, token_cache, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     # the tiny encoder has 2 layers: freeze the lower one
-    single = run_cli(["strategy=freeze_lower", "strategy.freeze_layers=1", *common],
-                     tmp_path, token_cache)  # fmt: skip
+    single = run_cli(["strategy=freeze_lower", "strategy.freeze_layers=1",
+                      "strategy.cache_lower=true", *common], tmp_path, token_cache)  # fmt: skip
     assert single.returncode == 0, single.stderr[-3000:]
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
@@ -225,6 +256,9 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
     assert trainable["task_adapter"] < trainable["freeze_lower"] < trainable["zero_shot"]
     assert "train/language_acc" in by_strategy["adversarial"].data.metrics
     assert by_strategy["few_shot"].data.tags["strategy.k"] == "8"
+    frozen_lower = by_strategy["freeze_lower"].data  # dev and test passes reuse training rows'
+    assert frozen_lower.tags["strategy.cache_lower"] == "True"
+    assert frozen_lower.metrics["lower_cache/reused"] > 0
 
 
 def test_linear_probe_features_are_computed_once_and_equal_a_live_pass(tmp_path):

@@ -14,6 +14,7 @@ from torch import nn
 
 from xlt.config.schema import Pooling
 from xlt.models.feature_cache import FeatureCache
+from xlt.models.lower_cache import LowerLayerCache
 from xlt.models.pooling import pool
 
 
@@ -54,6 +55,7 @@ class TransferNetwork(nn.Module):
         self.language_router: Callable[[str | None], None] | None = None
         self.encoder_frozen = False
         self.feature_cache: FeatureCache | None = None  # set with a frozen encoder (linear probe)
+        self.lower_cache: LowerLayerCache | None = None  # frozen lower layers (freeze_lower)
         self.source: str | None = None  # fingerprint of the model source (frozen weights' origin)
         self.train()  # from_pretrained returns eval mode; fine-tuning needs the encoder's dropout
         if freeze_embeddings:
@@ -106,6 +108,8 @@ class TransferNetwork(nn.Module):
         return states
 
     def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.lower_cache is not None:  # frozen lower layers' outputs, computed once per row
+            return self.lower_cache.encode(input_ids, attention_mask)
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     def embed(

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from xlt.config.ranges import Range
+from xlt.models.lower_cache import LowerLayerCache
 from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, TransferStrategy
 
@@ -40,10 +41,14 @@ class FreezeLower(TransferStrategy):
         freeze_layers: Annotated[int, Range(ge=0)] = 6,
         freeze_embeddings: bool = True,
         layer_lr_decay: Annotated[float | None, Range(gt=0, le=1)] = None,
+        cache_lower: bool = False,
+        cache_lower_max_mib: Annotated[int, Range(ge=0)] = 2048,
     ) -> None:
         super().__init__(optimizer, scheduler)
         self.freeze_layers, self.freeze_embeddings = freeze_layers, freeze_embeddings
         self.layer_lr_decay = layer_lr_decay
+        self.cache_lower, self.cache_lower_max_mib = cache_lower, cache_lower_max_mib
+        self.lower_cache: LowerLayerCache | None = None
 
     def prepare(self, net: TransferNetwork) -> None:
         layers = encoder_layers(net.encoder)
@@ -57,6 +62,25 @@ class FreezeLower(TransferStrategy):
             net.encoder.embeddings.requires_grad_(False)
         for layer in layers[: self.freeze_layers]:
             layer.requires_grad_(False)
+        if self.cache_lower:
+            self.attach_lower_cache(net, layers)
+
+    def attach_lower_cache(self, net: TransferNetwork, layers: nn.ModuleList) -> None:
+        """Frozen embeddings and lower layers, run without dropout, computed once per row."""
+        from xlt.errors import ConfigError
+
+        if not self.freeze_embeddings:
+            raise ConfigError("strategy.cache_lower=true needs strategy.freeze_embeddings=true "
+                              "(trainable embeddings change the lower layers' outputs)")  # fmt: skip
+        if not hasattr(net.encoder, "embeddings"):
+            raise ConfigError(f"strategy.cache_lower: {type(net.encoder).__name__} has no "
+                              "`embeddings` module; set strategy.cache_lower=false")  # fmt: skip
+        max_bytes = self.cache_lower_max_mib * 2**20
+        self.lower_cache = LowerLayerCache(net.encoder, layers, self.freeze_layers, max_bytes)
+        net.lower_cache = self.lower_cache
+
+    def finish(self) -> dict[str, float]:
+        return self.lower_cache.stats() if self.lower_cache is not None else {}
 
     def optimizer_groups(self, net: TransferNetwork, stage: Stage):
         if self.layer_lr_decay is None:
@@ -81,7 +105,8 @@ class FreezeLower(TransferStrategy):
         ]
 
     def describe(self) -> dict[str, str]:
-        tags = {**super().describe(), "strategy.freeze_layers": str(self.freeze_layers)}
+        tags = {**super().describe(), "strategy.freeze_layers": str(self.freeze_layers),
+                "strategy.cache_lower": str(self.cache_lower)}  # fmt: skip
         if self.layer_lr_decay is not None:
             tags["strategy.layer_lr_decay"] = str(self.layer_lr_decay)
         return tags
