@@ -70,8 +70,10 @@ class FreezeLower(TransferStrategy):
         from xlt.errors import ConfigError
 
         if not self.freeze_embeddings:
-            raise ConfigError("strategy.cache_lower=true needs strategy.freeze_embeddings=true "
-                              "(trainable embeddings change the lower layers' outputs)")  # fmt: skip
+            raise ConfigError(
+                "strategy.cache_lower=true needs strategy.freeze_embeddings=true "
+                "(trainable embeddings change the lower layers' outputs)"
+            )
         if not hasattr(net.encoder, "embeddings"):
             raise ConfigError(f"strategy.cache_lower: {type(net.encoder).__name__} has no "
                               "`embeddings` module; set strategy.cache_lower=false")  # fmt: skip
