@@ -135,7 +135,10 @@ def test_mutual_nearest_neighbours_make_the_induced_dictionary():
              for mode in ("S2T", "T2S", "S2T|T2S", "S2T&T2S")}  # fmt: skip
     assert modes == {"S2T": [(0, 1), (1, 0), (2, 1)], "T2S": [(0, 1), (1, 0)],
                      "S2T|T2S": [(0, 1), (1, 0), (2, 1)], "S2T&T2S": [(0, 1), (1, 0)]}  # fmt: skip
-    assert induce_dictionary(x, y, "cosine", max_rank=1, mode="S2T").tolist() == [[0, 0]]
+    # MUSE's rank limit: x0's best match is y1, past rank 1, so the pair is dropped (it is not
+    # replaced by y0, the best within the limit); with rank 2 both first words keep theirs
+    assert induce_dictionary(x, y, "cosine", max_rank=1, mode="S2T").tolist() == []
+    assert induce_dictionary(x, y, "cosine", max_rank=2, mode="S2T").tolist() == [[0, 1], [1, 0]]
 
 
 def test_the_mapping_learning_rate_follows_muses_schedule():

@@ -33,17 +33,22 @@ def induce_dictionary(
 ) -> torch.Tensor:
     """Pairs (i, j) from nearest neighbours, as MUSE builds its refinement dictionary: each
     source word's best target (S2T), each target word's best source (T2S), their union
-    (S2T|T2S) or the mutual pairs (S2T&T2S, the default). `max_rank` keeps only the first
-    words of each vocabulary (the most frequent; MUSE: 15,000)."""
+    (S2T|T2S) or the mutual pairs (S2T&T2S, the default).
+
+    As MUSE's `get_candidates`: only the first `max_rank` words of each side (the most
+    frequent; MUSE: 15,000) are queried and kept, but every search runs over the whole other
+    vocabulary, CSLS's hubness terms included; a pair whose best match lies past the rank
+    limit is dropped, not replaced by the best match within it."""
     if mode not in DICTIONARY_MODES:
         from xlt.errors import ConfigError
 
         raise ConfigError(f"refinement mode {mode!r}: choose from {list(DICTIONARY_MODES)}")
-    src, tgt = normalize(mapped_source[:max_rank]), normalize(target[:max_rank])
-    _, forward = retrieve(src, tgt, k=1, scoring=scoring, knn=knn)
-    _, backward = retrieve(tgt, src, k=1, scoring=scoring, knn=knn)
-    s2t = {(i, int(j)) for i, j in enumerate(forward[:, 0].tolist())}
-    t2s = {(int(i), j) for j, i in enumerate(backward[:, 0].tolist())}
+    src, tgt = normalize(mapped_source), normalize(target)
+    n_src, n_tgt = min(max_rank or len(src), len(src)), min(max_rank or len(tgt), len(tgt))
+    _, forward = retrieve(src[:n_src], tgt, k=1, scoring=scoring, knn=knn, query_space=src)
+    _, backward = retrieve(tgt[:n_tgt], src, k=1, scoring=scoring, knn=knn, query_space=tgt)
+    s2t = {(i, j) for i, j in enumerate(forward[:, 0].tolist()) if j < n_tgt}
+    t2s = {(i, j) for j, i in enumerate(backward[:, 0].tolist()) if i < n_src}
     pairs = {"S2T": s2t, "T2S": t2s, "S2T|T2S": s2t | t2s, "S2T&T2S": s2t & t2s}[mode]
     return torch.tensor(sorted(pairs), dtype=torch.long).reshape(-1, 2)
 
@@ -80,9 +85,12 @@ def refine(
 def mean_cosine_criterion(
     source: torch.Tensor, target: torch.Tensor, mapping: torch.Tensor, n_words: int = 10000
 ) -> float:
-    """MUSE's unsupervised model-selection criterion: the mean cosine between the first
-    `n_words` mapped source words and their CSLS translations (no dictionary needed)."""
-    src = normalize(apply_map(source[:n_words], mapping))
-    tgt = normalize(target)
-    _, idx = retrieve(src, tgt, k=1, scoring=Scoring.csls)
-    return float((src * tgt[idx[:, 0]]).sum(1).mean())
+    """MUSE's unsupervised model-selection criterion (`mean_cosine-csls_knn_10-S2T-10000`): the
+    mean cosine of the S2T CSLS dictionary of the first `n_words` mapped source words (built as
+    refinement builds it: whole-vocabulary search, targets past rank `n_words` dropped); no
+    dictionary needed."""
+    src, tgt = normalize(apply_map(source, mapping)), normalize(target)
+    pairs = induce_dictionary(src, tgt, Scoring.csls, knn=10, max_rank=n_words, mode="S2T")
+    if len(pairs) == 0:
+        return -1e9  # MUSE's score for an empty dictionary
+    return float((src[pairs[:, 0]] * tgt[pairs[:, 1]]).sum(1).mean())

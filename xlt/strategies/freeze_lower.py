@@ -30,7 +30,8 @@ def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
 
 
 class FreezeLower(TransferStrategy):
-    """Partial fine-tuning: embeddings and lowest layers frozen, optional layer-wise LR decay."""
+    """Partial fine-tuning: embeddings and lowest layers frozen, optional layer-wise LR decay;
+    `cache_lower` computes the frozen part once per row (without dropout)."""
 
     name = "freeze_lower"
 
