@@ -139,7 +139,7 @@ def why_unmatched(
 def bli_runs(client, experiment_names: list[str] | None) -> pd.DataFrame:
     """Finished `xlt-align task=bli` runs as rows the comparison reads: one per mapping method
     (the setting), task `bli`, model the tag `reference_model` (e.g. `fasttext-wiki`, set with
-    `logger.tags.reference_model=...`) or the two encoders, metrics `test/<scoring>_<p@k>/
+    `+logger.tags.reference_model=...`) or the two encoders, metrics `test/<scoring>_<p@k>/
     <src>-<tgt>` (e.g. `test/csls_p1/en-zh`)."""
     from xlt.reporting.collect import experiment_ids
 
