@@ -12,16 +12,20 @@ tokens per second, against this machine's dense fp32 matmul peak measured in the
 Peak memory: each variant once more in a fresh process of its own (`--only NAME`), whose peak
 resident set (ru_maxrss: libraries, model, optimizer state, activations) is reported.
 
-    .venv/bin/python benchmarks/train_throughput.py [--steps 30] [--rounds 2] [--no-bf16]
+    .venv/bin/python benchmarks/train_throughput.py [--steps 30] [--rounds 5] [--no-bf16]
+
+Each figure is the median over the interleaved rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import lightning as L
 from common import ROOT, build_training, compose, matmul_peak_flops, table
@@ -144,21 +148,8 @@ def peak_rss_mib(name: str, steps: int, flags: list[str]) -> float:
     return float(out.strip().splitlines()[-1].removeprefix("maxrss_kib=")) / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                        help="the bf16 pair (default: where the CPU has bf16 units)")  # fmt: skip
-    parser.add_argument("--compile", action="store_true", help="add a torch.compile run")
-    parser.add_argument("--only", help="run this variant once and print its peak RSS")
-    args = parser.parse_args()
-    import torch
-
-    from xlt_serving.precision import cpu_has_bf16_units
-
-    if args.bf16 is None:
-        args.bf16 = cpu_has_bf16_units()
+def variants_to_run(args: argparse.Namespace) -> dict[str, Callable[[], dict]]:
+    """The measured variants by name: the same-work Trainer first (the baseline)."""
     steps = args.steps
     variants = {
         BASELINE: lambda: trainer_run(steps),
@@ -180,6 +171,43 @@ def main() -> None:
         variants["xlt default, bf16-mixed autocast"] = lambda: xlt_run(steps, precision=bf16)
     if args.compile:
         variants["xlt default, torch.compile"] = lambda: xlt_run(steps, compile=True)
+    return variants
+
+
+def result_rows(results: dict[str, list[dict]], peak: dict[str, float], memory) -> list[dict]:
+    """One row per variant: medians over the rounds, ratios against the same-work Trainer."""
+    base = statistics.median(r["examples"] / r["seconds"] for r in results[BASELINE])
+    rows = []
+    for name, runs in results.items():
+        ex_s = statistics.median(r["examples"] / r["seconds"] for r in runs)
+        tok_s = statistics.median(r["tokens"] / r["seconds"] for r in runs)
+        flops = 6 * runs[0]["params"] * tok_s
+        rows.append({"variant": name, "examples/s": ex_s, "real tokens/s": tok_s,
+                     "vs Trainer (same work)": ex_s / base, "achieved GFLOP/s": flops / 1e9,
+                     "of fp32 peak": flops / peak["fp32"],
+                     "first step (s)": max(r["first step (s)"] for r in runs),
+                     "peak RSS (MiB)": memory[name]})  # fmt: skip
+        if "bf16" in peak:
+            rows[-1]["of bf16 peak"] = flops / peak["bf16"]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians)")
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                        help="the bf16 pair (default: where the CPU has bf16 units)")  # fmt: skip
+    parser.add_argument("--compile", action="store_true", help="add a torch.compile run")
+    parser.add_argument("--only", help="run this variant once and print its peak RSS")
+    args = parser.parse_args()
+    import torch
+
+    from xlt_serving.precision import cpu_has_bf16_units
+
+    if args.bf16 is None:
+        args.bf16 = cpu_has_bf16_units()
+    variants = variants_to_run(args)
     if args.only:
         variants[args.only]()
         print(f"maxrss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
@@ -193,26 +221,14 @@ def main() -> None:
         for name, run in variants.items():
             results[name].append(run())
     flags = ["--bf16" if args.bf16 else "--no-bf16", *(["--compile"] if args.compile else [])]
-    memory = {name: peak_rss_mib(name, min(steps, 10), flags) for name in variants}
+    memory = {name: peak_rss_mib(name, min(args.steps, 10), flags) for name in variants}
     # The peak is the best of its measurements: the fraction is never flattered by a slow one.
     peak = {kind: max(values) for kind, values in peaks.items() if values}
-    base = sum(r["examples"] / r["seconds"] for r in results[BASELINE]) / args.rounds
-    rows = []
-    for name, runs in results.items():
-        ex_s = sum(r["examples"] / r["seconds"] for r in runs) / len(runs)
-        tok_s = sum(r["tokens"] / r["seconds"] for r in runs) / len(runs)
-        flops = 6 * runs[0]["params"] * tok_s
-        rows.append({"variant": name, "examples/s": ex_s, "real tokens/s": tok_s,
-                     "vs Trainer (same work)": ex_s / base, "achieved GFLOP/s": flops / 1e9,
-                     "of fp32 peak": flops / peak["fp32"],
-                     "first step (s)": max(r["first step (s)"] for r in runs),
-                     "peak RSS (MiB)": memory[name]})  # fmt: skip
-        if "bf16" in peak:
-            rows[-1]["of bf16 peak"] = flops / peak["bf16"]
     peaks_text = ", ".join(f"{k} {v / 1e9:.0f}" for k, v in peak.items())
-    table(rows, f"Training, me5_small, HSK topic EN, batch 32, {steps} steps x {args.rounds} "
-                f"rounds, {torch.get_num_threads()} threads; matmul peak GFLOP/s (best of "
-                f"{args.rounds}, measured now): {peaks_text}")  # fmt: skip
+    table(result_rows(results, peak, memory),
+          f"Training, me5_small, HSK topic EN, batch 32, {args.steps} steps, medians of "
+          f"{args.rounds} interleaved rounds, {torch.get_num_threads()} threads; matmul peak "
+          f"GFLOP/s (best of {args.rounds}, measured now): {peaks_text}")  # fmt: skip
 
 
 if __name__ == "__main__":
