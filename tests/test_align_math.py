@@ -34,6 +34,19 @@ def test_procrustes_recovers_a_random_rotation_from_a_few_pairs():
     assert p1(x, y, torch.eye(64)) < 0.05  # without the map, nothing is found
 
 
+def test_only_the_requested_maps_are_learned():
+    """Refinement searches whole vocabularies (an hour at 200k words on a CPU): it runs only
+    when `procrustes+refine` is asked for."""
+    from xlt.align.tasks.bli import learn_maps
+
+    x, y, _ = rotated_pair(300, 16, noise=0.01)
+    pairs = torch.arange(50).repeat(2, 1).T
+    maps = learn_maps(x, y, pairs, ["procrustes"], 10, {}, None, tracker=None)
+    assert set(maps) == {"identity", "procrustes"}
+    both = learn_maps(x, y, pairs, ["procrustes", "procrustes+refine"], 10, {}, None, None)
+    assert set(both) == {"identity", "procrustes", "procrustes+refine"}
+
+
 def test_refinement_grows_a_small_seed_dictionary_into_the_full_one():
     x, y, _ = rotated_pair(1000, 32, noise=0.02)
     rough = procrustes(x[:40], y[:40] + 0.05 * torch.randn(40, 32))

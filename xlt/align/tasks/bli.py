@@ -129,6 +129,7 @@ def learn_maps(X, Y, train_pairs, methods, knn, refinement, adversarial, tracker
     maps: dict[str, torch.Tensor] = {"identity": torch.eye(X.shape[1])}
     if {"procrustes", "procrustes+refine"} & set(methods):
         maps["procrustes"] = procrustes(X[train_pairs[:, 0]], Y[train_pairs[:, 1]])
+    if "procrustes+refine" in methods:  # refinement is the costly part: only when asked for
         maps["procrustes+refine"], _ = refine(
             X,
             Y,
