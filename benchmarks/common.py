@@ -59,6 +59,14 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 10, dtype=None) -> float:
     return 2 * size**3 / best
 
 
+def memory_mib(field: str = "VmHWM") -> float:
+    """This process's resident memory from /proc/self/status: `VmHWM` (its peak) or `VmRSS`
+    (now). Not `ru_maxrss`: Linux carries that over fork and exec, so a child started by a
+    bigger process reports its parent's peak."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith(field)) / 1024
+
+
 def table(rows: list[dict], title: str) -> str:
     import pandas as pd
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from common import compose, table
+from common import compose, memory_mib, table
 
 LANGS = ["en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
 
@@ -101,7 +100,7 @@ def prepare(data_dir: str, cache_dir: str, lists: bool) -> dict[str, float]:
     strategy, augmentation = build(cfg.strategy, "strategy"), build(cfg.augmentation, "aug")
     if lists:
         cfg.dataset.loader._target_ = f"{__name__}.load_as_lists"
-    before = resident_mb()
+    before = memory_mib("VmRSS")
     tracemalloc.start()
     start = time.perf_counter()
     data, task, source, targets = build_data(cfg)
@@ -113,12 +112,7 @@ def prepare(data_dir: str, cache_dir: str, lists: bool) -> dict[str, float]:
     return {"load (s)": loaded - start, "tokenise (s)": done - loaded,
             "prepare (s)": done - start, "python objects peak (MB)": python_peak / 2**20,
             "RSS before (MB)": before,
-            "peak RSS (MB)": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
-
-
-def resident_mb() -> float:
-    status = Path("/proc/self/status").read_text().splitlines()
-    return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+            "peak RSS (MB)": memory_mib("VmHWM")}  # fmt: skip
 
 
 def in_fresh_process(data_dir: str, caches: Path, lists: bool) -> dict[str, float]:

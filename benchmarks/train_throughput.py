@@ -10,7 +10,7 @@ compute path: the transformer layers and head, not the embedding lookup) x real 
 tokens per second, against this machine's dense fp32 matmul peak measured in the same run.
 
 Peak memory: each variant once more in a fresh process of its own (`--only NAME`), whose peak
-resident set (ru_maxrss: libraries, model, optimizer state, activations) is reported.
+resident set (VmHWM: libraries, model, optimizer state, activations) is reported.
 
     .venv/bin/python benchmarks/train_throughput.py [--steps 30] [--rounds 5] [--no-bf16]
 
@@ -20,7 +20,6 @@ Each figure is the median over the interleaved rounds.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import time
 from collections.abc import Callable
 
 import lightning as L
-from common import ROOT, build_training, compose, matmul_peak_flops, table
+from common import ROOT, build_training, compose, matmul_peak_flops, memory_mib, table
 
 BASELINE = "HF Trainer, same work (frozen embeddings, group_by_length, fused AdamW)"
 
@@ -145,7 +144,7 @@ def peak_rss_mib(name: str, steps: int, flags: list[str]) -> float:
     optimizer state and activations: what a user's process holds), in MiB."""
     args = [sys.executable, __file__, "--only", name, "--steps", str(steps), *flags]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    return float(out.strip().splitlines()[-1].removeprefix("maxrss_kib=")) / 1024
+    return float(out.strip().splitlines()[-1].removeprefix("peak_rss_mib="))
 
 
 def variants_to_run(args: argparse.Namespace) -> dict[str, Callable[[], dict]]:
@@ -210,7 +209,7 @@ def main() -> None:
     variants = variants_to_run(args)
     if args.only:
         variants[args.only]()
-        print(f"maxrss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+        print(f"peak_rss_mib={memory_mib('VmHWM')}")
         return
     results: dict[str, list[dict]] = {name: [] for name in variants}
     peaks = {"fp32": [], "bf16": []}
