@@ -60,6 +60,8 @@ class LowerLayerCache:
 
     def _remember(self, rows: list[int], keys: list[bytes], states, real) -> None:
         for row in rows:
+            if keys[row] in self.rows:  # the same row twice in one batch
+                continue
             vector = states[row][real[row]].detach().cpu().clone()
             size = vector.numel() * vector.element_size()
             if self.bytes + size > self.max_bytes:
