@@ -35,7 +35,8 @@ def test_procrustes_recovers_a_random_rotation_from_a_few_pairs():
 
 
 def test_only_the_requested_maps_are_learned():
-    """Refinement searches whole vocabularies (an hour at 200k words on a CPU): it runs only
+    """Refinement searches whole vocabularies (two vocabulary x vocabulary passes per
+    iteration): it runs only
     when `procrustes+refine` is asked for."""
     from xlt.align.tasks.bli import learn_maps
 
