@@ -36,8 +36,7 @@ def test_procrustes_recovers_a_random_rotation_from_a_few_pairs():
 
 def test_only_the_requested_maps_are_learned():
     """Refinement searches whole vocabularies (two vocabulary x vocabulary passes per
-    iteration): it runs only
-    when `procrustes+refine` is asked for."""
+    iteration): it runs only when `procrustes+refine` is asked for."""
     from xlt.align.tasks.bli import learn_maps
 
     x, y, _ = rotated_pair(300, 16, noise=0.01)
