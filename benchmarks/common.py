@@ -59,6 +59,22 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 10, dtype=None) -> float:
     return 2 * size**3 / best
 
 
+def timed_pipeline_run(root: Path, *overrides: str) -> tuple[float, dict]:
+    """One whole `xlt.pipeline.run` (fit, dev, test) against its own store under `root`:
+    (wall seconds, test metrics); no progress bar, no logged model."""
+    from omegaconf import open_dict
+
+    from xlt.pipeline import run
+
+    cfg = compose("trainer.enable_progress_bar=false", "logger.log_model=false", *overrides)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(root)
+        cfg.paths.output_dir = str(root / "runs" / str(time.time_ns()))
+    start = time.perf_counter()
+    results = run(cfg)
+    return time.perf_counter() - start, results["test"]
+
+
 def memory_mib(field: str = "VmHWM") -> float:
     """This process's resident memory from /proc/self/status: `VmHWM` (its peak) or `VmRSS`
     (now). Not `ru_maxrss`: Linux carries that over fork and exec, so a child started by a

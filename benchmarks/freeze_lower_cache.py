@@ -13,25 +13,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from common import compose, table
+from common import table, timed_pipeline_run
 
 
 def timed_run(root: Path, *overrides: str) -> tuple[float, dict]:
-    from omegaconf import open_dict
-
-    from xlt.pipeline import run
-
-    cfg = compose("strategy=freeze_lower", "trainer.enable_progress_bar=false",
-                  "logger.log_model=false", *overrides)  # fmt: skip
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(root)
-        cfg.paths.output_dir = str(root / "runs" / str(time.time_ns()))
-    start = time.perf_counter()
-    results = run(cfg)
-    return time.perf_counter() - start, results["test"]
+    return timed_pipeline_run(root, "strategy=freeze_lower", *overrides)
 
 
 def main() -> None:

@@ -10,25 +10,13 @@ agree (the same batches; features differ only by float rounding).
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
-from common import compose, table
+from common import table, timed_pipeline_run
 
 
 def timed_run(root: Path, *overrides: str) -> tuple[float, dict]:
-    from omegaconf import open_dict
-
-    from xlt.pipeline import run
-
-    cfg = compose("strategy=linear_probe", "trainer.enable_progress_bar=false",
-                  "logger.log_model=false", *overrides)  # fmt: skip
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(root)
-        cfg.paths.output_dir = str(root / "runs" / str(time.time_ns()))
-    start = time.perf_counter()
-    results = run(cfg)
-    return time.perf_counter() - start, results["test"]
+    return timed_pipeline_run(root, "strategy=linear_probe", *overrides)
 
 
 def main() -> None:
