@@ -5,6 +5,7 @@ runs (train_throughput.py) cannot.
 
     .venv/bin/python benchmarks/step_pairs.py --compare dropout   # fast dropout vs torch's
     .venv/bin/python benchmarks/step_pairs.py --compare compile   # torch.compile vs eager
+    .venv/bin/python benchmarks/step_pairs.py --compare compile --bf16   # both under autocast
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--compare", choices=["dropout", "compile"], default="dropout")
     parser.add_argument("--pairs", type=int, default=80)
+    parser.add_argument("--bf16", action="store_true", help="both under bf16 autocast")
     args = parser.parse_args()
     from xlt.models.fast_dropout import FastDropout
 
@@ -43,7 +45,9 @@ def main() -> None:
 
     def step(batch: dict) -> float:
         start = time.perf_counter()
-        task.loss(net, batch).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = task.loss(net, batch)
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         return time.perf_counter() - start
@@ -62,7 +66,8 @@ def main() -> None:
     rows = [{"variant": name, "median step (ms)": statistics.median(times[v]) * 1e3,
              "first two steps (s)": warm_up[v]}
             for v, name in (("A", a_name), ("B", "xlt default (eager, fast dropout)"))]  # fmt: skip
-    table(rows, f"{args.pairs} paired steps, me5_small, HSK topic EN, batch 32; median per-pair "
+    table(rows, f"{args.pairs} paired steps, me5_small, HSK topic EN, batch 32, "
+                f"{'bf16' if args.bf16 else 'fp32'}; median per-pair "
                 f"ratio A / B = {ratio:.3f} (> 1: xlt's default is faster)")  # fmt: skip
 
 
