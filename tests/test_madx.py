@@ -177,3 +177,46 @@ def test_the_cli_says_a_missing_language_adapter_in_one_line_and_exits_2(tmp_pat
     assert proc.stderr.strip().splitlines()[-1].endswith(f"{corpus}: no sentences in it "
                                                          "(strategy.corpus.zh)")  # fmt: skip
     assert "Traceback" not in proc.stderr
+
+
+def test_two_trials_saving_one_adapter_keep_the_first_copy(tmp_path):
+    """Parallel trials (joblib) can train the same language adapter at once: the second save
+    must neither fail nor replace the first, and leaves no staging folder behind."""
+    from xlt.models.adapter_store import META_FILE, read_meta, save_adapter
+
+    encoder = built(tmp_path).net.encoder
+    folder = tmp_path / "store" / "en-key"
+    save_adapter(encoder, "lang_en", folder, {"trial": 1})
+    assert save_adapter(encoder, "lang_en", folder, {"trial": 2}) == folder
+    assert read_meta(folder)["trial"] == 1 and (folder / META_FILE).exists()
+    assert [p.name for p in folder.parent.iterdir()] == ["en-key"]
+
+
+def _first_masked_batch(queue=None):
+    from xlt.models.sources.random_init import build_random_encoder
+    from xlt.training.masked_lm import MaskedLMSettings, batches
+
+    tokenizer = build_random_encoder().tokenizer
+    rows = [
+        tokenizer(text)["input_ids"] for text in ["hello world again", "你好世界", "bye now"] * 4
+    ]
+    batch = next(batches(rows, MaskedLMSettings(batch_size=4, seed=3), tokenizer))
+    if queue is None:
+        return batch
+    queue.put({k: v.tolist() for k, v in batch.items()})
+
+
+def test_language_adapter_masking_runs_in_a_sweep_worker_process_with_the_same_masks():
+    """joblib runs each trial in a worker process; transformers' collator with `seed=` refused
+    to run there, which failed every MAD-X trial of a parallel sweep."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    worker = context.Process(target=_first_masked_batch, args=(queue,))
+    worker.start()
+    from_worker = queue.get(timeout=30)
+    worker.join(timeout=60)
+    assert worker.exitcode == 0
+    here = {k: v.tolist() for k, v in _first_masked_batch().items()}
+    assert from_worker == here and any(x != -100 for row in here["labels"] for x in row)

@@ -49,10 +49,12 @@ def save_adapter(encoder: nn.Module, name: str, folder: Path, meta: dict[str, An
     config = encoder.peft_config[name].to_dict()
     (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1, default=list) + "\n")
     (staging / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
-    if folder.exists():
-        shutil.rmtree(staging)  # another run wrote the same adapter first: same content
-    else:
+    try:
         staging.rename(folder)
+    except OSError:  # a parallel trial renamed its copy first: keep that one
+        if not folder.exists():
+            raise
+        shutil.rmtree(staging)
     return folder
 
 

@@ -71,7 +71,11 @@ def batches(rows: list[list[int]], settings: MaskedLMSettings, tokenizer):
     from transformers import DataCollatorForLanguageModeling
 
     collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability,
-                                              seed=settings.seed, return_tensors="pt")  # fmt: skip
+                                              return_tensors="pt")  # fmt: skip
+    # Our own seeded generator, not the collator's `seed=`: with that, transformers refuses to
+    # run outside the main process unless inside a DataLoader worker, which fails every trial
+    # of a joblib sweep. Same masks as `seed=` gives in the main process.
+    collate.generator = torch.Generator().manual_seed(settings.seed)
     order, shuffle = list(range(len(rows))), random.Random(settings.seed)
     while True:
         shuffle.shuffle(order)
