@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,20 @@ def timed_sweep(experiment: str, overrides: list[str], scratch: Path) -> tuple[f
         for log in scratch.glob("outputs/multiruns/*/*/*/train.log"):
             (kept / f"trial-{log.parent.name}.log").write_text(log.read_text())
         sys.exit(f"the sweep failed after {seconds / 60:.1f} min (a trial failed): see {kept}/")
+    keep_text_outputs(scratch / "outputs", Path("outputs/benchmarks/sweep_wall") / scratch.name)
     return seconds, len(list(scratch.glob("outputs/multiruns/*/*/*/.hydra")))
+
+
+def keep_text_outputs(outputs: Path, kept: Path) -> None:
+    """Copy each trial's logs, configs and reports (not checkpoints) out of the scratch folder,
+    so per-strategy times and accuracies can be read after the sweep."""
+    for path in outputs.rglob("*"):
+        small_text = path.suffix in {".log", ".json", ".yaml", ".md", ".csv", ".txt"}
+        if path.is_file() and small_text and path.stat().st_size < 1_000_000:
+            target = kept / path.relative_to(outputs)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)  # keeps the time it was written: trial durations
+    print(f"trial logs and reports kept in {kept}/", file=sys.stderr)
 
 
 def main() -> None:
