@@ -6,6 +6,9 @@ runs (train_throughput.py) cannot.
     .venv/bin/python benchmarks/step_pairs.py --compare dropout   # fast dropout vs torch's
     .venv/bin/python benchmarks/step_pairs.py --compare compile   # torch.compile vs eager
     .venv/bin/python benchmarks/step_pairs.py --compare compile --bf16   # both under autocast
+    .venv/bin/python benchmarks/step_pairs.py --compare compile --static 16 [--mode max-autotune]
+        # static shapes: every batch padded to a multiple of 16 tokens for both variants (the
+        # compiler's own gain; the padding's cost is not in the ratio), one graph per length
 """
 
 from __future__ import annotations
@@ -25,15 +28,27 @@ def main() -> None:
     parser.add_argument("--compare", choices=["dropout", "compile"], default="dropout")
     parser.add_argument("--pairs", type=int, default=80)
     parser.add_argument("--bf16", action="store_true", help="both under bf16 autocast")
+    parser.add_argument(
+        "--static",
+        type=int,
+        default=0,
+        metavar="MULTIPLE",
+        help="pad batches to a multiple of this many tokens; compile static shapes",
+    )
+    parser.add_argument("--mode", default=None, help="torch.compile mode, e.g. max-autotune")
     args = parser.parse_args()
     from xlt.models.fast_dropout import FastDropout
 
-    _, _, task, strategy, net, dm = build_training(fast_dropout=False)
+    _, bundle, task, strategy, net, dm = build_training(fast_dropout=False)
     optimizer = strategy.optimizer(strategy.optimizer_groups(net, Stage()))
-    batches = list(dm.train_dataloader())
+    pad_id = bundle.tokenizer.pad_token_id
+    batches = [pad_to_multiple(b, args.static, pad_id) for b in dm.train_dataloader()]
     dropouts = [m for m in net.modules() if type(m) is torch.nn.Dropout]
     eager = net.encoder
-    compiled = torch.compile(eager, dynamic=True) if args.compare == "compile" else None
+    dynamic = not args.static
+    compiled = (
+        torch.compile(eager, dynamic=dynamic, mode=args.mode) if args.compare == "compile" else None
+    )
     # B is xlt's default (eager, fast dropout); A is what it is compared with.
     a_name = "torch's dropout" if args.compare == "dropout" else "torch.compile (its own dropout)"
 
@@ -53,9 +68,10 @@ def main() -> None:
         return time.perf_counter() - start
 
     warm_up = {}
-    for variant in ("A", "B"):  # compiling happens here, timed apart
+    first = batches[:2] if dynamic else list({b["input_ids"].shape: b for b in batches}.values())
+    for variant in ("A", "B"):  # compiling happens here (every length, if static), timed apart
         use(variant)
-        warm_up[variant] = sum(step(b) for b in batches[:2])
+        warm_up[variant] = sum(step(b) for b in first)
     times: dict[str, list[float]] = {"A": [], "B": []}
     for i in range(args.pairs):
         batch = batches[2 + i % (len(batches) - 2)]
@@ -64,11 +80,24 @@ def main() -> None:
             times[variant].append(step(batch))
     ratio = statistics.median(a / b for a, b in zip(times["A"], times["B"], strict=True))
     rows = [{"variant": name, "median step (ms)": statistics.median(times[v]) * 1e3,
-             "first two steps (s)": warm_up[v]}
+             "warm-up steps (s)": warm_up[v]}
             for v, name in (("A", a_name), ("B", "xlt default (eager, fast dropout)"))]  # fmt: skip
+    shapes = f"padded to x{args.static}, static" if args.static else "dynamic shapes"
     table(rows, f"{args.pairs} paired steps, me5_small, HSK topic EN, batch 32, "
-                f"{'bf16' if args.bf16 else 'fp32'}; median per-pair "
+                f"{'bf16' if args.bf16 else 'fp32'}, {shapes}, mode {args.mode}; median per-pair "
                 f"ratio A / B = {ratio:.3f} (> 1: xlt's default is faster)")  # fmt: skip
+
+
+def pad_to_multiple(batch: dict, multiple: int, pad_id: int) -> dict:
+    """The batch with its token columns padded (mask 0) to a multiple of `multiple` tokens."""
+    if not multiple:
+        return batch
+    length = batch["input_ids"].shape[1]
+    extra = -length % multiple
+    padded = dict(batch)
+    padded["input_ids"] = torch.nn.functional.pad(batch["input_ids"], (0, extra), value=pad_id)
+    padded["attention_mask"] = torch.nn.functional.pad(batch["attention_mask"], (0, extra))
+    return padded
 
 
 if __name__ == "__main__":

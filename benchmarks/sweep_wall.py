@@ -12,12 +12,15 @@ cached features, MAD-X's language adapters) and its own MLflow store.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from common import table
@@ -25,8 +28,9 @@ from common import table
 BIN = Path(sys.executable).parent
 
 
-def timed_sweep(experiment: str, overrides: list[str], scratch: Path) -> tuple[float, int]:
-    """Wall seconds of one `xlt-train -m` and how many trials finished."""
+def timed_sweep(experiment: str, overrides: list[str], scratch: Path) -> tuple[float, int, Path]:
+    """Wall seconds of one `xlt-train -m`, how many trials finished, and where their logs and
+    reports were kept."""
     env = {**os.environ, "XLT_ROOT": str(scratch), "XLT_CACHE_DIR": str(scratch / "cache"),
            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
     args = [str(BIN / "xlt-train"), "-m", f"experiment={experiment}",
@@ -42,8 +46,9 @@ def timed_sweep(experiment: str, overrides: list[str], scratch: Path) -> tuple[f
         for log in scratch.glob("outputs/multiruns/*/*/*/train.log"):
             (kept / f"trial-{log.parent.name}.log").write_text(log.read_text())
         sys.exit(f"the sweep failed after {seconds / 60:.1f} min (a trial failed): see {kept}/")
-    keep_text_outputs(scratch / "outputs", Path("outputs/benchmarks/sweep_wall") / scratch.name)
-    return seconds, len(list(scratch.glob("outputs/multiruns/*/*/*/.hydra")))
+    kept = Path("outputs/benchmarks/sweep_wall") / scratch.name
+    keep_text_outputs(scratch / "outputs", kept)
+    return seconds, len(list(scratch.glob("outputs/multiruns/*/*/*/.hydra"))), kept
 
 
 def keep_text_outputs(outputs: Path, kept: Path) -> None:
@@ -56,6 +61,36 @@ def keep_text_outputs(outputs: Path, kept: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)  # keeps the time it was written: trial durations
     print(f"trial logs and reports kept in {kept}/", file=sys.stderr)
+
+
+def strategy_rows(kept: Path) -> list[dict]:
+    """Per strategy, from the kept trial folders: trials, the median and total trial time (first
+    log line to the trial's last written file) and the mean test accuracy per language."""
+    by_strategy: dict[str, list[tuple[float, dict[str, float]]]] = {}
+    for log in sorted(kept.glob("multiruns/*/*/*/train.log")):
+        trial = log.parent
+        if not (trial / "metrics_per_language.csv").exists():
+            continue  # the trial failed: the sweep's exit status and stderr say so
+        overrides = (trial / ".hydra" / "overrides.yaml").read_text()
+        strategy = next(x.split("=", 1)[1] for x in overrides.split() if x.startswith("strategy="))
+        start = datetime.strptime(log.read_text()[1:24], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        end = max(f.stat().st_mtime for f in trial.rglob("*") if f.is_file())
+        with open(trial / "metrics_per_language.csv") as f:
+            accuracy = {row["language"]: float(row["test_acc"]) for row in csv.DictReader(f)}
+        by_strategy.setdefault(strategy, []).append((end - start, accuracy))
+    rows = []
+    for strategy, trials in by_strategy.items():
+        seconds = [s for s, _ in trials]
+        row = {
+            "strategy": strategy,
+            "trials": len(trials),
+            "median trial (s)": statistics.median(seconds),
+            "total (min)": sum(seconds) / 60,
+        }
+        for lang in trials[0][1]:
+            row[f"test acc {lang}"] = statistics.mean(acc[lang] for _, acc in trials)
+        rows.append(row)  # fmt: skip
+    return rows
 
 
 def main() -> None:
@@ -85,8 +120,9 @@ def main() -> None:
     rows, base = [], None
     for name, extra in (variants[launcher] for launcher in args.launchers):
         with tempfile.TemporaryDirectory(prefix="sweep-wall-") as scratch:
-            seconds, trials = timed_sweep(args.experiment, [*extra, *args.overrides],
-                                          Path(scratch))  # fmt: skip
+            seconds, trials, kept = timed_sweep(args.experiment, [*extra, *args.overrides],
+                                                Path(scratch))  # fmt: skip
+        table(strategy_rows(kept), f"{name}: trials per strategy")
         base = base or seconds
         rows.append({"launcher": name, "trials": trials, "wall (min)": seconds / 60,
                      "speed-up": base / seconds})  # fmt: skip
