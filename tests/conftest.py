@@ -9,7 +9,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 # Tests pick their epochs on tiny data: no stretching to trainer.min_train_steps (its own tests
 # set it explicitly).
 os.environ.setdefault("XLT_MIN_TRAIN_STEPS", "0")
-# Golden numbers are fp32's: the same on every CPU (trainer.precision=auto's own tests unset it).
+# Golden numbers are fp32's (to 1e-5 on any CPU; trainer.precision=auto's own tests unset it).
 os.environ.setdefault("XLT_PRECISION", "32-true")
 
 from pathlib import Path  # noqa: E402

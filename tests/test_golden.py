@@ -10,6 +10,12 @@ import pytest
 from tests.golden import GOLDEN_FILE, all_cases, run_case
 
 GOLDEN = json.loads(GOLDEN_FILE.read_text())
+# fp32 kernels are not bit-identical across CPUs (oneDNN picks kernels by the CPU it finds; CI's
+# machine differed from the recording one in the 7th digit of a loss). A real change (another
+# batch order, dropout mask, learning rate or selected checkpoint) moves a loss by 1e-3 or more
+# and a metric by a whole row (1/48 here), far outside these tolerances.
+LOSS_RTOL = 1e-5
+METRIC_ATOL = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -21,5 +27,5 @@ def golden_root(tmp_path_factory):
 @pytest.mark.parametrize("name", all_cases())
 def test_fixed_seed_run_reproduces_the_golden_numbers(name, golden_root, token_cache):
     measured = run_case(name, golden_root, token_cache)
-    assert measured["train_loss"] == GOLDEN[name]["train_loss"]
-    assert measured["test"] == GOLDEN[name]["test"]
+    assert measured["train_loss"] == pytest.approx(GOLDEN[name]["train_loss"], rel=LOSS_RTOL)
+    assert measured["test"] == pytest.approx(GOLDEN[name]["test"], abs=METRIC_ATOL)
