@@ -9,6 +9,7 @@ runs (train_throughput.py) cannot.
     .venv/bin/python benchmarks/step_pairs.py --compare compile --static 16 [--mode max-autotune]
         # static shapes: every batch padded to a multiple of 16 tokens for both variants (the
         # compiler's own gain; the padding's cost is not in the ratio), one graph per length
+    .venv/bin/python benchmarks/step_pairs.py --compare fused_qkv [--bf16]   # stock Q/K/V vs fused
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from xlt.strategies.base import Stage
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--compare", choices=["dropout", "compile"], default="dropout")
+    parser.add_argument("--compare", choices=["dropout", "compile", "fused_qkv"], default="dropout")
     parser.add_argument("--pairs", type=int, default=80)
     parser.add_argument("--bf16", action="store_true", help="both under bf16 autocast")
     parser.add_argument(
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--mode", default=None, help="torch.compile mode, e.g. max-autotune")
     args = parser.parse_args()
     from xlt.models.fast_dropout import FastDropout
+    from xlt.models.fused_qkv import use_fused_qkv
 
     _, bundle, task, strategy, net, dm = build_training(fast_dropout=False)
     optimizer = strategy.optimizer(strategy.optimizer_groups(net, Stage()))
@@ -50,10 +52,16 @@ def main() -> None:
         torch.compile(eager, dynamic=dynamic, mode=args.mode) if args.compare == "compile" else None
     )
     # B is xlt's default (eager, fast dropout); A is what it is compared with.
-    a_name = "torch's dropout" if args.compare == "dropout" else "torch.compile (its own dropout)"
+    a_name = {
+        "dropout": "torch's dropout",
+        "compile": "torch.compile (its own dropout)",
+        "fused_qkv": "stock Q, K, V projections (three matmuls a layer)",
+    }[args.compare]
 
     def use(variant: str) -> None:
-        fast = variant == "B"
+        fast = variant == "B" or args.compare == "fused_qkv"
+        if args.compare == "fused_qkv":
+            use_fused_qkv(eager, fused=variant == "B")
         for m in dropouts:  # same p, same (no) state: only the mask generation differs
             m.__class__ = FastDropout if fast else torch.nn.Dropout
         net.encoder = compiled if (variant == "A" and compiled is not None) else eager
@@ -79,9 +87,10 @@ def main() -> None:
             use(variant)
             times[variant].append(step(batch))
     ratio = statistics.median(a / b for a, b in zip(times["A"], times["B"], strict=True))
+    b_name = "xlt default (eager, fast dropout, fused Q/K/V)"
     rows = [{"variant": name, "median step (ms)": statistics.median(times[v]) * 1e3,
              "warm-up steps (s)": warm_up[v]}
-            for v, name in (("A", a_name), ("B", "xlt default (eager, fast dropout)"))]  # fmt: skip
+            for v, name in (("A", a_name), ("B", b_name))]  # fmt: skip
     shapes = f"padded to x{args.static}, static" if args.static else "dynamic shapes"
     table(rows, f"{args.pairs} paired steps, me5_small, HSK topic EN, batch 32, "
                 f"{'bf16' if args.bf16 else 'fp32'}, {shapes}, mode {args.mode}; median per-pair "

@@ -1,0 +1,86 @@
+"""Fused Q/K/V projection: the same self-attention (outputs, gradients, parameters, state dict)
+as the stock forward, and peft's LoRA layers still take part (the stock forward runs there)."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+import torch
+
+from xlt.models.fused_qkv import FusedQKVMixin, use_fused_qkv
+from xlt.models.sources.random_init import build_random_encoder
+
+
+def _encoder_and_batch(seed: int = 0):
+    bundle = build_random_encoder(init_seed=seed)
+    texts = ["a short one", "a somewhat longer sentence, with padding after it", "你好"]
+    batch = bundle.tokenizer(texts, padding=True, return_tensors="pt")
+    return bundle.encoder, {
+        "input_ids": batch["input_ids"],
+        "attention_mask": batch["attention_mask"],
+    }
+
+
+def _forward_backward(encoder, batch, **autocast):
+    """Last hidden states (padding kept out) and every parameter's gradient (no dropout)."""
+    encoder.eval()
+    encoder.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", **autocast):
+        hidden = encoder(**batch).last_hidden_state
+    hidden = hidden.float() * batch["attention_mask"][..., None]
+    (hidden.square().sum()).backward()
+    grads = {n: p.grad.clone() for n, p in encoder.named_parameters() if p.grad is not None}
+    return hidden.detach(), grads
+
+
+def test_fused_attention_equals_the_stock_one_in_outputs_and_gradients():
+    encoder, batch = _encoder_and_batch()
+    keys = list(encoder.state_dict())
+    stock_out, stock_grads = _forward_backward(encoder, batch, enabled=False)
+    layers = encoder.config.num_hidden_layers
+    assert use_fused_qkv(encoder) == layers
+    assert sum(isinstance(m, FusedQKVMixin) for m in encoder.modules()) == layers
+    assert list(encoder.state_dict()) == keys  # checkpoints and peft targets unchanged
+    fused_out, fused_grads = _forward_backward(encoder, batch, enabled=False)
+    torch.testing.assert_close(fused_out, stock_out, rtol=1e-5, atol=1e-6)
+    assert fused_grads.keys() == stock_grads.keys()
+    for name, grad in stock_grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    assert use_fused_qkv(encoder, fused=False) == layers
+    assert not any(isinstance(m, FusedQKVMixin) for m in encoder.modules())
+
+
+def test_under_bf16_autocast_it_matches_the_stock_attention_to_bf16_precision():
+    encoder, batch = _encoder_and_batch()
+    stock_out, _ = _forward_backward(encoder, batch, dtype=torch.bfloat16)
+    use_fused_qkv(encoder)
+    fused_out, _ = _forward_backward(encoder, batch, dtype=torch.bfloat16)
+    torch.testing.assert_close(fused_out, stock_out, rtol=2e-2, atol=2e-2)
+
+
+def test_lora_wrapped_projections_take_the_stock_path_and_keep_their_adapter():
+    from peft import LoraConfig, get_peft_model
+
+    encoder, batch = _encoder_and_batch()
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["query", "value"], init_lora_weights=False
+    )
+    peft_model = get_peft_model(encoder, config)
+    expected, _ = _forward_backward(peft_model, batch, enabled=False)
+    assert use_fused_qkv(peft_model) == encoder.config.num_hidden_layers
+    got, grads = _forward_backward(peft_model, batch, enabled=False)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert any("lora_B" in name and grad.abs().sum() > 0 for name, grad in grads.items())
+
+
+@pytest.mark.parametrize("copier", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+def test_a_fused_encoder_copies_and_pickles(copier):
+    encoder, batch = _encoder_and_batch()
+    use_fused_qkv(encoder)
+    expected, _ = _forward_backward(encoder, batch, enabled=False)
+    clone = copier(encoder)
+    assert sum(isinstance(m, FusedQKVMixin) for m in clone.modules()) == len(encoder.encoder.layer)
+    got, _ = _forward_backward(clone, batch, enabled=False)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
