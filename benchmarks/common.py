@@ -29,7 +29,10 @@ def compose(*overrides: str):
 
 
 def build_training(
-    freeze_embeddings: bool = True, length_grouped: bool = True, fast_dropout: bool = True
+    freeze_embeddings: bool = True,
+    length_grouped: bool = True,
+    fast_dropout: bool = True,
+    fused_qkv: bool = True,
 ):
     """xlt's pieces for me5_small on HSK topic (EN train), made by the pipeline's own `build`:
     (config, encoder bundle, task, strategy, network, set-up datamodule)."""
@@ -38,7 +41,7 @@ def build_training(
 
     cfg = compose(f"model.freeze_embeddings={freeze_embeddings}",
                   f"dataset.length_grouped={length_grouped}",
-                  f"model.fast_dropout={fast_dropout}")  # fmt: skip
+                  f"model.fast_dropout={fast_dropout}", f"model.fused_qkv={fused_qkv}")  # fmt: skip
     bundle = instantiate_spec(cfg.model.source, "model.source")
     parts = build(cfg, bundle=bundle)
     return cfg, bundle, parts.task, parts.strategy, parts.net, parts.datamodule

@@ -9,7 +9,8 @@ runs (train_throughput.py) cannot.
     .venv/bin/python benchmarks/step_pairs.py --compare compile --static 16 [--mode max-autotune]
         # static shapes: every batch padded to a multiple of 16 tokens for both variants (the
         # compiler's own gain; the padding's cost is not in the ratio), one graph per length
-    .venv/bin/python benchmarks/step_pairs.py --compare fused_qkv [--bf16]   # stock Q/K/V vs fused
+    .venv/bin/python benchmarks/step_pairs.py --compare fused_qkv --bf16   # stock Q/K/V vs fused
+        # (it fuses under autocast only: without --bf16 both variants run the stock forward)
 """
 
 from __future__ import annotations

@@ -44,11 +44,12 @@ def xlt_run(
     fast_dropout: bool = True,
     precision: str = "32-true",
     compile: bool = False,
+    fused_qkv: bool = True,
 ) -> dict:
     from xlt.training.module import TransferModule
 
     _, bundle, task, strategy, net, dm = build_training(
-        freeze_embeddings, length_grouped, fast_dropout
+        freeze_embeddings, length_grouped, fast_dropout, fused_qkv
     )
     module = TransferModule(net, task, {}, strategy, [], [], "en", ["zh"])
     if compile:
@@ -155,9 +156,10 @@ def variants_to_run(args: argparse.Namespace) -> dict[str, Callable[[], dict]]:
         "HF Trainer, plain (everything trainable, random order)": lambda: trainer_run(
             steps, same_work=False
         ),
-        "xlt default (frozen embeddings, length-grouped, fused AdamW, fast dropout)": lambda: (
-            xlt_run(steps)
+        "xlt default (frozen embeddings, length-grouped, fused AdamW, fast dropout, fused Q/K/V)": (
+            lambda: xlt_run(steps)
         ),
+        "xlt default with stock Q, K, V projections": lambda: xlt_run(steps, fused_qkv=False),
         "xlt default with torch's dropout": lambda: xlt_run(steps, fast_dropout=False),
         "xlt, random order": lambda: xlt_run(steps, length_grouped=False),
         "xlt, random order, everything trainable": lambda: xlt_run(
@@ -168,6 +170,9 @@ def variants_to_run(args: argparse.Namespace) -> dict[str, Callable[[], dict]]:
         bf16 = "bf16-mixed"
         variants["HF Trainer, same work, bf16=True"] = lambda: trainer_run(steps, bf16=True)
         variants["xlt default, bf16-mixed autocast"] = lambda: xlt_run(steps, precision=bf16)
+        variants["xlt default, bf16, stock Q, K, V projections"] = lambda: xlt_run(
+            steps, precision=bf16, fused_qkv=False
+        )
     if args.compile:
         variants["xlt default, torch.compile"] = lambda: xlt_run(steps, compile=True)
     return variants

@@ -1,5 +1,6 @@
 """Fused Q/K/V projection: the same self-attention (outputs, gradients, parameters, state dict)
-as the stock forward, and peft's LoRA layers still take part (the stock forward runs there)."""
+as the stock forward; it runs under autocast only, and peft's LoRA layers still take part (the
+stock forward runs there)."""
 
 from __future__ import annotations
 
@@ -35,8 +36,23 @@ def _forward_backward(encoder, batch, **autocast):
     return hidden.detach(), grads
 
 
-def test_fused_attention_equals_the_stock_one_in_outputs_and_gradients():
+def _count_fused_calls(monkeypatch, force: bool = False) -> list[int]:
+    """How often the fused projection ran; `force`: also without autocast (fp32 checks)."""
+    calls = [0]
+    should_fuse = FusedQKVMixin._should_fuse
+
+    def counted(self, hidden_states):
+        fused = force or should_fuse(self, hidden_states)
+        calls[0] += fused
+        return fused
+
+    monkeypatch.setattr(FusedQKVMixin, "_should_fuse", counted)
+    return calls
+
+
+def test_fused_attention_equals_the_stock_one_in_outputs_and_gradients(monkeypatch):
     encoder, batch = _encoder_and_batch()
+    calls = _count_fused_calls(monkeypatch, force=True)
     keys = list(encoder.state_dict())
     stock_out, stock_grads = _forward_backward(encoder, batch, enabled=False)
     layers = encoder.config.num_hidden_layers
@@ -44,6 +60,7 @@ def test_fused_attention_equals_the_stock_one_in_outputs_and_gradients():
     assert sum(isinstance(m, FusedQKVMixin) for m in encoder.modules()) == layers
     assert list(encoder.state_dict()) == keys  # checkpoints and peft targets unchanged
     fused_out, fused_grads = _forward_backward(encoder, batch, enabled=False)
+    assert calls[0] == layers
     torch.testing.assert_close(fused_out, stock_out, rtol=1e-5, atol=1e-6)
     assert fused_grads.keys() == stock_grads.keys()
     for name, grad in stock_grads.items():
@@ -52,15 +69,20 @@ def test_fused_attention_equals_the_stock_one_in_outputs_and_gradients():
     assert not any(isinstance(m, FusedQKVMixin) for m in encoder.modules())
 
 
-def test_under_bf16_autocast_it_matches_the_stock_attention_to_bf16_precision():
+def test_it_runs_under_bf16_autocast_only_and_matches_the_stock_attention_there(monkeypatch):
     encoder, batch = _encoder_and_batch()
     stock_out, _ = _forward_backward(encoder, batch, dtype=torch.bfloat16)
+    stock_fp32, _ = _forward_backward(encoder, batch, enabled=False)
     use_fused_qkv(encoder)
+    calls = _count_fused_calls(monkeypatch)
+    assert torch.equal(_forward_backward(encoder, batch, enabled=False)[0], stock_fp32)
+    assert calls[0] == 0  # fp32: the stock forward, bit for bit
     fused_out, _ = _forward_backward(encoder, batch, dtype=torch.bfloat16)
+    assert calls[0] == encoder.config.num_hidden_layers
     torch.testing.assert_close(fused_out, stock_out, rtol=2e-2, atol=2e-2)
 
 
-def test_lora_wrapped_projections_take_the_stock_path_and_keep_their_adapter():
+def test_lora_wrapped_projections_take_the_stock_path_and_keep_their_adapter(monkeypatch):
     from peft import LoraConfig, get_peft_model
 
     encoder, batch = _encoder_and_batch()
@@ -68,10 +90,12 @@ def test_lora_wrapped_projections_take_the_stock_path_and_keep_their_adapter():
         r=4, lora_alpha=8, target_modules=["query", "value"], init_lora_weights=False
     )
     peft_model = get_peft_model(encoder, config)
-    expected, _ = _forward_backward(peft_model, batch, enabled=False)
+    expected, _ = _forward_backward(peft_model, batch, dtype=torch.bfloat16)
     assert use_fused_qkv(peft_model) == encoder.config.num_hidden_layers
-    got, grads = _forward_backward(peft_model, batch, enabled=False)
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    calls = _count_fused_calls(monkeypatch)
+    got, grads = _forward_backward(peft_model, batch, dtype=torch.bfloat16)
+    assert calls[0] == 0
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
     assert any("lora_B" in name and grad.abs().sum() > 0 for name, grad in grads.items())
 
 
@@ -79,8 +103,8 @@ def test_lora_wrapped_projections_take_the_stock_path_and_keep_their_adapter():
 def test_a_fused_encoder_copies_and_pickles(copier):
     encoder, batch = _encoder_and_batch()
     use_fused_qkv(encoder)
-    expected, _ = _forward_backward(encoder, batch, enabled=False)
+    expected, _ = _forward_backward(encoder, batch, dtype=torch.bfloat16)
     clone = copier(encoder)
     assert sum(isinstance(m, FusedQKVMixin) for m in clone.modules()) == len(encoder.encoder.layer)
-    got, _ = _forward_backward(clone, batch, enabled=False)
+    got, _ = _forward_backward(clone, batch, dtype=torch.bfloat16)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)

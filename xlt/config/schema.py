@@ -61,8 +61,9 @@ class ModelConfig:
     # Dropout masks from 16-bit random draws on CPU (xlt/models/fast_dropout.py): 2.3x cheaper
     # than nn.Dropout's, p rounded to 1/65536. False: torch's own dropout.
     fast_dropout: bool = True
-    # BERT / XLM-R self-attention's query, key and value projections as one matmul, fused at
-    # run time (xlt/models/fused_qkv.py): same parameters and checkpoints; 1.05x a bf16 step.
+    # BERT / XLM-R self-attention's query, key and value projections as one matmul under
+    # autocast, fused at run time (xlt/models/fused_qkv.py): same parameters and checkpoints;
+    # 1.04x a bf16 training step here. fp32 runs the stock forward either way.
     fused_qkv: bool = True
     # Start the encoder from other weights: an xlt-align aligned encoder or an xlt-train
     # checkpoint, by path or MLflow run id (null: the source's own weights).

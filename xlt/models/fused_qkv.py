@@ -1,14 +1,15 @@
-"""Query, key and value projections as one matmul, fused at run time.
+"""Query, key and value projections as one matmul, fused at run time, under autocast.
 
 A BERT-style self-attention projects its input three times (query, key, value: three
 hidden x hidden matmuls, and under bf16 autocast three casts of the same input). Here they run
 as one hidden x 3*hidden matmul on the three weights concatenated at call time: the parameters,
 their names, checkpoints, logged models and peft's `target_modules` stay exactly as they were.
-Measured (`benchmarks/step_pairs.py --compare fused_qkv`, me5_small, HSK, batch 32): 1.046x per
-training step under bf16 autocast, 1.000x in fp32 (docs/benchmarks.md).
+Measured on the 2-core CPU (me5_small, HSK, docs/benchmarks.md): under bf16 autocast 1.044x a
+training step (`benchmarks/step_pairs.py --compare fused_qkv`) and 1.046x evaluation; in fp32
+1.00x a training step and 0.97x evaluation, so without autocast the stock forward runs.
 
 Where a projection is not a plain `nn.Linear` (peft wrapped it in a LoRA layer), or a cache is
-passed (decoder use), the stock forward runs instead, so adapters keep working unchanged.
+passed (decoder use), the stock forward runs too, so adapters keep working unchanged.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class FusedQKVMixin:
     eager_attention = None  # the model family's own eager attention (the stock fallback)
 
     def forward(self, hidden_states, attention_mask=None, cache=None, **kwargs):
-        if cache is not None or not _plain_projections(self):
+        if cache is not None or not self._should_fuse(hidden_states):
             return super().forward(hidden_states, attention_mask, cache=cache, **kwargs)
         batch, length, _ = hidden_states.shape
         weight = torch.cat([self.query.weight, self.key.weight, self.value.weight])
@@ -43,6 +44,10 @@ class FusedQKVMixin:
             dropout=self.dropout.p if self.training else 0.0, scaling=self.scaling, **kwargs,
         )  # fmt: skip
         return output.reshape(batch, length, -1).contiguous(), weights
+
+    def _should_fuse(self, hidden_states: torch.Tensor) -> bool:
+        """Under autocast (where it pays), with plain projections (not LoRA-wrapped ones)."""
+        return torch.is_autocast_enabled(hidden_states.device.type) and _plain_projections(self)
 
     def _attention_function(self):
         """The same attention kernel the stock forward picks (sdpa, eager, ...)."""
