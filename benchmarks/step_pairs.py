@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--mode", default=None, help="torch.compile mode, e.g. max-autotune")
     args = parser.parse_args()
     from xlt.models.fast_dropout import FastDropout
-    from xlt.models.fused_qkv import use_fused_qkv
+    from xlt_serving.fused_qkv import use_fused_qkv
 
     _, bundle, task, strategy, net, dm = build_training(fast_dropout=False)
     optimizer = strategy.optimizer(strategy.optimizer_groups(net, Stage()))

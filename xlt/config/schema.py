@@ -62,7 +62,7 @@ class ModelConfig:
     # than nn.Dropout's, p rounded to 1/65536. False: torch's own dropout.
     fast_dropout: bool = True
     # BERT / XLM-R self-attention's query, key and value projections as one matmul under
-    # autocast, fused at run time (xlt/models/fused_qkv.py): same parameters and checkpoints;
+    # autocast, fused at run time (xlt_serving/fused_qkv.py): same parameters and checkpoints;
     # 1.04x a bf16 training step here. fp32 runs the stock forward either way.
     fused_qkv: bool = True
     # Start the encoder from other weights: an xlt-align aligned encoder or an xlt-train

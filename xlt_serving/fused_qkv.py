@@ -10,6 +10,10 @@ training step (`benchmarks/step_pairs.py --compare fused_qkv`) and 1.046x evalua
 
 Where a projection is not a plain `nn.Linear` (peft wrapped it in a LoRA layer), or a cache is
 passed (decoder use), the stock forward runs too, so adapters keep working unchanged.
+
+It lives in xlt_serving because a logged model must compute as its run evaluated: training
+(xlt/components.py) and the served model (bundle.load_encoder, when the model folder says the
+run fused) switch their encoders with the same `use_fused_qkv`.
 """
 
 from __future__ import annotations
