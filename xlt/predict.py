@@ -30,7 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lang", help="the texts' language, where a model has language heads")
     parser.add_argument("--precision", choices=("run", "auto", "bf16", "fp32"), default="run",
                         help="run (default): as the run evaluated, so its test predictions are "
-                        "reproduced; auto: bf16 autocast where the CPU has bf16 units (AMX, "
+                        "reproduced (in bf16, up to rows on a tie that the batch's shape can "
+                        "tip); auto: bf16 autocast where the CPU has bf16 units (AMX, "
                         "AVX512-BF16), fp32 elsewhere")  # fmt: skip
     return parser.parse_args(argv)
 

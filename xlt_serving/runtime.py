@@ -102,8 +102,9 @@ class TextModel:
         by_length: bool = True,
         precision: str = "run",
     ) -> pd.DataFrame:
-        """`precision`: "run" (as the run evaluated: its test predictions are reproduced),
-        "auto" (bf16 autocast where the CPU has bf16 units), "bf16" or "fp32"."""
+        """`precision`: "run" (as the run evaluated: its test predictions are reproduced; in
+        bf16 a near-tie can tip with the batch's shape), "auto" (bf16 autocast where the CPU has
+        bf16 units), "bf16" or "fp32"."""
         self.check_columns(frame)
         self.by_length = by_length
         frame = frame.reset_index(drop=True)
