@@ -133,3 +133,27 @@ def test_a_served_model_computes_with_the_projection_its_run_used(tmp_path, fuse
     older.pop("fused_qkv")  # a folder written before the field existed: its run did not fuse
     (tmp_path / META_FILE).write_text(json.dumps(older))
     assert ModelMeta.load(tmp_path).fused_qkv is False
+
+
+def test_an_xlm_r_encoder_fuses_with_the_same_results(monkeypatch):
+    """The hub configs' XLM-R (xlm-roberta-base/large) has its own self-attention class: a small
+    randomly initialised one, built here without the hub, fuses to the same outputs."""
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, intermediate_size=128)  # fmt: skip
+    encoder = XLMRobertaModel(config, add_pooling_layer=False)
+    ids = torch.randint(5, 300, (3, 11))
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    ids[1, 7:] = config.pad_token_id
+    batch = {"input_ids": ids, "attention_mask": mask}
+    stock_out, stock_grads = _forward_backward(encoder, batch, enabled=False)
+    assert use_fused_qkv(encoder) == 2
+    calls = _count_fused_calls(monkeypatch, force=True)
+    fused_out, fused_grads = _forward_backward(encoder, batch, enabled=False)
+    assert calls[0] == 2
+    torch.testing.assert_close(fused_out, stock_out, rtol=1e-5, atol=1e-6)
+    for name, grad in stock_grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
