@@ -84,7 +84,7 @@ def model_meta(cfg, task, label_names: list[str], net: TransferNetwork, info: di
         qa=qa,
         info={k: str(v) for k, v in info.items()},
         precision="bf16" if "bf16" in trainer_precision(cfg) else "fp32",  # what it evaluated in
-        fused_qkv=bool(cfg.model.get("fused_qkv", False)),
+        fused_qkv=bool(cfg.model.fused_qkv),  # the served encoder fuses as the run did
     )
 
 
