@@ -20,6 +20,7 @@ from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
 from xlt.data.transfer_data import TransferData
 from xlt.errors import ConfigError, DataError
+from xlt.models.cpu_attention import use_cpu_attention
 from xlt.models.fast_dropout import use_fast_dropout
 from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
@@ -115,9 +116,12 @@ def build_net(cfg: DictConfig, task: TaskFamily, bundle, strategy, num_labels: i
 
         use_fused_qkv(net.encoder)
     if cfg.compile:  # in place: parameter names (and so checkpoints) stay as they are
-        net.encoder.compile(dynamic=True)  # inductor generates (and fuses) its own dropout
-    elif cfg.model.fast_dropout:
+        net.encoder.compile(dynamic=True)  # inductor generates (and fuses) dropout, attention
+        return net
+    if cfg.model.fast_dropout:
         use_fast_dropout(net)
+    if cfg.model.cpu_attention:  # training steps only: evaluation keeps SDPA
+        use_cpu_attention(net.encoder)
     return net
 
 

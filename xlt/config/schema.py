@@ -65,6 +65,10 @@ class ModelConfig:
     # autocast, fused at run time (xlt_serving/fused_qkv.py): same parameters and checkpoints;
     # 1.04x a bf16 training step here. fp32 runs the stock forward either way.
     fused_qkv: bool = True
+    # Training steps on CPU run attention as xlt/models/cpu_attention.py's "xlt_cpu" (SDPA's
+    # math: fp32 scores, softmax, dropout; in fewer, vectorised passes): 1.05x a step here.
+    # Evaluation and serving keep transformers' SDPA. False: SDPA everywhere.
+    cpu_attention: bool = True
     # Start the encoder from other weights: an xlt-align aligned encoder or an xlt-train
     # checkpoint, by path or MLflow run id (null: the source's own weights).
     init_encoder: str | None = None
