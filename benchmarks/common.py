@@ -33,6 +33,7 @@ def build_training(
     length_grouped: bool = True,
     fast_dropout: bool = True,
     fused_qkv: bool = True,
+    cpu_attention: bool = True,
 ):
     """xlt's pieces for me5_small on HSK topic (EN train), made by the pipeline's own `build`:
     (config, encoder bundle, task, strategy, network, set-up datamodule)."""
@@ -41,7 +42,8 @@ def build_training(
 
     cfg = compose(f"model.freeze_embeddings={freeze_embeddings}",
                   f"dataset.length_grouped={length_grouped}",
-                  f"model.fast_dropout={fast_dropout}", f"model.fused_qkv={fused_qkv}")  # fmt: skip
+                  f"model.fast_dropout={fast_dropout}", f"model.fused_qkv={fused_qkv}",
+                  f"model.cpu_attention={cpu_attention}")  # fmt: skip
     bundle = instantiate_spec(cfg.model.source, "model.source")
     parts = build(cfg, bundle=bundle)
     return cfg, bundle, parts.task, parts.strategy, parts.net, parts.datamodule

@@ -11,6 +11,7 @@ runs (train_throughput.py) cannot.
         # compiler's own gain; the padding's cost is not in the ratio), one graph per length
     .venv/bin/python benchmarks/step_pairs.py --compare fused_qkv --bf16   # stock Q/K/V vs fused
         # (it fuses under autocast only: without --bf16 both variants run the stock forward)
+    .venv/bin/python benchmarks/step_pairs.py --compare cpu_attention [--bf16]   # SDPA vs xlt_cpu
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from xlt.strategies.base import Stage
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--compare", choices=["dropout", "compile", "fused_qkv"], default="dropout")
+    parser.add_argument(
+        "--compare", choices=["dropout", "compile", "fused_qkv", "cpu_attention"], default="dropout"
+    )
     parser.add_argument("--pairs", type=int, default=80)
     parser.add_argument("--bf16", action="store_true", help="both under bf16 autocast")
     parser.add_argument(
@@ -39,6 +42,7 @@ def main() -> None:
     )
     parser.add_argument("--mode", default=None, help="torch.compile mode, e.g. max-autotune")
     args = parser.parse_args()
+    from xlt.models.cpu_attention import use_cpu_attention
     from xlt.models.fast_dropout import FastDropout
     from xlt_serving.fused_qkv import use_fused_qkv
 
@@ -57,12 +61,17 @@ def main() -> None:
         "dropout": "torch's dropout",
         "compile": "torch.compile (its own dropout)",
         "fused_qkv": "stock Q, K, V projections (three matmuls a layer)",
+        "cpu_attention": "transformers' SDPA attention",
     }[args.compare]
 
     def use(variant: str) -> None:
-        fast = variant == "B" or args.compare == "fused_qkv"
+        fast = variant == "B" or args.compare in ("fused_qkv", "cpu_attention")
         if args.compare == "fused_qkv":
             use_fused_qkv(eager, fused=variant == "B")
+        # compile=true leaves attention to inductor (SDPA), as build_net does
+        use_cpu_attention(
+            eager, enabled=variant == "B" or args.compare not in ("cpu_attention", "compile")
+        )
         for m in dropouts:  # same p, same (no) state: only the mask generation differs
             m.__class__ = FastDropout if fast else torch.nn.Dropout
         net.encoder = compiled if (variant == "A" and compiled is not None) else eager
@@ -88,7 +97,7 @@ def main() -> None:
             use(variant)
             times[variant].append(step(batch))
     ratio = statistics.median(a / b for a, b in zip(times["A"], times["B"], strict=True))
-    b_name = "xlt default (eager, fast dropout, fused Q/K/V)"
+    b_name = "xlt default (eager, fast dropout, fused Q/K/V, xlt_cpu attention)"
     rows = [{"variant": name, "median step (ms)": statistics.median(times[v]) * 1e3,
              "warm-up steps (s)": warm_up[v]}
             for v, name in (("A", a_name), ("B", b_name))]  # fmt: skip
