@@ -2,13 +2,13 @@
 
 A training step under dropout runs SDPA's math path on CPU, and that path is slow on the short
 rows cross-lingual benchmarks have (HSK: 13 tokens on average). Its softmax over a 13-wide row
-took 475 us for one layer's 32 x 12 x 13 x 13 scores where `exp` over the same tensor took 9,
+took 475 us for one layer's 32 x 12 x 13 x 13 scores where `exp` over the same tensor took 9 us,
 and its dropout draws one `bernoulli_` per attention weight. Here the same computation (fp32
 scores, softmax, dropout, fp32 weighted sum, as SDPA's math path does it) runs the softmax as
 vectorised passes (max, exp, sum, divide) with dropout folded into the same autograd node, its
 mask drawn four to a 64-bit random word (xlt/models/fast_dropout.py). Measured on the 2-core
-CPU: one layer's attention forward and backward 1.06-1.58x SDPA's at 8 to 128 tokens, a whole
-me5_small training step about 1.05x (docs/benchmarks.md).
+CPU (docs/benchmarks.md): one layer's attention forward and backward 1.04-1.41x SDPA's at 8 to
+128 tokens; a whole me5_small training step 1.056x in bf16, 1.038x in fp32.
 
 Only gradient-recording calls run here. Evaluation and serving (no gradients) hand over to
 transformers' SDPA, whose fused CPU kernel is faster without dropout: what a run evaluates and
