@@ -6,6 +6,8 @@ runs (train_throughput.py) cannot.
     .venv/bin/python benchmarks/step_pairs.py --compare dropout   # fast dropout vs torch's
     .venv/bin/python benchmarks/step_pairs.py --compare compile   # torch.compile vs eager
     .venv/bin/python benchmarks/step_pairs.py --compare compile --bf16   # both under autocast
+    .venv/bin/python benchmarks/step_pairs.py --compare compile --bf16 --no-dropout
+        # every dropout at p=0 on both sides: inductor's fusion without its random numbers
     .venv/bin/python benchmarks/step_pairs.py --compare compile --static 16 [--mode max-autotune]
         # static shapes: every batch padded to a multiple of 16 tokens for both variants (the
         # compiler's own gain; the padding's cost is not in the ratio), one graph per length
@@ -41,6 +43,7 @@ def main() -> None:
         help="pad batches to a multiple of this many tokens; compile static shapes",
     )
     parser.add_argument("--mode", default=None, help="torch.compile mode, e.g. max-autotune")
+    parser.add_argument("--no-dropout", action="store_true", help="every dropout at p=0")
     args = parser.parse_args()
     from xlt.models.cpu_attention import use_cpu_attention
     from xlt.models.fast_dropout import FastDropout
@@ -51,6 +54,8 @@ def main() -> None:
     pad_id = bundle.tokenizer.pad_token_id
     batches = [pad_to_multiple(b, args.static, pad_id) for b in dm.train_dataloader()]
     dropouts = [m for m in net.modules() if type(m) is torch.nn.Dropout]
+    for module in dropouts if args.no_dropout else ():  # attention's dropout reads its p too
+        module.p = 0.0
     eager = net.encoder
     dynamic = not args.static
     compiled = (
@@ -103,7 +108,8 @@ def main() -> None:
             for v, name in (("A", a_name), ("B", b_name))]  # fmt: skip
     shapes = f"padded to x{args.static}, static" if args.static else "dynamic shapes"
     table(rows, f"{args.pairs} paired steps, me5_small, HSK topic EN, batch 32, "
-                f"{'bf16' if args.bf16 else 'fp32'}, {shapes}, mode {args.mode}; median per-pair "
+                f"{'bf16' if args.bf16 else 'fp32'}, {shapes}, mode {args.mode}, "
+                f"{'no dropout' if args.no_dropout else 'dropout'}; median per-pair "
                 f"ratio A / B = {ratio:.3f} (> 1: xlt's default is faster)")  # fmt: skip
 
 
