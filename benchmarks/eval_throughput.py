@@ -1,7 +1,8 @@
 """Evaluation throughput: sentences/s of the multi-language evaluation (HSK topic dev + test,
 EN and ZH, me5_small forward passes, batch 128) in the data's own order and length-sorted (what
 xlt does), alternating, in one process; in fp32 and, where the CPU has bf16 units, in bf16
-autocast (what trainer.precision=auto picks there).
+autocast (what trainer.precision=auto picks there). "same round": the median of each round's
+own ratio, which the machine's drift from round to round does not move.
 
     .venv/bin/python benchmarks/eval_throughput.py [--rounds 3]
 """
@@ -60,9 +61,11 @@ def main() -> None:
                     cells += batch["input_ids"].numel()
             results[(name, precision)].append(len(ds) / (time.perf_counter() - start))
             padded[name] = cells
-    base = statistics.median(results[("data order, batch 128", "fp32")])
+    base_runs = results[("data order, batch 128", "fp32")]
+    base = statistics.median(base_runs)
     rows = [{"batches": name, "precision": p, "sentences/s": statistics.median(v),
              "vs data order fp32": statistics.median(v) / base,
+             "same round": statistics.median(a / b for a, b in zip(v, base_runs, strict=True)),
              "batches n": len(variants[name][1]), "token cells incl. padding": padded[name]}
             for (name, p), v in results.items()]  # fmt: skip
     table(rows, f"Evaluation, {len(naive)} sentences (dev+test, EN+ZH), me5_small, "
