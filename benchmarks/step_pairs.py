@@ -64,7 +64,7 @@ def main() -> None:
     # B is xlt's default (eager, fast dropout); A is what it is compared with.
     a_name = {
         "dropout": "torch's dropout",
-        "compile": "torch.compile (its own dropout)",
+        "compile": f"torch.compile ({'no dropout' if args.no_dropout else 'its own dropout'})",
         "fused_qkv": "stock Q, K, V projections (three matmuls a layer)",
         "cpu_attention": "transformers' SDPA attention",
     }[args.compare]
