@@ -42,14 +42,15 @@ def test_summary_keeps_protocols_apart_with_intervals_and_distinct_seeds():
     summary = summary.set_index(["protocol", "configuration"])
     zero = summary.loc[("zero-shot", "default")]
     assert zero["n_seeds"] == 3 and zero["interval"] == "seeds only"
-    estimate, low, high = zero["acc zh"]
+    estimate, low, high = zero["acc zh"], zero["acc zh low"], zero["acc zh high"]
     assert estimate == pytest.approx(0.61) and low < 0.61 < high
-    assert summary.loc[("multilingual", "strategy=multitask")]["acc zh"][0] == pytest.approx(0.71)
+    assert summary.loc[("multilingual", "strategy=multitask")]["acc zh"] == pytest.approx(0.71)
     compared = compare_within_protocols(runs, lambda run_id: None)
     assert set(compared["protocol"]) == {"zero-shot"}  # multilingual has one configuration
     (row,) = compared.itertuples()
     assert row.configuration == "strategy=linear_probe" and row.against == "default"
-    assert row.different == "yes" and row.common_seeds == 3
+    assert row.reference_by.startswith("no source-dev scores")
+    assert row.different == "yes (3 seeds: low power)" and row.common_seeds == 3
     table = format_table(summary.reset_index(), keys)
     assert any("0.6100 [" in cell for cell in table["acc zh"])
 

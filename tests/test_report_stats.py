@@ -39,6 +39,30 @@ def test_interval_has_the_width_of_a_binomial_standard_error():
     assert (high - low) / 2 == pytest.approx(1.96 * se, rel=0.25)
 
 
+def test_interval_is_a_t_interval_over_few_seeds():
+    """Three seeds 0.05 apart with no row-to-row spread: the interval is exactly the seeds' t
+    interval with 2 degrees of freedom (a percentile bootstrap of three values is narrower);
+    with rows that differ in difficulty the test rows widen it further."""
+    levels = np.array([0.50, 0.55, 0.60])
+    flat = np.repeat(levels[:, None], 150, axis=1)
+    estimate, low, high = cell({"zh": Rows({"acc": flat})}, {"zh": 1.0})
+    assert estimate == pytest.approx(0.55)
+    assert (high - low) / 2 == pytest.approx(4.3027 * levels.std(ddof=1) / np.sqrt(3), rel=1e-4)
+    difficulty = (np.arange(150) + 0.5) / 150
+    rows = np.stack([(difficulty < level).astype(float) for level in levels])
+    _, low_rows, high_rows = cell({"zh": Rows({"acc": rows})}, {"zh": 1.0})
+    row_se = np.sqrt(0.55 * 0.45 / 150)
+    assert (high_rows - low_rows) / 2 > 1.96 * np.hypot(row_se, levels.std(ddof=1) / np.sqrt(3))
+
+
+def test_micro_f1_rows_average_to_the_runs_f1():
+    from xlt.reporting.uncertainty import row_scores
+
+    rng = np.random.default_rng(0)
+    parts = {k: rng.integers(0, 3, (2, 40)).astype(float) for k in ("tp", "fp", "fn")}
+    assert row_scores(parts).mean(-1) == pytest.approx(metric_of(parts))
+
+
 def test_seed_variance_widens_the_interval():
     same = Rows({"acc": np.repeat(binomial_rows(0.6, 300, 1, 0).components["acc"], 3, axis=0)})
     spread = same.components["acc"].copy()

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import torch
@@ -42,6 +44,7 @@ from xlt.training.stages import Selected, run_stages, select
 log = logging.getLogger(__name__)
 PREDICTIONS_FILE = "test_predictions.csv"  # per test row: lang, id, its score and prediction
 MODEL_DIR = "model"  # the exported model folder in the run folder (logger.log_model)
+DEFAULTS_ENV = ("XLT_PRECISION", "XLT_MIN_TRAIN_STEPS")  # conf/trainer/default.yaml reads them
 
 
 def _choice(cfg: DictConfig, group: str) -> str:
@@ -100,11 +103,32 @@ def run_tags(cfg: DictConfig, git: dict) -> dict[str, str]:
         "precision": str(cfg.trainer.precision),
         "git_commit": git["commit"],
         "job_overrides": job_key(),
+        **numerics_tags(cfg),
     }
+    if golden := golden_digest(cfg.paths.root_dir):
+        tags["golden_digest"] = golden
     tags.update(recipe_tags(cfg))  # a paper recipe claimed by the config, and what differs
     if cfg.model.source.get("trust_remote_code"):
         tags["model.trust_remote_code"] = "true"  # code from the hub ran in this job
     return tags
+
+
+def numerics_tags(cfg: DictConfig) -> dict[str, str]:
+    """What changes a run's numbers without being an override: the attention and projection
+    implementations, and environment variables that set defaults (reports pool only alike)."""
+    attention = "sdpa"
+    if cfg.model.get("cpu_attention") and not cfg.get("compile"):
+        attention = "xlt_cpu (training)"
+    env = " ".join(f"{k}={os.environ[k]}" for k in DEFAULTS_ENV if k in os.environ)
+    return {"attention": attention, "fused_qkv": str(bool(cfg.model.get("fused_qkv"))).lower(),
+            "defaults_env": env or "none"}  # fmt: skip
+
+
+def golden_digest(root: str) -> str | None:
+    """Digest of the checkout's golden numbers: runs of commits whose digests differ computed
+    differently, and a report flags a cell that pools them."""
+    path = Path(root) / "tests" / "golden_metrics.json"
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else None
 
 
 def record_start(

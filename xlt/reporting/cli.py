@@ -33,6 +33,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="published numbers (CSV, e.g. experiments/xtreme/references.csv) to compare with",
     )
     parser.add_argument(
+        "--baseline",
+        metavar="CONFIG",
+        help="the reference every configuration is compared with, as overrides (e.g. "
+        "'strategy=zero_shot'); default: each protocol's best mean source-dev configuration",
+    )
+    parser.add_argument(
         "--log-to-parent", action="store_true", help="also attach the report to --parent's run"
     )
     registry = parser.add_argument_group("the model registry")
@@ -80,12 +86,31 @@ def main(argv: list[str] | None = None) -> int:
     if collected.runs.empty:
         print("xlt-report: no finished xlt runs match", file=sys.stderr)
         return 1
-    files = build_report(client, collected, out)
+    baseline = None
+    if args.baseline is not None:
+        baseline = baseline_label(args.baseline, set(collected.runs["configuration"]))
+        if baseline is None:
+            return 2
+    files = build_report(client, collected, out, baseline)
     print(files["markdown"].read_text())
     if args.parent and args.log_to_parent:
         report_on_parent(client, args.parent)
     print("report files:\n" + "\n".join(f"  {p}" for p in files.values()))
     return 0
+
+
+def baseline_label(text: str, configurations: set[str]) -> str | None:
+    """`--baseline` as the report labels configurations (defaults dropped), or None with one
+    line naming the configurations there are."""
+    from xlt.reporting.configs import configuration, label, parse_overrides
+
+    name = label(configuration(parse_overrides(text)))
+    if name not in configurations:
+        known = ", ".join(sorted(configurations))
+        print(f"xlt-report: error: --baseline {text!r} ({name}) matches no configuration of "
+              f"these runs; they have: {known}", file=sys.stderr)  # fmt: skip
+        return None
+    return name
 
 
 def register(args: argparse.Namespace) -> int:

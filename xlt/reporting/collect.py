@@ -16,6 +16,7 @@ from xlt.reporting.configs import configuration, label, parse_overrides
 
 PREDICTIONS = "test_predictions.csv"
 UNRECORDED = "unrecorded"  # runs from before xlt recorded protocols
+NUMERICS = ("precision", "attention", "fused_qkv", "defaults_env")  # tags: how it computed
 
 
 @dataclass
@@ -53,9 +54,33 @@ def run_row(run) -> dict:
            "reference_task": tags.get("reference_task", ""),
            "reference_model": tags.get("reference_model", ""),
            "recipe": tags.get("reference_recipe", ""),
-           "recipe_deviations": tags.get("recipe_deviations", "")}  # fmt: skip
-    row.update({k: v for k, v in run.data.metrics.items() if k.startswith(("test/", "dev/"))})
+           "recipe_deviations": tags.get("recipe_deviations", ""),
+           "git_commit": tags.get("git_commit", ""), "golden_digest": tags.get("golden_digest", ""),
+           "numerics": {k: numerics_value(k, tags.get(k, "")) for k in NUMERICS}}  # fmt: skip
+    metrics = run.data.metrics.items()
+    row.update({k: v for k, v in metrics if k.startswith(("test/", "dev/", "best/dev/"))})
     return row
+
+
+def numerics_value(key: str, value: str) -> str:
+    """`bf16-mixed` -> `bf16`, `32-true` -> `fp32`; other tags as they are."""
+    if key == "precision":
+        return {"32-true": "fp32", "32": "fp32", "bf16-mixed": "bf16", "bf16-true": "bf16-true",
+                "16-mixed": "fp16"}.get(value, value)  # fmt: skip
+    return value
+
+
+def split_by_numerics(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs that computed differently (bf16 vs fp32, another attention kernel, defaults set by
+    the environment) never share a cell: each such tag that varies joins the configuration."""
+    if runs.empty:
+        return runs
+    varying = [k for k in NUMERICS if len({r[k] for r in runs["numerics"]}) > 1]
+    if varying:
+        runs["config"] = [{**c, **{k: n[k] or "(untagged)" for k in varying}}
+                          for c, n in zip(runs["config"], runs["numerics"], strict=True)]  # fmt: skip
+        runs["configuration"] = [label(c) for c in runs["config"]]
+    return runs.drop(columns=["numerics"])
 
 
 def fetch_runs(
@@ -81,7 +106,7 @@ def fetch_runs(
             left_out[run.info.status] += 1
             continue
         rows.append(run_row(run))
-    return latest_per_seed(pd.DataFrame(rows), left_out)
+    return latest_per_seed(split_by_numerics(pd.DataFrame(rows)), left_out)
 
 
 def latest_per_seed(runs: pd.DataFrame, left_out: Counter) -> Collected:

@@ -31,16 +31,17 @@ def colours(names: list[str]) -> dict[str, tuple]:
 
 def language_bars(summary: pd.DataFrame, metric: str, colour: dict, path: Path) -> Path:
     """The primary metric per language and configuration, with its 95% interval."""
-    columns = [c for c in summary.columns if c.startswith(f"{metric} ")]
+    columns = [c for c in summary.columns
+               if c.startswith(f"{metric} ") and not c.endswith((" low", " high"))]  # fmt: skip
     bars = len(columns) * max(1, len(summary))
     fig, ax = plt.subplots(figsize=(min(14, max(6, 0.35 * bars + 2)), 4.5))
     width = 0.8 / max(1, len(summary))
     x = np.arange(len(columns))
     for i, (_, row) in enumerate(summary.iterrows()):
-        values = [row[c] for c in columns]
-        means = np.array([v[0] for v in values])
-        errors = np.array([[m - lo, hi - m] if lo == lo else [0, 0]
-                           for m, (_, lo, hi) in zip(means, values, strict=True)]).T  # fmt: skip
+        means = np.array([row[c] for c in columns], float)
+        lows = np.array([row[f"{c} low"] for c in columns], float)
+        highs = np.array([row[f"{c} high"] for c in columns], float)
+        errors = np.nan_to_num(np.stack([means - lows, highs - means]))
         name = f"{row['configuration']} ({row['protocol']})"
         ax.bar(x + i * width, means, width, yerr=errors, capsize=3, label=name,
                color=colour[row["configuration"]])  # fmt: skip

@@ -14,6 +14,7 @@ from rich.table import Table
 from xlt.reporting import plots
 from xlt.reporting.aggregate import (
     compare_within_protocols,
+    comparison_notes,
     format_table,
     primary_metric,
     summarize_runs,
@@ -30,19 +31,24 @@ def notes(collected: Collected) -> list[str]:
     if collected.repeats:
         lines.append(f"{collected.repeats} repeated run(s) of a seed set aside: the latest run "
                      "of each seed and configuration is used.")  # fmt: skip
-    lines.append("Cells: estimate [95% interval]; the interval resamples seeds and test rows "
-                 "together (`seeds only` where runs logged no per-row scores). Protocols are "
-                 "never averaged together.")  # fmt: skip
+    lines.append("Cells: estimate [95% t interval], with seeds and test rows both as sources of "
+                 "error (`seeds only` where runs logged no per-row scores). Protocols are never "
+                 "averaged together; runs that computed differently (precision, attention kernel, "
+                 "defaults set by the environment) never share a cell.")  # fmt: skip
     return lines
 
 
-def build_report(client: MlflowClient, collected: Collected, out_dir: Path) -> dict[str, Path]:
-    """Write the report files into `out_dir`; returns them by kind."""
+def build_report(
+    client: MlflowClient, collected: Collected, out_dir: Path, baseline: str | None = None
+) -> dict[str, Path]:
+    """Write the report files into `out_dir`; returns them by kind. `baseline`: the reference
+    configuration's label (default: each protocol's best by source dev)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, cache = collected.runs, {}
     metric = primary_metric(runs)
     summary, keys = summarize_runs(runs, lambda run_id: predictions(client, run_id, cache), metric)
-    compared = compare_within_protocols(runs, lambda r: predictions(client, r, cache), metric)
+    compared = compare_within_protocols(runs, lambda r: predictions(client, r, cache), metric,
+                                        baseline)  # fmt: skip
     table = format_table(summary, keys)
     files = {kind: out_dir / name for kind, name in (
         ("markdown", "report.md"), ("csv", "report.csv"), ("comparisons", "comparisons.csv"),
@@ -50,7 +56,8 @@ def build_report(client: MlflowClient, collected: Collected, out_dir: Path) -> d
     text = table.to_markdown(index=False) + "\n\n" + "\n".join(notes(collected)) + "\n"
     if not compared.empty:
         text += "\nPaired differences within each protocol:\n\n"
-        text += compared.to_markdown(index=False, floatfmt=".4f") + "\n"
+        text += compared.to_markdown(index=False, floatfmt=".4f") + "\n\n"
+        text += "\n".join(comparison_notes(compared)) + "\n"
     files["markdown"].write_text(text)
     summary.to_csv(files["csv"], index=False)
     compared.to_csv(files["comparisons"], index=False)
