@@ -287,8 +287,12 @@ def test_linear_probe_features_are_computed_once_and_equal_a_live_pass(tmp_path)
     assert cache.computed == len(cache.vectors) <= 40 + rows  # each distinct row once
     assert cache.reused >= 3
     assert parts.strategy.finish()["features/computed"] == cache.computed
-    again = build(cfg).strategy.cache  # the next run finds every row on disk
-    assert again.loaded == len(cache.vectors)
+    again = build(cfg)  # the next run with the same encoder finds every row on disk
+    again.net.eval()
+    with torch.no_grad():
+        again.net(batches[0]["input_ids"], batches[0]["attention_mask"], "en")
+    assert again.strategy.cache.loaded == len(cache.vectors)
+    assert again.strategy.cache.computed == 0
 
 
 def test_the_lbfgs_probe_trains_logistic_regression_to_convergence(tmp_path, token_cache):

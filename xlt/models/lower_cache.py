@@ -9,6 +9,10 @@ dropout is off, in training too (the measured effect is in the README). Batches,
 metrics are untouched: a cached row equals a live pass of the same no-dropout layers up to the
 float rounding of another batch's padding (within 1e-5, tested). Memory is bounded: past
 `max_bytes` new rows are computed live (still without dropout) and not kept.
+
+A row's key is its token ids, the autocast precision of the call and a digest of the frozen
+part's weights taken at first use (after every load): bf16 and fp32 states, or the states of
+other weights, are never served for one another.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xlt.models.feature_cache import FeatureCache
+from xlt.models.feature_cache import FeatureCache, autocast_state, weights_digest
 
 
 def bidirectional_mask(encoder: nn.Module, states: torch.Tensor, attention_mask: torch.Tensor):
@@ -38,6 +42,14 @@ class LowerLayerCache:
         self.max_bytes, self.bytes = max_bytes, 0
         self.rows: dict[bytes, torch.Tensor] = {}
         self.computed = self.reused = self.not_kept = 0
+        self.weights: str | None = None  # digest of the frozen part, taken at first use
+
+    def row_keys(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[bytes]:
+        """Token ids, behind the weights digest and the precision they were computed with."""
+        if self.weights is None:
+            self.weights = weights_digest(nn.ModuleList(self._frozen_part()))
+        prefix = f"{self.weights}|{autocast_state(input_ids.device)}|".encode()
+        return [prefix + key for key in FeatureCache.row_keys(input_ids, attention_mask)]
 
     def _frozen_part(self) -> list[nn.Module]:
         return [self.encoder.embeddings, *self.layers[: self.frozen]]
@@ -71,7 +83,7 @@ class LowerLayerCache:
 
     def lower(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """[batch, length, hidden] at the first trainable layer; zeros at padding."""
-        keys = FeatureCache.row_keys(input_ids, attention_mask)
+        keys = self.row_keys(input_ids, attention_mask)
         real = attention_mask.bool()
         missing = [i for i, key in enumerate(keys) if key not in self.rows]
         self.computed += len(missing)

@@ -18,8 +18,8 @@ from datasets import concatenate_datasets
 
 from xlt.config.ranges import Range
 from xlt.data.training_data import TrainingData
-from xlt.models.feature_cache import FeatureCache, cache_file
-from xlt.models.network import TransferNetwork, encoder_architecture
+from xlt.models.feature_cache import FeatureCache
+from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, StepContext, TransferStrategy
 from xlt.tasks import CLASSIFICATION
 
@@ -49,11 +49,8 @@ class LinearProbe(TransferStrategy):
             net.dropout.p = 0.0
         if not self.cache_features:
             return
-        path = None
-        if self.cache_dir is not None:
-            encoder_id = encoder_architecture(net.encoder, net.source)
-            path = cache_file(self.cache_dir, encoder_id, net.pooling.value)
-        self.cache = net.feature_cache = FeatureCache(path)
+        # keyed at first use by the weights then loaded, the pooling and the precision
+        self.cache = net.feature_cache = FeatureCache(self.cache_dir)
 
     def train_dataloader(self, data: TrainingData, stage: Stage):
         """`full_batch`: every training row in one batch, one optimizer step per epoch (L-BFGS
@@ -83,6 +80,11 @@ class LinearProbe(TransferStrategy):
             return {}
         self.cache.save()
         return self.cache.stats()
+
+    def cache_tags(self) -> dict[str, str]:
+        """The feature file's key, for the run's tags (which encoder the probe read)."""
+        key = self.cache.key if self.cache is not None else None
+        return {f"features.{k}": v for k, v in (key or {}).items()}
 
     def describe(self) -> dict[str, str]:
         tags = {

@@ -37,6 +37,7 @@ from xlt.models.adapter_store import (
     save_adapter,
 )
 from xlt.models.init_encoder import RUN_ID
+from xlt.models.feature_cache import weights_digest
 from xlt.models.network import TransferNetwork, encoder_architecture
 from xlt.strategies.base import Pretrained, StepContext, TransferStrategy
 from xlt.tasks import CLASSIFICATION
@@ -75,6 +76,7 @@ class MadX(TransferStrategy):
         self.max_length, self.text_prefix = max_length, text_prefix
         self.folders: dict[str, Path] = {}  # resolved language_adapters references
         self.stack: AdapterStack | None = None
+        self.base_weights = ""  # digest of the encoder the language adapters are fit to
 
     # --- data -------------------------------------------------------------------------------
     def unlabelled_languages(self, source: str, targets: list[str]) -> list[str]:
@@ -107,6 +109,7 @@ class MadX(TransferStrategy):
         from peft import get_peft_model
 
         layers = int(net.encoder.config.num_hidden_layers)
+        self.base_weights = weights_digest(net.encoder)  # what the cached adapters were fit to
         net.encoder = get_peft_model(net.encoder, self.task_shape.lora_config(layers),
                                      adapter_name=TASK_ADAPTER)  # fmt: skip
         self.stack = AdapterStack(net.encoder)
@@ -133,6 +136,7 @@ class MadX(TransferStrategy):
             return self._load_given(net, lang, data, encoder_id)
         rows = self._corpus_rows(lang, data, tokenizer)
         meta = {"format": FORMAT, "lang": lang, "encoder": encoder_id, "rows": len(rows),
+                "encoder_weights": self.base_weights,
                 "corpus": self.corpus.get(lang, f"train text ({lang})"),
                 "corpus_fingerprint": corpus_fingerprint(rows),
                 "adapter": self.language_shape.describe(), "mlm": self.mlm.describe()}  # fmt: skip
