@@ -6,8 +6,8 @@ uses them), in both noise regimes of real runs:
   row has one difficulty; fine-tuning runs mostly get the same rows right);
 - independent rows: each run's row outcomes are drawn afresh around its accuracy.
 
-The dev set is another such set. Dev scores share the runs' seed shifts, so the default reference (best source dev) carries the
-winner's luck into test, as it would in a real report."""
+The dev set is another such set. Dev scores share the runs' seed shifts, so the default
+reference (best source dev) carries the winner's luck into test, as it would in a real report."""
 
 from __future__ import annotations
 
@@ -71,8 +71,10 @@ def test_a_real_gap_of_005_with_5_seeds_is_called_80_percent_of_the_time():
     rng = np.random.default_rng(7)
     power = simulated_verdicts(rng, "shared", 0.02, 2, 5, gap=0.05, reports=2000).mean()
     independent = simulated_verdicts(rng, "independent", 0.02, 2, 5, gap=0.05, reports=500).mean()
-    print(f"power, gap 0.05, 5 seeds, seed sd 0.02: shared rows {power:.3f}; independent rows "
-          f"{independent:.3f} (their row noise alone has sd {np.sqrt(0.25 / ROWS):.3f} a run)")
+    print(
+        f"power, gap 0.05, 5 seeds, seed sd 0.02: shared rows {power:.3f}; independent rows "
+        f"{independent:.3f} (their row noise alone has sd {np.sqrt(0.25 / ROWS):.3f} a run)"
+    )
     assert power >= 0.80
 
 

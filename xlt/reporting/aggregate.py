@@ -207,8 +207,8 @@ def format_table(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     table["n_seeds"] = [f"{n}" if n >= MIN_SEEDS else f"{n} (<{MIN_SEEDS}!)"
                         for n in summary["n_seeds"]]  # fmt: skip
     for column in value_columns(summary, keys):
-        table[column] = [format_cell(*values) for values in
-                         zip(*(summary[column + s] for s in ("", *BOUNDS)), strict=True)]  # fmt: skip
+        parts = [summary[column + suffix] for suffix in ("", *BOUNDS)]
+        table[column] = [format_cell(*values) for values in zip(*parts, strict=True)]
     table["interval"] = summary["interval"]
     if "commits" in summary:
         table["commits"] = summary["commits"]

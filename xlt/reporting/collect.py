@@ -77,8 +77,8 @@ def split_by_numerics(runs: pd.DataFrame) -> pd.DataFrame:
         return runs
     varying = [k for k in NUMERICS if len({r[k] for r in runs["numerics"]}) > 1]
     if varying:
-        runs["config"] = [{**c, **{k: n[k] or "(untagged)" for k in varying}}
-                          for c, n in zip(runs["config"], runs["numerics"], strict=True)]  # fmt: skip
+        pairs = zip(runs["config"], runs["numerics"], strict=True)
+        runs["config"] = [{**c, **{k: n[k] or "(untagged)" for k in varying}} for c, n in pairs]
         runs["configuration"] = [label(c) for c in runs["config"]]
     return runs.drop(columns=["numerics"])
 

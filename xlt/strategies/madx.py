@@ -36,8 +36,8 @@ from xlt.models.adapter_store import (
     resolve_reference,
     save_adapter,
 )
-from xlt.models.init_encoder import RUN_ID
 from xlt.models.feature_cache import weights_digest
+from xlt.models.init_encoder import RUN_ID
 from xlt.models.network import TransferNetwork, encoder_architecture
 from xlt.strategies.base import Pretrained, StepContext, TransferStrategy
 from xlt.tasks import CLASSIFICATION
