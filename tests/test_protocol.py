@@ -145,6 +145,19 @@ def test_unknown_weights_and_target_dev_show_in_the_label():
     assert protocol_label(protocol_flags(leak, "en")).startswith("invalid")
 
 
+def test_target_dev_selection_and_parallel_data_are_inherited_through_weights():
+    """Weights a target dev set picked, or aligned on gold translation pairs, carry that into
+    every run started from them (by path, run id or `latest:`)."""
+    own = [{"split": "dev", "lang": "en", "labelled": True, "purpose": "selection"}]
+    picked = protocol_flags(own, "en", {"RUN/best.ckpt": {"target_dev_selection": True}})
+    assert protocol_label(picked) == "zero-shot+target-dev-selection"
+    aligned = protocol_flags(own, "en", {"aligned/": {"parallel_data": True}})
+    assert protocol_label(aligned) == "zero-shot+parallel-data"
+    pairs = [{"split": "train", "lang": lang, "labelled": False, "purpose": "parallel"}
+             for lang in ("en", "zh")]  # fmt: skip
+    assert protocol_label(protocol_flags(pairs, "en")) == "zero-shot+parallel-data+no-selection"
+
+
 def test_readme_protocol_table_is_generated_from_the_rules():
     assert protocol_table() in README.read_text(), "regenerate with xlt.evaluation.protocol"
 

@@ -97,12 +97,30 @@ def loaded_languages(cfg: DictConfig) -> dict[str, list[str]]:
     return {"languages": [lang for lang in configured if lang in wanted]}
 
 
+def check_callback_monitors(cfg: DictConfig, source: str, targets: list[str]) -> None:
+    """A user callback that watches a target language's dev score (an EarlyStopping, a second
+    ModelCheckpoint) chooses on target labels: allowed only where the run says so
+    (`selection=target_dev`, whose label records it)."""
+    if cfg.selection == Selection.target_dev:
+        return
+    watched = {f"/{lang}" for lang in [*targets, "avg_target"]} - {f"/{source}"}
+    for name, spec in (cfg.get("callbacks") or {}).items():
+        monitor = str((spec or {}).get("monitor") or "")
+        if monitor.startswith("dev/") and any(monitor.endswith(w) for w in watched):
+            raise ConfigError(
+                f"callbacks.{name}.monitor={monitor} watches a target language's dev score, "
+                f"which selection={cfg.selection.value} keeps out of every choice; monitor "
+                f"dev/.../{source}, or set selection=target_dev (the run is then labelled so)"
+            )
+
+
 def build_data(cfg: DictConfig) -> tuple[TransferData, TaskFamily, str, list[str]]:
     """The dataset and its task family, with the run's languages checked against it."""
     task = get_task(cfg.dataset.task, **cfg.dataset.task_options)
     data = instantiate_spec(cfg.dataset.loader, "dataset.loader", **loaded_languages(cfg))
     check_task_data(task, data, cfg.dataset.name)
     source, targets = resolve_languages(cfg, data)
+    check_callback_monitors(cfg, source, targets)
     return data, task, source, targets
 
 

@@ -186,6 +186,7 @@ def log_augmentation(parts: Components, tracker: RunTracker) -> None:
         return
     tracker.log_metrics({f"augment/n_{kind}": n for kind, n in counts.items()})
     aug = parts.augmentation
+    tracker.log_metrics({f"augment/coverage/{lang}": v for lang, v in aug.coverage.items()})
     langs = getattr(aug, "languages", None) or parts.targets
     if aug.name == "translate_train" and "original" in counts:  # rows no translation reached
         tracker.log_metrics({"augment/untranslated": counts["original"] * len(langs)

@@ -39,6 +39,23 @@ class BackTranslation(Augmentation):
     def params(self) -> dict:
         return {"translator": self.translator.fingerprint(), "direction": self.direction}
 
+    def translation_pairs(self, ctx):
+        pivots = [ctx.targets[0]] if self.direction == "source" else [ctx.source]
+        langs = [ctx.source] if self.direction == "source" else list(ctx.targets)
+        return [pair for lang in langs for pivot in pivots for pair in ((lang, pivot),
+                                                                        (pivot, lang))]
+
+    def coverage_of(self, built, train, data, ctx):
+        """Per rewritten language: the share of its rows the round trip changed."""
+        langs = [ctx.source] if self.direction == "source" else list(ctx.targets)
+        changed: dict[str, set] = {}
+        for lang, origin, aug in zip(built["lang"], built["orig_id"], built["aug"], strict=True):
+            if aug == self.name:
+                changed.setdefault(lang, set()).add(origin)
+        sizes = {lang: len(train) if lang == ctx.source else data.count("train", lang, ctx.limit)
+                 for lang in langs}  # fmt: skip
+        return {lang: len(changed.get(lang, ())) / max(1, sizes[lang]) for lang in langs}
+
     def build(self, train, data, ctx):
         parts = [originals(train)]
         if self.direction == "source":

@@ -26,10 +26,15 @@ from typing import Any
 from datasets import Dataset, concatenate_datasets, load_from_disk
 
 from xlt.data.transfer_data import TransferData, arrow_column, column_digest
+from xlt.errors import ConfigError
 
 log = logging.getLogger(__name__)
 COLUMNS = ("id", "text", "label", "lang", "orig_id", "aug")
 READS = "data_access.json"  # what building the cached rows read
+# Below this share of rows rewritten for a language, the run warns (and logs the share as
+# `augment/coverage/<lang>`): most of that language's "augmented" data is the original.
+COVERAGE_WARNING = 0.5
+KEPT = ("original", "target_train")  # rows an augmentation passes through unchanged
 
 
 @dataclass
@@ -87,10 +92,53 @@ def originals(ds: Dataset) -> Dataset:
 
 
 class Augmentation:
-    """A data transform, a train-time batch transform, or both."""
+    """A data transform, a train-time batch transform, or both. One that would change nothing
+    for a language refuses before training (its name would label plain zero-shot data);
+    `coverage` says per language which share of the rows it changed."""
 
     name = "base"
     tasks: tuple[str, ...] = ("classification",)  # task families whose rows it can rewrite
+    translator = None  # the Translator an augmentation translates with, if any
+    coverage: dict[str, float] = {}  # noqa: RUF012  (set per instance by `apply`)
+
+    def translation_pairs(self, ctx: AugmentContext) -> list[tuple[str, str]]:
+        """(from, into) language pairs its translator must serve (none without one)."""
+        return []
+
+    def refuse_unchangeable(self, data: TransferData, ctx: AugmentContext) -> None:
+        """One line, before anything is built, for a pair the translator cannot serve."""
+        for src, tgt in self.translation_pairs(ctx):
+            if reason := self.translator.cannot_translate(src, tgt, data, "train"):
+                raise ConfigError(
+                    f"augmentation={self.name}: translator {self.translator.name} cannot "
+                    f"translate {src}->{tgt} ({reason}), so the run would be plain zero-shot "
+                    "under another name; choose another augmentation/translator=..., or leave "
+                    f"{tgt if tgt != ctx.source else src} out (dataset.target_langs)"
+                )
+
+    def coverage_of(self, built: Dataset, train: Dataset, data, ctx) -> dict[str, float]:
+        """Per language written: the share of its input rows that an augmented row came from."""
+        changed: dict[str, set] = {}
+        for lang, origin, aug in zip(built["lang"], built["orig_id"], built["aug"], strict=True):
+            if aug not in KEPT:
+                changed.setdefault(lang, set()).add(origin)
+        written = [tgt for _, tgt in self.translation_pairs(ctx)] or list(ctx.targets)
+        return {lang: len(changed.get(lang, ())) / max(1, len(train)) for lang in written}
+
+    def check_coverage(self, coverage: dict[str, float]) -> None:
+        """Nothing changed for a language: refuse; little changed: warn."""
+        self.coverage = coverage
+        for lang, share in sorted(coverage.items()):
+            if share == 0:
+                raise ConfigError(
+                    f"augmentation={self.name} changed no row for {lang} (translator "
+                    f"{getattr(self.translator, 'name', 'none')}): the run would be plain "
+                    "zero-shot under another name; choose another augmentation/translator=..."
+                )
+            if share < COVERAGE_WARNING:
+                log.warning("augmentation %s changed only %.0f%% of the rows for %s (below "
+                            "%.0f%%): most of its data is the original", self.name, 100 * share,
+                            lang, 100 * COVERAGE_WARNING)  # fmt: skip
 
     def params(self) -> dict:
         return {}
@@ -126,14 +174,18 @@ class Augmentation:
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
         folder = Path(ctx.cache_dir).expanduser() / "augmented" / f"{self.name}-{digest}"
+        self.refuse_unchangeable(data, ctx)
         if (folder / "dataset_info.json").exists() and (folder / READS).exists():
             log.info("augmentation %s: cache hit (%s)", self.name, folder)
             self.cache_status = "hit"
+            built = load_from_disk(str(folder))
+            self.check_coverage(self.coverage_of(built, train, data, ctx))
             for read in json.loads((folder / READS).read_text()):
                 data.access.record(**read)
-            return load_from_disk(str(folder))
+            return built
         before = dict(data.access.rows)
         built = self.build(train, data, ctx).select_columns(list(COLUMNS))
+        self.check_coverage(self.coverage_of(built, train, data, ctx))
         reads = [{**asdict(k), "purpose": k.purpose.value, "rows": n}
                  for k, n in data.access.rows.items() if before.get(k) != n]  # fmt: skip
         folder.parent.mkdir(parents=True, exist_ok=True)

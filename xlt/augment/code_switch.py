@@ -77,15 +77,28 @@ class CodeSwitch(Augmentation):
             "languages": self.languages,
         }
 
+    def translation_pairs(self, ctx: AugmentContext) -> list[tuple[str, str]]:
+        return [(ctx.source, lang) for lang in self.languages or ctx.targets]
+
     def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
         self.data, self.ctx = data, ctx
+        self.refuse_unchangeable(data, ctx)
         self.lexicon = self.translator.lexicon(data)
+        self.check_coverage(self.switchable(train["text"], ctx))
         for lang in self.languages or ctx.targets:  # the word list of TRAIN glosses
             detail = f"code_switch:{ctx.source}->{lang}"
             data.access.record("train", lang, labelled=False, purpose="dictionary",
                                rows=len(train), detail=detail)  # fmt: skip
         self.cache_status = "dynamic"
         return originals(train)
+
+    def switchable(self, texts: list[str], ctx: AugmentContext) -> dict[str, float]:
+        """Per target language: the share of source rows with a word its dictionary has (the
+        rows switching can change at all)."""
+        words = [segment(text, ctx.source, self.data.segmentation) for text in texts]
+        return {lang: sum(any(self.lexicon.lookup(w, ctx.source, lang) is not None for w in row)
+                          for row in words) / max(1, len(words))
+                for lang in self.languages or ctx.targets}  # fmt: skip
 
     def batch_transform(self, encode, ctx: AugmentContext) -> SwitchTransform:
         return SwitchTransform(self, encode, ctx.source, ctx.seed)

@@ -42,6 +42,16 @@ class Mix(Augmentation):
     def params(self) -> dict:
         return {"translator": self.translator.fingerprint(), **self.ratios}
 
+    def translation_pairs(self, ctx):
+        if not self.ratios["translated"]:
+            return []
+        return [(ctx.source, lang) for lang in ctx.targets]
+
+    def coverage_of(self, built, train, data, ctx):
+        if not self.ratios["translated"]:
+            return {}  # only source and gold target rows: nothing to translate
+        return super().coverage_of(built, train, data, ctx)
+
     def build(self, train, data, ctx):
         rng = np.random.default_rng(ctx.seed)
         n = len(train)

@@ -18,6 +18,16 @@ class Paraphrase(Augmentation):
     def params(self) -> dict:
         return {"translator": self.translator.fingerprint(), "pivot": self.pivot}
 
+    def translation_pairs(self, ctx):
+        pivot = self.pivot or ctx.targets[0]
+        return [(ctx.source, pivot), (pivot, ctx.source)]
+
+    def coverage_of(self, built, train, data, ctx):
+        """The share of source rows the round trip changed."""
+        changed = {o for o, aug in zip(built["orig_id"], built["aug"], strict=True)
+                   if aug == self.name}  # fmt: skip
+        return {ctx.source: len(changed) / max(1, len(train))}
+
     def build(self, train, data, ctx):
         pivot = self.pivot or ctx.targets[0]
         return concat(

@@ -39,6 +39,9 @@ class TranslateTrain(Augmentation):
             "languages": self.languages,
         }
 
+    def translation_pairs(self, ctx):
+        return [(ctx.source, lang) for lang in self.languages or ctx.targets]
+
     def build(self, train, data, ctx):
         parts = [originals(train)] if self.keep_source else []
         for lang in self.languages or ctx.targets:

@@ -20,6 +20,7 @@ class Purpose(StrEnum):
     sampling = "sampling"  # labels read to draw a sample (few-shot's k per class)
     translation = "translation"  # text read to translate, or gold translations looked up
     dictionary = "dictionary"  # a bilingual word list consulted (code-switching)
+    parallel = "parallel"  # gold translation pairs (a sentence, its human translation) aligned on
     selection = "selection"  # dev rows that pick the checkpoint
     evaluation = "evaluation"  # dev/test rows scored and reported, never used to choose
     test_translation = "test_translation"  # dev/test text translated to be scored (translate-test)

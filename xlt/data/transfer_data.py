@@ -80,6 +80,10 @@ class TransferData:
             langs.update(ds.unique("lang"))
         return sorted(langs)
 
+    def count(self, split: str, lang: str, limit: int | None = None) -> int:
+        """How many rows `subset` would return (nothing read, nothing recorded)."""
+        return len(rows_where(self.splits[split], "lang", lang)[:limit])
+
     def languages_of(self, split: str) -> list[str]:
         return sorted(self.splits[split].unique("lang")) if split in self.splits else []
 

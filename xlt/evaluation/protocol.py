@@ -15,6 +15,8 @@ FLAGS: dict[str, str] = {
     "target_text": "target-language text reached training or a translator",
     "translated_data": "a translator produced training rows (detail names which)",
     "dictionary": "a bilingual dictionary rewrote training words (code-switching)",
+    "parallel_data": "gold parallel sentence pairs trained the weights (xlt-align's sentence "
+    "alignment)",
     "target_dev_selection": "a target language's dev set picked the checkpoint",
     "no_selection": "no dev set picked the checkpoint (the last weights were tested)",
     "unknown_weights": "initial weights from a file without an xlt data-access record",
@@ -28,6 +30,7 @@ LABELS: list[tuple[str, str]] = [
     ("few-shot", "target_labels, and the target rows were drawn as a sample"),
     ("multilingual", "target_labels (whole target training sets)"),
     ("translate-train", "translated_data, no target_labels"),
+    ("zero-shot+parallel-data", "parallel_data, none of the above"),
     ("zero-shot+target-text", "target_text, no translated_data, no target_labels"),
     ("zero-shot+dictionary", "dictionary, and none of the above"),
     ("zero-shot", "none of the above"),
@@ -39,8 +42,11 @@ SUFFIXES = {
     "translate_test": "translate-test",
 }
 TRAINING_SIDE = (Purpose.training, Purpose.sampling, Purpose.translation)
-INHERITED = ("target_labels", "target_text", "translated_data", "dictionary", "test_labels_used",
-             "unknown_weights", "sampled_target")  # fmt: skip
+# What weights carry into every run started from them: what trained them, and a target dev set
+# that picked them (the run's own `no_selection` is its own).
+INHERITED = ("target_labels", "target_text", "translated_data", "dictionary", "parallel_data",
+             "test_labels_used", "unknown_weights", "sampled_target",
+             "target_dev_selection")  # fmt: skip
 
 
 def _flags_of_reads(reads: Iterable[dict[str, Any]], source: str) -> dict[str, bool]:
@@ -59,6 +65,8 @@ def _flags_of_reads(reads: Iterable[dict[str, Any]], source: str) -> dict[str, b
             flags["translated_data"] = True
         if purpose == Purpose.dictionary:
             flags["dictionary"] = True
+        if purpose == Purpose.parallel:
+            flags["parallel_data"] = True
         if purpose == Purpose.selection:
             flags["target_dev_selection"] |= target
         flags["translate_test"] |= purpose == Purpose.test_translation
@@ -71,7 +79,8 @@ def protocol_flags(
     reads: list[dict[str, Any]], source: str, inherited: dict[str, dict[str, bool]] | None = None
 ) -> dict[str, bool]:
     """Flags of this run, OR-ed with those of every run its weights came from (a run started
-    from a multilingual run is not zero-shot). Selection flags are the run's own."""
+    from a multilingual run is not zero-shot; from weights a target dev set picked, it is
+    target-dev-selected). `no_selection` is the run's own."""
     flags = _flags_of_reads(reads, source)
     for origin in (inherited or {}).values():
         for name in INHERITED:
@@ -87,6 +96,8 @@ def protocol_label(flags: dict[str, bool]) -> str:
         base = "few-shot" if flags.get("sampled_target") else "multilingual"
     elif flags.get("translated_data"):
         base = "translate-train"
+    elif flags.get("parallel_data"):
+        base = "zero-shot+parallel-data"
     elif flags.get("target_text"):
         base = "zero-shot+target-text"
     elif flags.get("dictionary"):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xlt.data.access import Purpose
+from xlt.errors import ConfigError
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -58,7 +59,13 @@ def translate_rows(rows: Dataset, translator, split: str, lang: str, source: str
             continue
         outputs = reader.translate(list(rows[column]), ids, lang, source, data)
         texts = [out if out else text for out, text in zip(outputs, rows[column], strict=True)]
-        untranslated += sum(1 for out in outputs if not out)
+        missed = sum(1 for out in outputs if not out)
+        if outputs and missed == len(outputs):
+            raise ConfigError(f"evaluation.translate_test: translator {reader.name} translated "
+                              f"none of the {len(outputs)} {lang} {split} rows into {source}: "
+                              "its scores would be the untranslated ones under another name; "
+                              "choose another evaluation.translator")  # fmt: skip
+        untranslated += missed
         translated = translated.remove_columns(column).add_column(column, texts)
     quality = chrf(list(translated["text"]), rows, split, source, data)
     return TranslatedSet(translated, untranslated, quality)

@@ -27,6 +27,8 @@ def context_of(read: dict[str, Any]) -> str | None:
         return "train" if read["labelled"] else "unlabelled"
     if purpose == Purpose.translation:
         return "translated"
+    if purpose == Purpose.parallel:
+        return "parallel"
     if purpose in (Purpose.selection, Purpose.evaluation) and read["split"] in ("dev", "test"):
         return read["split"]
     return None  # sampling draws, dictionaries and initial weights are not datasets

@@ -45,7 +45,7 @@ def translation_pairs(cfg: DictConfig, eval_split: str):
     train_pairs, held_out = [], {}
     limit = cfg.dataset.limit
     for target in targets:  # training pairs from TRAIN only; test sentences are never seen
-        _, src, tgt = parallel_pairs(data, "train", source, target, purpose=Purpose.training,
+        _, src, tgt = parallel_pairs(data, "train", source, target, purpose=Purpose.parallel,
                                      limit=limit)  # fmt: skip
         train_pairs += list(zip(src, tgt, strict=True))
         pairs = parallel_pairs(data, eval_split, source, target, purpose=Purpose.evaluation,
