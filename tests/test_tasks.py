@@ -176,14 +176,94 @@ def test_every_xtreme_experiment_follows_xtremes_scripts_field_by_field(compose_
         task, model = name.split("_", 1)
         assert cfg.model.name == model and cfg.logger.tags.reference_task == task
         assert cfg.strategy._target_.endswith("ZeroShot")
-        assert deviations(cfg, load_recipe("xtreme", task, model)) == [], name
-        assert recipe_tags(cfg) == {"recipe_deviations": "none"}
+        row = load_recipe("xtreme", task, model)
+        found = deviations(cfg, row)
+        if task in ("xnli", "pawsx"):  # xlt's sequence head: the one recorded deviation
+            assert found == [f"head=first_token+dropout+linear (recipe: {row['head']})"], name
+        else:
+            assert found == [], name
+        assert recipe_tags(cfg)["recipe_deviations"] == ("; ".join(found) or "none")
+        assert recipe_tags(cfg)["recipe_seed"].startswith(row["seed"])
     xnli = compose_cfg("experiment=xtreme/xnli_xlmr_large", "strategy.optimizer.lr=5e-6")
     assert xnli.strategy.optimizer.lr == 5e-6 and xnli.trainer.precision == "32-true"
-    assert recipe_tags(xnli) == {
-        "recipe_deviations": "strategy.optimizer.lr=5e-06 (recipe: 3e-5)"}  # fmt: skip
+    assert recipe_tags(xnli)["recipe_deviations"].startswith(
+        "strategy.optimizer.lr=5e-06 (recipe: 3e-5); head="
+    )
     qa = compose_cfg("experiment=xtreme/mlqa_mbert")
     assert qa.selection.value == "final" and qa.trainer.val_every_n_steps is None
+
+
+def apply_head(words: str, states: torch.Tensor, layers: list) -> torch.Tensor:
+    """recipes.csv's `head` words applied to last hidden states with `layers` (the dense and
+    linear modules, in order), dropout off: what the words claim the head computes."""
+    out, layers = states, iter(layers)
+    for word in words.split("+"):
+        if word == "first_token":
+            out = out[:, 0]
+        elif word in ("dense", "linear"):
+            out = next(layers)(out)
+        elif word == "tanh":
+            out = torch.tanh(out)
+    return out
+
+
+def tiny_transformers_heads():
+    """(recipe head words, a tiny transformers model of the class XTREME's scripts use, its
+    head's dense/linear layers in order)."""
+    from transformers import (
+        BertConfig,
+        BertForQuestionAnswering,
+        BertForSequenceClassification,
+        BertForTokenClassification,
+        XLMRobertaConfig,
+        XLMRobertaForSequenceClassification,
+    )  # fmt: skip
+
+    small = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+             "intermediate_size": 32, "vocab_size": 50, "num_labels": 3}  # fmt: skip
+    bert = BertForSequenceClassification(BertConfig(**small))
+    xlmr = XLMRobertaForSequenceClassification(XLMRobertaConfig(**small))
+    tagger = BertForTokenClassification(BertConfig(**small))
+    qa = BertForQuestionAnswering(BertConfig(**{**small, "num_labels": 2}))
+    return [
+        ("first_token+dense+tanh+dropout+linear", bert, bert.bert,
+         [bert.bert.pooler.dense, bert.classifier]),
+        ("first_token+dropout+dense+tanh+dropout+linear", xlmr, xlmr.roberta,
+         [xlmr.classifier.dense, xlmr.classifier.out_proj]),
+        ("tokens+dropout+linear", tagger, tagger.bert, [tagger.classifier]),
+        ("tokens+linear", qa, qa.bert, [qa.qa_outputs]),
+    ]  # fmt: skip
+
+
+def test_recipe_heads_are_the_transformers_classes_heads_and_xlts_head_is_its_own(compose_cfg):
+    """Each `head` of recipes.csv computes what the transformers class XTREME's scripts build
+    computes (BERT's pretrained pooler, XLM-R's classification head); xlt's configured head
+    words compute what xlt's built network computes."""
+    with recipe_file("xtreme").open() as handle:
+        claimed = {r["head"] for r in csv.DictReader(handle)}
+    ids = torch.randint(5, 50, (2, 7))
+    checked = set()
+    for words, model, encoder, layers in tiny_transformers_heads():
+        model.eval()
+        with torch.no_grad():
+            states = encoder(input_ids=ids).last_hidden_state
+            out = model(input_ids=ids)
+            logits = (torch.stack([out.start_logits, out.end_logits], -1)
+                      if words == "tokens+linear" else out.logits)  # fmt: skip
+            assert torch.allclose(apply_head(words, states, layers), logits, atol=1e-5), words
+        checked.add(words)
+    assert claimed <= checked
+    from xlt.components import build as build_parts
+    from xlt.evaluation.recipes import configured_head
+
+    cfg = compose_cfg("model=tiny_random", "model.pooling=cls", "dataset.limit=8")
+    net = build_parts(cfg).net.eval()
+    with torch.no_grad():
+        states = net.encoder(input_ids=ids).last_hidden_state
+        expected = net(ids, torch.ones_like(ids), "en")
+    assert configured_head(cfg) == "first_token+dropout+linear"
+    assert torch.allclose(apply_head(configured_head(cfg), states, [net.head]), expected,
+                          atol=1e-5)  # fmt: skip
 
 
 def test_reference_file_holds_the_published_averages():

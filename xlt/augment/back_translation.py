@@ -42,8 +42,9 @@ class BackTranslation(Augmentation):
     def translation_pairs(self, ctx):
         pivots = [ctx.targets[0]] if self.direction == "source" else [ctx.source]
         langs = [ctx.source] if self.direction == "source" else list(ctx.targets)
-        return [pair for lang in langs for pivot in pivots for pair in ((lang, pivot),
-                                                                        (pivot, lang))]
+        return [
+            pair for lang in langs for pivot in pivots for pair in ((lang, pivot), (pivot, lang))
+        ]
 
     def coverage_of(self, built, train, data, ctx):
         """Per rewritten language: the share of its rows the round trip changed."""

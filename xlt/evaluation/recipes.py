@@ -12,7 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-NOT_CONFIG = {"task", "model", "script"}  # the row's key and where its values come from
+NOT_CONFIG = {"task", "model", "script", "seed"}  # the row's key, its source, the paper's seed
 FOLLOWED = "none"  # the recipe_deviations tag of a run that follows its recipe
 
 
@@ -36,9 +36,26 @@ def examples_per_step(cfg: DictConfig) -> int:
     return cfg.dataset.batch_size * cfg.trainer.accumulate_grad_batches * max(1, devices)
 
 
+def configured_head(cfg: DictConfig) -> str:
+    """What xlt puts on the encoder's last hidden states, in recipes.csv's words (`head`):
+    sequence tasks pool (`first_token` for cls pooling), token tasks score every token; dropout
+    where model.head_dropout > 0; one linear layer. tests/test_tasks.py checks the words against
+    the built network and recipes.csv's against the transformers classes the scripts use."""
+    from xlt.tasks import CLASSIFICATION
+
+    dropout = "+dropout" if cfg.model.head_dropout else ""
+    if cfg.dataset.task not in CLASSIFICATION:
+        return f"tokens{dropout}+linear"
+    pooling = str(getattr(cfg.model.pooling, "value", cfg.model.pooling))
+    pooled = "first_token" if pooling == "cls" else f"{pooling}_pool"
+    return f"{pooled}{dropout}+linear"
+
+
 def config_value(cfg: DictConfig, key: str):
     if key == "examples_per_step":
         return examples_per_step(cfg)
+    if key == "head":
+        return configured_head(cfg)
     value = OmegaConf.select(cfg, key)
     return getattr(value, "value", value)  # enums as their names
 
@@ -77,4 +94,6 @@ def recipe_tags(cfg: DictConfig) -> dict[str, str]:
     if row is None:
         return {"recipe_deviations": f"{recipe} has no row for this task and model"}
     found = deviations(cfg, row)
-    return {"recipe_deviations": "; ".join(found) if found else FOLLOWED}
+    return {"recipe_deviations": "; ".join(found) if found else FOLLOWED,
+            "recipe_seed": f"{row.get('seed', '')} (the paper's one run; xlt reports over seeds, "
+                           f"this run: {cfg.seed})"}  # fmt: skip
