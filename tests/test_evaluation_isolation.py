@@ -103,16 +103,21 @@ def assert_no_leak(parts) -> None:
 def test_no_leak_on_local_files_where_one_text_sits_in_two_splits(tmp_path, token_cache):
     """The same sentence in train and test is two items: ids never collide across splits, and
     every augmentation's rows come from train items only."""
-    rows = ["text,label,lang"] + [f"sentence {i % 7},{'ab'[i % 2]},{lang}"
-                                  for i in range(40) for lang in ("en", "de")]  # fmt: skip
+    rows = ["text,label,lang"] + [f"{word} {i % 7},{'ab'[i % 2]},{lang}" for i in range(40)
+                                  for lang, word in (("en", "sentence"), ("de", "Satz"))]  # fmt: skip
     for split in ("train", "dev", "test"):
         (tmp_path / f"{split}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     files = [f"dataset.files.{s}={tmp_path / f'{s}.csv'}" for s in ("train", "dev", "test")]
+    # the user's word lists (MUSE format), with which a round trip changes a word
+    (tmp_path / "en-de.txt").write_text("sentence Satz\nphrase Phrase\n")
+    (tmp_path / "de-en.txt").write_text("Satz phrase\n")
+    words = (f"augmentation.translator.dictionaries={{en-de: {tmp_path / 'en-de.txt'}, "
+             f"de-en: {tmp_path / 'de-en.txt'}}}")  # fmt: skip
     for augmentation in AUGMENTATIONS:
+        chosen = (["augmentation/translator=dictionary", words] if augmentation != "none"
+                  else ["dataset.limit=24"])  # fmt: skip
         cfg = compose_train([*QUICK, "dataset=local", *files, f"augmentation={augmentation}",
-                             "augmentation/translator=dictionary"
-                             if augmentation != "none" else "dataset.limit=24"],
-                            root=tmp_path)  # fmt: skip
+                             *chosen], root=tmp_path)  # fmt: skip
         with open_dict(cfg):
             cfg.paths.cache_dir = str(token_cache)
         assert_no_leak(build(cfg))

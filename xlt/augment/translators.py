@@ -54,6 +54,18 @@ class Translator:
                            detail=f"{self.name}:{src}->{tgt}")  # fmt: skip
 
 
+def file_digest(path: str) -> str:
+    """A dictionary file's content digest (a changed file is another translator)."""
+    from pathlib import Path
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        from xlt.errors import ConfigError
+
+        raise ConfigError(f"augmentation.translator.dictionaries: file not found: {file}")
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:12]
+
+
 class ParallelTranslator(Translator):
     """Gold translations from the dataset (same item id in another language), TRAIN split only:
     the translate-train upper bound."""
@@ -75,22 +87,47 @@ class ParallelTranslator(Translator):
 
 
 class DictionaryTranslator(Translator):
-    """Word-by-word with the data's lexicon (HSK glosses) and, optionally, CC-CEDICT. Chinese is
-    segmented with the data's gold tokens where it has them, jieba otherwise."""
+    """Word-by-word with the data's lexicon (HSK glosses), the user's dictionaries and,
+    optionally, CC-CEDICT. Chinese is segmented with the data's gold tokens where it has them,
+    jieba otherwise.
+
+    `dictionaries`: files in MUSE's format (`word translation` per line), by language pair
+    (`{en-de: PATH}`: English words, German translations) or by the language of the second
+    column (`{de: PATH}`: the first column in any other language of the data). Either way both
+    directions are used (a one-word translation gives the reverse entry too)."""
 
     name = "dictionary"
 
-    def __init__(self, cedict: bool = False, keep_unknown: bool = True) -> None:
+    def __init__(
+        self,
+        cedict: bool = False,
+        keep_unknown: bool = True,
+        dictionaries: dict[str, str] | None = None,
+    ) -> None:
         self.cedict, self.keep_unknown = cedict, keep_unknown
+        self.dictionaries = {str(k): str(v) for k, v in (dictionaries or {}).items()}
         self._lexicons: dict[int, Lexicon] = {}
 
     def params(self) -> dict:
-        return {"cedict": self.cedict, "keep_unknown": self.keep_unknown}
+        files = {key: file_digest(path) for key, path in sorted(self.dictionaries.items())}
+        return {"cedict": self.cedict, "keep_unknown": self.keep_unknown, "dictionaries": files}
+
+    def user_entries(self, languages: list[str]) -> list[tuple[str, str, str, str]]:
+        """(word, its language, translation, its language) from every dictionary file."""
+        from xlt.align.dictionary import read_dictionary
+
+        entries = []
+        for key, path in self.dictionaries.items():
+            src, _, tgt = key.rpartition("-")
+            sources = [src] if src else [lang for lang in languages if lang != tgt]
+            entries += [(word, lang, translation, tgt) for word, translation in read_dictionary(path)
+                        for lang in sources]  # fmt: skip
+        return entries
 
     def lexicon(self, data: TransferData) -> Lexicon:
         key = id(data)
         if key not in self._lexicons:
-            entries = list(data.lexicon)
+            entries = [*data.lexicon, *self.user_entries(data.languages)]
             self._lexicons[key] = Lexicon.with_cedict(entries) if self.cedict else Lexicon(entries)
         return self._lexicons[key]
 
