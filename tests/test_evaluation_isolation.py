@@ -103,8 +103,9 @@ def assert_no_leak(parts) -> None:
 def test_no_leak_on_local_files_where_one_text_sits_in_two_splits(tmp_path, token_cache):
     """The same sentence in train and test is two items: ids never collide across splits, and
     every augmentation's rows come from train items only."""
+    words = (("en", "sentence"), ("de", "Satz"))
     rows = ["text,label,lang"] + [f"{word} {i % 7},{'ab'[i % 2]},{lang}" for i in range(40)
-                                  for lang, word in (("en", "sentence"), ("de", "Satz"))]  # fmt: skip
+                                  for lang, word in words]  # fmt: skip
     for split in ("train", "dev", "test"):
         (tmp_path / f"{split}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     files = [f"dataset.files.{s}={tmp_path / f'{s}.csv'}" for s in ("train", "dev", "test")]

@@ -120,7 +120,8 @@ class DictionaryTranslator(Translator):
         for key, path in self.dictionaries.items():
             src, _, tgt = key.rpartition("-")
             sources = [src] if src else [lang for lang in languages if lang != tgt]
-            entries += [(word, lang, translation, tgt) for word, translation in read_dictionary(path)
+            pairs = read_dictionary(path)
+            entries += [(word, lang, translation, tgt) for word, translation in pairs
                         for lang in sources]  # fmt: skip
         return entries
 
