@@ -33,7 +33,7 @@ def features(cfg, precision: str = "fp32") -> tuple[Path, torch.Tensor]:
     """The cache file a probe of `cfg` reads and the first batch's vectors."""
     parts = build(cfg)
     batch = next(iter(parts.strategy.train_dataloader(parts.datamodule.training_data(), Stage())))
-    parts.net.eval()
+    parts.net.train()  # a training batch: its rows may go to the file
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
         vectors = parts.net.embed(batch["input_ids"], batch["attention_mask"], "en")
     parts.strategy.finish()

@@ -271,11 +271,12 @@ def test_linear_probe_features_are_computed_once_and_equal_a_live_pass(tmp_path)
                          f"strategy.cache_dir={tmp_path}/features"], root=tmp_path)  # fmt: skip
     parts = build(cfg)
     net, cache = parts.net, parts.strategy.cache
-    net.eval()
     loader = parts.datamodule.test_dataloader()[0]
     batches = list(loader)
+    net.train()  # training batches fill the cache (the frozen encoder stays in eval mode)
     for batch in parts.strategy.train_dataloader(parts.datamodule.training_data(), Stage()):
-        net(batch["input_ids"], batch["attention_mask"], "en")  # fills the cache in other batches
+        net(batch["input_ids"], batch["attention_mask"], "en")
+    net.eval()
     net(batches[0]["input_ids"][:3], batches[0]["attention_mask"][:3], "en")  # short padding
     with torch.no_grad():
         cached = [net(b["input_ids"], b["attention_mask"], "en") for b in batches]
@@ -287,11 +288,17 @@ def test_linear_probe_features_are_computed_once_and_equal_a_live_pass(tmp_path)
     assert cache.computed == len(cache.vectors) <= 40 + rows  # each distinct row once
     assert cache.reused >= 3
     assert parts.strategy.finish()["features/computed"] == cache.computed
-    again = build(cfg)  # the next run with the same encoder finds every row on disk
-    again.net.eval()
+    training_rows = len(cache.training_rows)
+    assert training_rows < len(cache.vectors)  # test rows were cached in memory only
+    saved = torch.load(cache.path, weights_only=True)
+    assert len(saved["keys"]) == training_rows
+    assert not set(saved["keys"]) & (set(cache.vectors) - cache.training_rows)
+    again = build(cfg)  # the next run with the same encoder finds its training rows on disk
+    again.net.train()
+    first = next(iter(parts.strategy.train_dataloader(again.datamodule.training_data(), Stage())))
     with torch.no_grad():
-        again.net(batches[0]["input_ids"], batches[0]["attention_mask"], "en")
-    assert again.strategy.cache.loaded == len(cache.vectors)
+        again.net(first["input_ids"], first["attention_mask"], "en")
+    assert again.strategy.cache.loaded == training_rows
     assert again.strategy.cache.computed == 0
 
 

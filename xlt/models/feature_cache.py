@@ -8,7 +8,9 @@ is taken at first use, after every load, so bf16 and fp32 features, or two encod
 never share a file. The encoder cannot change while the cache lives (frozen, dropout off), so a
 cached vector is what a live pass computes, up to the float rounding of another batch's padding
 (within 1e-5, tested). Batches, collators and metrics are untouched: only the encoder call is
-memoised."""
+memoised. Only training rows reach the file: rows first seen in evaluation (dev and test text)
+are kept in memory for this run's later passes and never written, so no evaluation text is
+stored where another run reads."""
 
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ class FeatureCache:
         self.key: dict[str, str] | None = None
         self.weights: str | None = None  # digest of the encoder, taken once (it is frozen)
         self.vectors: dict[bytes, torch.Tensor] = {}
+        self.training_rows: set[bytes] = set()  # the rows the file may hold
         self.computed = self.reused = self.loaded = self.on_disk = 0
 
     def key_for(self, net, device: torch.device) -> dict[str, str]:
@@ -84,6 +87,7 @@ class FeatureCache:
         if self.path is not None and self.path.is_file():
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
             self.vectors = dict(zip(saved["keys"], saved["vectors"], strict=True))
+        self.training_rows = set(self.vectors)
         self.loaded = self.on_disk = len(self.vectors)
 
     @staticmethod
@@ -97,6 +101,8 @@ class FeatureCache:
         if key != self.key:
             self.open(key)
         keys = self.row_keys(input_ids, attention_mask)
+        if net.training:  # a training batch (evaluation runs with the module in eval mode)
+            self.training_rows.update(keys)
         first: dict[bytes, int] = {}
         for i, row_key in enumerate(keys):
             first.setdefault(row_key, i)
@@ -114,22 +120,23 @@ class FeatureCache:
         return stacked.to(device=input_ids.device)
 
     def save(self) -> None:
-        """Merge into the file (another run may have added rows meanwhile), atomically, with
-        the key beside the vectors."""
-        if self.path is None or len(self.vectors) == self.on_disk:
+        """The training rows, merged into the file (another run may have added rows
+        meanwhile), atomically, with the key beside the vectors."""
+        if self.path is None or len(self.training_rows) == self.on_disk:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_file():
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
             for row_key, vector in zip(saved["keys"], saved["vectors"], strict=True):
                 self.vectors.setdefault(row_key, vector)
-        keys = list(self.vectors)
+                self.training_rows.add(row_key)
+        keys = [k for k in self.vectors if k in self.training_rows]
         handle, staging = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
         with open(handle, "wb") as out:
             torch.save({"keys": keys, "vectors": torch.stack([self.vectors[k] for k in keys]),
                         "key": self.key}, out)  # fmt: skip
         Path(staging).replace(self.path)
-        self.on_disk = len(self.vectors)
+        self.on_disk = len(self.training_rows)
 
     def stats(self) -> dict[str, float]:
         return {"features/computed": float(self.computed), "features/reused": float(self.reused),
