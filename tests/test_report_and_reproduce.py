@@ -80,10 +80,16 @@ def test_report_cli_and_reproduce_from_the_manifest(tmp_path, token_cache):
     assert "model" not in summary.columns
     assert set(summary["protocol"]) == {"zero-shot", "multilingual"}
     assert (summary["n_seeds"] == 2).all() and (summary["interval"] == "seeds x test rows").all()
+    assert summary["acc zh low"].dtype == float and summary["acc zh high"].dtype == float
+    assert (summary["acc zh low"] <= summary["acc zh"]).all()  # numbers, not tuple strings
     compared = pd.read_csv(out / "comparisons.csv")
     assert len(compared) == 2 and (compared["common_seeds"] == 2).all()  # within protocols only
+    assert set(compared["different"]) == {"too few seeds (2 < 3)"}  # never "yes" on 2 seeds
+    assert compared["reference_by"].str.startswith("best mean best/dev/acc/en").all()
     text = (out / "report.md").read_text()
-    assert "1 KILLED" in text and "2 (<3!)" in text and "[" in text
+    assert "1 KILLED" in text and "2 (<3!)" in text and "[" in text and "Holm" in text
+    run = client.search_runs([experiment], max_results=1)[0].data.tags
+    assert run["attention"] and run["fused_qkv"] and run["defaults_env"] != "none"
     assert (out / "by_language.png").stat().st_size > 5000
     assert (out / "learning_curves.png").exists()
 

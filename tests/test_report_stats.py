@@ -107,3 +107,30 @@ def test_logged_per_row_scores_reproduce_the_test_metrics(case, tmp_path, token_
         logged = results["test"][f"test/{metric}/{lang}"]
         assert metric_of(rows.components)[0] == pytest.approx(logged, abs=1e-6)
         assert rows.shape[1] == (table["lang"] == lang).sum()  # every test row, once
+
+
+def test_runs_that_computed_differently_never_share_a_cell():
+    """bf16 (an AMX machine) and fp32 (an AVX2 machine) runs of one configuration are two rows;
+    runs of two commits share a cell only with their commits listed, flagged when the code's
+    golden numbers differ."""
+    from xlt.reporting.aggregate import summarize_runs
+    from xlt.reporting.collect import numerics_value, split_by_numerics
+
+    rows = []
+    for seed, precision, commit, golden in ((0, "bf16-mixed", "aaaa1111", "g1"),
+                                            (1, "32-true", "aaaa1111", "g1"),
+                                            (2, "32-true", "bbbb2222", "g2")):  # fmt: skip
+        numerics = {"precision": numerics_value("precision", precision), "attention": "sdpa",
+                    "fused_qkv": "true", "defaults_env": "none"}  # fmt: skip
+        rows.append({"run_id": str(seed), "protocol": "zero-shot", "config": {},
+                     "configuration": "default", "seed": seed, "source_lang": "en",
+                     "test/acc/zh": 0.5, "numerics": numerics, "git_commit": commit,
+                     "golden_digest": golden})  # fmt: skip
+    runs = split_by_numerics(pd.DataFrame(rows))
+    assert sorted(runs["configuration"].unique()) == ["precision=bf16", "precision=fp32"]
+    summary, keys = summarize_runs(runs, lambda run_id: None)
+    assert keys == ["precision"]
+    fp32 = summary.set_index("configuration").loc["precision=fp32"]
+    assert fp32["commits"] == "aaaa1111,bbbb2222 (golden numbers differ!)"
+    alike = split_by_numerics(pd.DataFrame(rows[1:2]))
+    assert list(alike["configuration"]) == ["default"]  # nothing varies: nothing is added
