@@ -124,3 +124,41 @@ def test_a_resume_on_another_number_of_processes_is_refused(tmp_path, token_cach
         "2; resume with trainer.devices=1 (and the same trainer.num_nodes)"
     )
     assert (out_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+class KillAfterEpoch(L.Callback):
+    """Stops training right after epoch `epoch`'s validation and the checkpoints written at its
+    end (at the next epoch's start: checkpoint callbacks run after every other callback), once."""
+
+    def __init__(self, epoch: int, marker: str) -> None:
+        self.epoch, self.marker = epoch, Path(marker)
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        if trainer.current_epoch == self.epoch + 1 and not self.marker.exists():
+            self.marker.write_text("killed")
+            raise Killed(f"killed after epoch {self.epoch}'s validation")
+
+
+def test_last_checkpoint_follows_a_validation_that_did_not_improve(tmp_path, token_cache):
+    """lr=1e-12: the second validation cannot beat the first, yet `last.ckpt` is written; a run
+    killed right after it resumes at the step it reached (no step trained twice) and ends as
+    the uninterrupted run does, while `best.ckpt` stays the first epoch's."""
+    import torch
+
+    overrides = [*QUICK[:-1], "trainer.max_epochs=3", "strategy.optimizer.lr=1e-12"]
+    whole, whole_dir = run_in_process(overrides, tmp_path, token_cache, "whole")
+    kill = [f"+callbacks.kill._target_={__name__}.KillAfterEpoch", "+callbacks.kill.epoch=1",
+            f"+callbacks.kill.marker={tmp_path / 'killed'}"]  # fmt: skip
+    with pytest.raises(Killed):
+        run_in_process([*overrides, *kill], tmp_path, token_cache, "killed")
+    checkpoints = tmp_path / "runs" / "killed" / "checkpoints"
+    last = torch.load(checkpoints / "last.ckpt", weights_only=False)
+    best = torch.load(checkpoints / "best.ckpt", weights_only=False)
+    assert last["global_step"] == 8 and best["global_step"] == 4  # 4 steps an epoch
+    assert sorted(p.name for p in checkpoints.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
+    resumed, out_dir = run_in_process([*overrides, *kill, "resume=auto"], tmp_path, token_cache,
+                                      "killed")  # fmt: skip
+    assert resumed["test"] == whole["test"]
+    steps = [step for step, _ in losses(out_dir)]
+    assert len(steps) == len(set(steps)) == 12  # every step once, none twice
+    assert sorted(losses(out_dir)) == losses(whole_dir)

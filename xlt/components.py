@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import RichProgressBar
 from omegaconf import DictConfig
 
 from xlt.augment.base import Augmentation
@@ -28,6 +28,7 @@ from xlt.models.network import TransferNetwork, encoder_architecture
 from xlt.strategies.base import Pretrained, Stage, TransferStrategy
 from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
 from xlt.tasks.base import TaskFamily
+from xlt.training.last_checkpoint import CheckpointEveryValidation
 from xlt.training.module import TransferModule
 from xlt.training.precision import trainer_precision
 from xlt.training.preemption import RequeueOnSignal, in_slurm_job, slurm_environment
@@ -256,11 +257,11 @@ def make_trainer(
         overrides.update(validation_schedule(cfg.trainer))
         selecting = has_dev and cfg.selection != Selection.final
         selects = {"monitor": monitor, "mode": "max", "save_top_k": 1} if selecting else {}
-        callbacks.append(ModelCheckpoint(dirpath=checkpoints, filename="best", save_last=True,
-                                         **selects))  # fmt: skip
+        callbacks.append(CheckpointEveryValidation(dirpath=checkpoints, filename="best",
+                                                   **selects))  # fmt: skip
     elif stage is not None:  # no selection: `last.ckpt` alone, for resuming
         overrides["limit_val_batches"] = 0
-        callbacks.append(ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=0))
+        callbacks.append(CheckpointEveryValidation(dirpath=checkpoints, save_top_k=0))
     else:
         overrides["enable_checkpointing"] = False
     if stage is not None:
