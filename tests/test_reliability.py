@@ -276,3 +276,39 @@ def test_library_code_leaves_the_process_as_it_found_it(tmp_path):
     build_random_encoder()
     unsupervised_map(x, y, AdversarialSettings(epochs=1, epoch_size=64, restarts=1, dis_hidden=16))
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "sweep"), [(signal.SIGTERM, True), (signal.SIGHUP, False),
+                                            (signal.SIGINT, False)])  # fmt: skip
+def test_a_stop_signal_ends_with_its_status_and_a_failed_run_naming_it(
+    sig, sweep, tmp_path, token_cache
+):
+    """SIGTERM, SIGHUP and SIGINT: exit status 128 + the signal, the trial (and a sweep's
+    parent) FAILED with an `error` tag naming the signal, the last checkpoint kept (resuming
+    from it: test_a_run_killed_mid_training_resumes_in_the_same_run_with_identical_results)."""
+    args = [*LEARN, "trainer.max_epochs=50"]  # given twice: the sweep's parent takes the last
+    if sweep:
+        args = ["-m", *args, "seed=0,1", f"hydra.sweep.dir={tmp_path}/sweep"]
+    else:
+        args.append(f"hydra.run.dir={tmp_path}/run")
+    proc = subprocess.Popen([XLT_TRAIN, *args], cwd=tmp_path, env=env(tmp_path, token_cache),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    folder = tmp_path / ("sweep/0" if sweep else "run")
+    wait_for(folder / "checkpoints" / "last.ckpt", timeout=240)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 128 + sig, stderr[-2000:]
+    assert f"xlt: {sig.name} received: the run was stopped" in stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+    trial = client.get_run((folder / "mlflow_run_id").read_text().strip())
+    assert trial.info.status == "FAILED" and sig.name in trial.data.tags["error"]
+    assert (folder / "checkpoints" / "last.ckpt").is_file()
+    if sweep:
+        (parent,) = [r for r in runs if r.data.tags.get("xlt.sweep") == "true"]
+        assert parent.info.status == "FAILED"
+        assert parent.data.tags["error"] == f"stopped by {sig.name} before the sweep ended"
+    assert not [r for r in client.search_runs([trial.info.experiment_id])
+                if r.info.status == "RUNNING"]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -50,6 +51,10 @@ def start_tracking(cfg: DictConfig) -> None:
 def main(cfg: DictConfig) -> float | None:
     # In a sweep a failing trial is recorded (FAILED run, error artifact) and the others go on.
     in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    from xlt.training.stop_signals import Stopped, stop_on_signals
+
+    if not os.environ.get("SLURM_JOB_ID"):  # in a SLURM job its requeue handling has them
+        stop_on_signals()
     try:
         if not in_sweep:  # in a sweep, run() records every failure on the trial's MLflow run
             preflight(cfg)
@@ -60,6 +65,14 @@ def main(cfg: DictConfig) -> float | None:
     except Requeued as requeued:  # SLURM warned of the time limit: the next attempt resumes
         print(f"xlt: {requeued}; the requeued job resumes this run", file=sys.stderr)
         raise SystemExit(0) from None
+    except Stopped as stopped:  # the run and a sweep's parent are FAILED, naming the signal
+        print(f"xlt: {stopped}; its last checkpoint is kept (resume=auto continues)",
+              file=sys.stderr)  # fmt: skip
+        if in_sweep:
+            from xlt.tracking.sweep import stop_parent
+
+            stop_parent(HydraConfig.get().sweep.dir, stopped.signal.name)
+        raise SystemExit(stopped.exit_status) from None
     except XltError as err:
         print(f"xlt: error: {err}", file=sys.stderr)
         if in_sweep:

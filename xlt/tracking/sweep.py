@@ -64,6 +64,20 @@ def study_parent(client, experiment: str, key: str | None) -> str | None:
     return found[0].info.run_id if found else None
 
 
+def stop_parent(sweep_dir: str, signal_name: str) -> None:
+    """A stop signal ended the sweep: its parent run FAILED with the signal named, now (not
+    only in an exit handler, which a busy store can miss)."""
+    from mlflow import MlflowClient
+
+    path = Path(sweep_dir) / PARENT_FILE
+    if not path.exists():
+        return
+    parent = json.loads(path.read_text())
+    client = MlflowClient(tracking_uri=parent["tracking_uri"])
+    client.set_tag(parent["run_id"], "error", f"stopped by {signal_name} before the sweep ended")
+    client.set_terminated(parent["run_id"], "FAILED")
+
+
 class MlflowSweepCallback(Callback):
     def __init__(self, report: bool = True) -> None:
         self.report = report
@@ -90,8 +104,11 @@ class MlflowSweepCallback(Callback):
             return
         from mlflow import MlflowClient
 
+        from xlt.training.stop_signals import received
+
         client = MlflowClient(tracking_uri=parent["tracking_uri"])
-        client.set_tag(parent["run_id"], "error", "the launcher stopped before the sweep ended")
+        why = f"stopped by {received.name}" if received else "the launcher stopped"
+        client.set_tag(parent["run_id"], "error", f"{why} before the sweep ended")
         client.set_terminated(parent["run_id"], "FAILED")
 
     def _open_parent(self, config: DictConfig, client) -> dict[str, str]:
@@ -125,11 +142,12 @@ class MlflowSweepCallback(Callback):
                 **({STUDY_TAG: key} if (key := study_key(config)) else {}),
             },  # fmt: skip
         )
-        for override in overrides:
-            key, _, value = override.partition("=")
-            client.log_param(run.info.run_id, f"sweep/{key.lstrip('+~')}", value[:6000])
         parent = {"run_id": run.info.run_id, "experiment_id": exp, "tracking_uri": uri}
         (sweep_dir / PARENT_FILE).write_text(json.dumps(parent))
+        # a key given twice counts once, with its last value (as Hydra applies it)
+        params = dict(override.partition("=")[::2] for override in overrides)
+        for key, value in params.items():
+            client.log_param(run.info.run_id, f"sweep/{key.lstrip('+~')}", value[:6000])
         log.info("MLflow parent run %s for sweep %s", run.info.run_id, sweep_dir)
         return parent
 
