@@ -49,3 +49,24 @@ def test_the_default_budget_leaves_hsk_topic_alone(compose_cfg, monkeypatch):
     rows = len(data.subset("train", "en", purpose=Purpose.evaluation))
     steps = -(-rows // cfg.dataset.batch_size) * cfg.trainer.max_epochs
     assert (rows, steps) == (3048, 384) and cfg.trainer.min_train_steps == 300
+
+
+@pytest.mark.slow
+def test_an_explicit_max_epochs_on_the_command_line_is_never_stretched(
+    tmp_path, token_cache, monkeypatch
+):
+    """`xlt-train trainer.max_epochs=1` on small data under the default budget (300 steps):
+    one epoch, as asked (it took 43 before); `trainer.min_train_steps=N` given as well still
+    stretches."""
+    from tests.test_cli_end_to_end import run_cli
+
+    monkeypatch.delenv("XLT_MIN_TRAIN_STEPS")  # the users' default budget, in the child
+    for extra, epochs in (([], "1"), (["trainer.min_train_steps=7"], "4")):
+        args = ["model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
+                "trainer.enable_progress_bar=false", "logger.log_model=false",
+                f"hydra.run.dir={tmp_path}/run{len(extra)}", *extra]  # fmt: skip
+        proc = run_cli(args, tmp_path, token_cache)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/outputs/mlflow.db")
+        run_id = (tmp_path / f"run{len(extra)}" / "mlflow_run_id").read_text().strip()
+        assert client.get_run(run_id).data.tags["epochs.train"] == epochs

@@ -234,10 +234,24 @@ def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
     datamodule.strategy_loader = lambda view: strategy.train_dataloader(view, module.stage)
     pretrained = strategy.pretrain(net, datamodule.training_data(), bundle.tokenizer)
     module = build_module(net, task, strategy, datamodule, data, source, targets,
-                          cfg.trainer.get("min_train_steps") or 0)  # fmt: skip
+                          step_budget(cfg))  # fmt: skip
     monitor = selection_metric(cfg, source, task.primary_metric)
     return Components(cfg, data, task, strategy, augmentation, bundle.tokenizer, net,
                       datamodule, module, source, targets, monitor, pretrained)  # fmt: skip
+
+
+def step_budget(cfg: DictConfig) -> int:
+    """`trainer.min_train_steps`, unless the command line set `trainer.max_epochs` and not the
+    budget: an explicit epoch count is never stretched behind the user's back."""
+    from xlt.training.recovery import hydra_overrides
+
+    budget = cfg.trainer.get("min_train_steps") or 0
+    given = {o.lstrip("+~").partition("=")[0] for o in hydra_overrides()}
+    if budget and "trainer.max_epochs" in given and "trainer.min_train_steps" not in given:
+        log.info("trainer.max_epochs=%s given: trainer.min_train_steps=%d does not stretch it",
+                 cfg.trainer.max_epochs, budget)  # fmt: skip
+        return 0
+    return budget
 
 
 def make_trainer(
