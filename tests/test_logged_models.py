@@ -185,3 +185,16 @@ def test_xlt_predict_bad_input_is_one_line_exit_2(tmp_path, capsys):
     assert predict(["models:/nothing@champion", str(tmp_path / "ok.txt"), "--tracking-uri",
                     store(tmp_path)]) == 2  # fmt: skip
     assert "does not resolve" in capsys.readouterr().err
+
+
+def test_a_text_file_keeps_its_line_numbers_through_empty_lines(tmp_path):
+    """Five lines, two empty: three rows whose ids are their line numbers, so predictions line
+    up with the input; the empty lines are counted, not silently dropped."""
+    from xlt.data.table_files import read_rows
+
+    path = tmp_path / "texts.txt"
+    path.write_text("good film\n\n  \nbad film\n好电影\n", encoding="utf-8")
+    frame = read_rows(path)
+    assert frame["id"].tolist() == ["1", "4", "5"]
+    assert frame["text"].tolist() == ["good film", "bad film", "好电影"]
+    assert frame.attrs["empty_lines"] == 2

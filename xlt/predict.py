@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seconds = time.perf_counter() - start
     print(f"{rows} predictions in {seconds:.1f} s ({rows / seconds:.0f} rows/s) -> {output}")
+    if skipped := frame.attrs.get("empty_lines"):
+        print(f"{skipped} empty line(s) skipped: each prediction's id is its line number")
     return 0
 
 

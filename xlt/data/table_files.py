@@ -42,9 +42,12 @@ def read_rows(path: Path) -> pd.DataFrame:
 
 
 def _read(path: Path, kind: str) -> pd.DataFrame:
-    if kind == "txt":
+    if kind == "txt":  # ids are line numbers, so predictions line up with the file's lines
         lines = path.read_text(encoding="utf-8").splitlines()
-        return pd.DataFrame({"text": [line for line in lines if line.strip()]})
+        kept = [(str(number), line) for number, line in enumerate(lines, 1) if line.strip()]
+        frame = pd.DataFrame({"id": [n for n, _ in kept], "text": [t for _, t in kept]})
+        frame.attrs["empty_lines"] = len(lines) - len(kept)
+        return frame
     if kind == "parquet":
         return pd.read_parquet(path)
     if kind == "jsonl":
