@@ -203,7 +203,7 @@ def format_cell(estimate: float, low: float, high: float) -> str:
 
 def format_table(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Strings people read and paste: estimate [95% interval], seeds, and a flag."""
-    table = summary[["protocol", *keys, "n_seeds"]].copy()
+    table = summary[["protocol", *keys, "n_seeds", "seeds"]].copy()
     table["n_seeds"] = [f"{n}" if n >= MIN_SEEDS else f"{n} (<{MIN_SEEDS}!)"
                         for n in summary["n_seeds"]]  # fmt: skip
     for column in value_columns(summary, keys):
