@@ -27,7 +27,7 @@ from xlt.evaluation.translate_test import is_translated, original_language
 from xlt.strategies.base import Pretrained
 from xlt.tracking.inputs import dataset_inputs
 from xlt.tracking.job import quiet_libraries, record_job
-from xlt.tracking.manifest import git_state
+from xlt.tracking.manifest import CODE_ROOT, git_state
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.precision import resolve_precision, warn_if_slow_precision
 from xlt.training.preemption import requeue_this_job
@@ -70,7 +70,7 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
         torch.set_num_threads(cfg.torch_threads)
     chosen = resolve_precision(cfg)
     warn_if_slow_precision(cfg)
-    git = git_state(cfg.paths.root_dir)  # two git commands: once per job, for tags and manifest
+    git = git_state()  # xlt's own checkout; two git commands: once per job, tags and manifest
     tags = run_tags(cfg, git) | {"precision.chosen": "auto" if chosen else "config"}
     tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir), run_id)
     try:
@@ -105,7 +105,7 @@ def run_tags(cfg: DictConfig, git: dict) -> dict[str, str]:
         "job_overrides": job_key(),
         **numerics_tags(cfg),
     }
-    if golden := golden_digest(cfg.paths.root_dir):
+    if golden := golden_digest(CODE_ROOT):
         tags["golden_digest"] = golden
     tags.update(recipe_tags(cfg))  # a paper recipe claimed by the config, and what differs
     if cfg.model.source.get("trust_remote_code"):
@@ -124,7 +124,7 @@ def numerics_tags(cfg: DictConfig) -> dict[str, str]:
             "defaults_env": env or "none"}  # fmt: skip
 
 
-def golden_digest(root: str) -> str | None:
+def golden_digest(root: Path) -> str | None:
     """Digest of the checkout's golden numbers: runs of commits whose digests differ computed
     differently, and a report flags a cell that pools them."""
     path = Path(root) / "tests" / "golden_metrics.json"

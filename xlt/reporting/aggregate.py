@@ -190,6 +190,9 @@ def paired(runs, name: str, reference: str, metric: str, weights: Combination, t
         differences = seed_differences(split[0], split[1], weights)
         new_set = paired_difference(split[0], split[1], weights)[1:]
     mean, low, high, p = seed_tests(differences) if seeds else (np.nan,) * 4
+    # another test set only adds uncertainty: never narrower than the seeds' interval (with
+    # few seeds Satterthwaite's degrees of freedom could make it so)
+    new_set = (float(np.fmin(new_set[0], low)), float(np.fmax(new_set[1], high)))
     return {"difference": float(mean), "low": float(low), "high": float(high), "p": float(p),
             "common_seeds": len(seeds), "new_test_set_low": new_set[0],
             "new_test_set_high": new_set[1]}  # fmt: skip

@@ -27,7 +27,12 @@ def _git(root: str | Path, *args: str) -> str | None:
     return out.stdout.strip()
 
 
-def git_state(root: str | Path) -> dict[str, Any]:
+# The checkout xlt's code runs from (not the working directory a run starts in): its commit is
+# the code that computed a run's numbers.
+CODE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def git_state(root: str | Path = CODE_ROOT) -> dict[str, Any]:
     commit = _git(root, "rev-parse", "HEAD")
     status = _git(root, "status", "--porcelain", "--untracked-files=no")
     return {"commit": commit or "unknown", "dirty": bool(status) if status is not None else None}

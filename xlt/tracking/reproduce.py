@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     client = check_tracking_store(args.tracking_uri)
     original = client.get_run(args.run_id)
     manifest = load_manifest(client, args.run_id)
-    now = git_state(Path.cwd())
+    now = git_state()
     if now["commit"] != manifest["git"]["commit"] or manifest["git"]["dirty"]:
         print(
             f"xlt-reproduce: warning: the run used commit {manifest['git']['commit']}"
