@@ -126,3 +126,31 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(compose_cfg, m
     assert chosen == {False: "32-true", True: "bf16-mixed"}
     forced = compose_cfg("trainer.accelerator=cpu", "trainer.precision=32-true")
     assert not resolve_precision(forced) and forced.trainer.precision == "32-true"
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["strategy=zero_shoot"], "strategy=zero_shoot: no such option; did you mean zero_shot"),
+        (["-m", "strategy=zero_shot,freeze_lowr", "seed=0,1"],
+         "strategy=freeze_lowr: no such option; did you mean freeze_lower?"),
+        (["augmentation/translator=dictionry"], "did you mean dictionary?"),
+        (["dataset.target_langs={zh: 1}"], "Cannot merge DictConfig with ListConfig"),
+        (["trainer.max_epochs=abc"], "'abc' of type 'str' could not be converted to Integer"),
+        (["trainer.max_epochs=[1"], "cannot read the override"),
+    ],
+)  # fmt: skip
+def test_a_command_line_that_cannot_compose_is_one_line(argv, line):
+    from xlt.config.cli_errors import composition_problem
+
+    problem = composition_problem(argv)
+    assert line in problem and "\n" not in problem
+
+
+def test_good_command_lines_and_hydra_flags_pass_the_check():
+    from xlt.config.cli_errors import composition_problem
+
+    assert composition_problem(["-m", "strategy=zero_shot,multitask", "seed=0,1"]) is None
+    assert composition_problem(["--cfg", "job", "hydra/launcher=joblib", "~callbacks"]) is None
+    assert composition_problem(["+callbacks.x._target_=a.B", "experiment=smoke"]) is None
+    assert composition_problem(["--config-dir", "/elsewhere", "strategy=mine"]) is None

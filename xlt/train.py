@@ -89,5 +89,15 @@ def main(cfg: DictConfig) -> float | None:
     return results.get("dev", {}).get(f"dev/{primary}/{cfg.dataset.source_lang}")  # objective
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """`xlt-train`: a command line that cannot compose is one line (exit 2), then Hydra's main."""
+    from xlt.config.cli_errors import composition_problem
+
+    if problem := composition_problem(sys.argv[1:]):
+        print(f"xlt: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     main()
+
+
+if __name__ == "__main__":
+    cli()
