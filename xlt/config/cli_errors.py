@@ -64,8 +64,9 @@ def composition_problem(argv: list[str]) -> str | None:
         return f"cannot read the override: {str(err).splitlines()[0]}"
     single = []
     for override in parsed:
-        values = (list(override.sweep_string_iterator()) if override.is_sweep_override()
-                  else [override.get_value_element_as_str()])  # fmt: skip
+        values = sweep_values(override)
+        if not values:  # an interval for a sweeper to sample: nothing to compose
+            continue
         group = override.key_or_group
         known = not is_xlt_group(group) or override.is_delete()
         if not known and (problem := unknown_option(group, values)):
@@ -79,6 +80,20 @@ def composition_problem(argv: list[str]) -> str | None:
     except Exception as err:  # omegaconf's validation errors
         return shape_problem(err)
     return None
+
+
+def sweep_values(override) -> list[str]:
+    """An override's values as strings: one, a sweep's choices, none for an interval."""
+    from hydra.errors import HydraException
+
+    if override.is_delete():
+        return [""]
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    try:
+        return list(override.sweep_string_iterator())
+    except HydraException:
+        return []
 
 
 def compose_quietly(overrides: list[str]) -> None:
