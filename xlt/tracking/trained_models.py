@@ -30,7 +30,11 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
     cfg = saved_config(out_dir, f"the model of {out_dir}")
     cfg.paths.output_dir = str(out_dir)
     parts = build(cfg)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    try:  # weights only: a file that would run code when unpickled is refused, not executed
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    except Exception as err:
+        raise ConfigError(f"{checkpoint}: not a loadable checkpoint ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0][:200]})") from err  # fmt: skip
     parts.module.load_state_dict(state, strict=True)
     info = {"dataset": cfg.dataset.name, "source_lang": parts.source, "checkpoint": checkpoint}
     meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)
