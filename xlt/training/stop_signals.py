@@ -10,6 +10,7 @@ signals are left to SLURM's requeue handling (xlt/training/preemption.py)."""
 from __future__ import annotations
 
 import signal
+import threading
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 received: signal.Signals | None = None  # the stop signal this process got, if any
@@ -34,6 +35,9 @@ def _raise_stopped(signum: int, frame) -> None:
 
 
 def stop_on_signals() -> None:
-    """From now on a stop signal raises `Stopped` (main thread only, as Python requires)."""
+    """From now on a stop signal raises `Stopped`. Python lets only the main thread set
+    handlers: elsewhere (a launcher's worker thread) the process keeps what it has."""
+    if threading.current_thread() is not threading.main_thread():
+        return
     for sig in STOP_SIGNALS:
         signal.signal(sig, _raise_stopped)
