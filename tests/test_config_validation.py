@@ -154,5 +154,6 @@ def test_good_command_lines_and_hydra_flags_pass_the_check():
     assert composition_problem(["--cfg", "job", "hydra/launcher=joblib", "~callbacks"]) is None
     assert composition_problem(["+callbacks.x._target_=a.B", "experiment=smoke"]) is None
     assert composition_problem(["--config-dir", "/elsewhere", "strategy=mine"]) is None
+    assert composition_problem(["strategy=lang_adapters"]) is None  # retired: says its new name
     assert composition_problem(["-m", "hydra/sweeper=xlt_optuna", "seed=range(0,3)",
                                 "strategy.optimizer.lr=interval(1e-5,1e-4)"]) is None  # fmt: skip

@@ -37,13 +37,14 @@ def is_xlt_group(name: str) -> bool:
 
 def unknown_option(group: str, values: list[str]) -> str | None:
     """`group=value` for a value the group does not have, with the closest names."""
-    from xlt.config.options import group_options
+    from xlt.config.options import CONF_DIR, group_options
 
     options = group_options(group)
     if not options:
         return None
     for value in values:
-        if value not in options:
+        retired = (CONF_DIR / group / f"{value}.yaml").is_file()  # says its new name itself
+        if value not in options and not retired:
             close = difflib.get_close_matches(value, options, n=3, cutoff=0.5)
             hint = f"did you mean {' or '.join(close)}? " if close else ""
             return (f"{group}={value}: no such option; {hint}"
