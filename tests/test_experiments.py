@@ -5,6 +5,7 @@ time. Hub-only options are composed and must fail fast offline; trainer=gpu is c
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -34,15 +35,28 @@ def variation(group: str, option: str, fixtures) -> list[str]:
     overrides = [f"{group}={option}", *EXTRA.get((group, option), [])]
     if group == "augmentation/translator":
         overrides.insert(0, "augmentation=translate_train")
-    if option == "mined":  # a table as xlt-align writes it (one pair; the rest untranslated)
-        fixtures.mkdir(parents=True, exist_ok=True)
-        table = fixtures / "mined_pairs.tsv"
-        table.write_text("source\ttarget\tscore\nHello.\t你好。\t1.1\n", encoding="utf-8")
-        overrides.append(f"augmentation.translator.pairs={table}")
+    if option == "mined":  # a table as xlt-align writes it, of 20 TRAIN pairs (the rest stay
+        # untranslated: a table that matched no row would be refused as changing nothing)
+        overrides.append(f"augmentation.translator.pairs={mined_table(fixtures)}")
     if group == "dataset" and option in LOCAL:
         files = write_task_files(fixtures, LOCAL[option], n_train=24, n_eval=8)
         overrides = [o for o in files if not o.startswith("dataset=")] + overrides
     return overrides
+
+
+def mined_table(fixtures: Path) -> Path:
+    from xlt.data.sources.hsk import load_hsk
+
+    train = load_hsk(cache_dir=str(fixtures / "cache")).splits["train"]
+    by_lang: dict[str, dict[str, str]] = {"en": {}, "zh": {}}
+    for key, text, lang in zip(train["id"], train["text"], train["lang"], strict=True):
+        by_lang[lang][str(key)] = text
+    ids = sorted(set(by_lang["en"]) & set(by_lang["zh"]))[:20]
+    fixtures.mkdir(parents=True, exist_ok=True)
+    table = fixtures / "mined_pairs.tsv"
+    lines = [f"{by_lang['en'][i]}\t{by_lang['zh'][i]}\t1.1" for i in ids]
+    table.write_text("source\ttarget\tscore\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return table
 
 
 @pytest.fixture(scope="module")

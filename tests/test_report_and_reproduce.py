@@ -88,8 +88,9 @@ def test_report_cli_and_reproduce_from_the_manifest(tmp_path, token_cache):
     assert compared["reference_by"].str.startswith("best mean best/dev/acc/en").all()
     text = (out / "report.md").read_text()
     assert "1 KILLED" in text and "2 (<3!)" in text and "[" in text and "Holm" in text
-    run = client.search_runs([experiment], max_results=1)[0].data.tags
-    assert run["attention"] and run["fused_qkv"] and run["defaults_env"] != "none"
+    run = client.search_runs([experiment], filter_string="tags.strategy = 'multitask'")[0]
+    tags = run.data.tags
+    assert tags["attention"] and tags["fused_qkv"] and tags["defaults_env"] != "none"
     assert (out / "by_language.png").stat().st_size > 5000
     assert (out / "learning_curves.png").exists()
 
