@@ -67,14 +67,19 @@ def study_parent(client, experiment: str, key: str | None) -> str | None:
 def stop_parent(sweep_dir: str, signal_name: str) -> None:
     """A stop signal ended the sweep: its parent run FAILED with the signal named, now (not
     only in an exit handler, which a busy store can miss)."""
-    from mlflow import MlflowClient
 
     path = Path(sweep_dir) / PARENT_FILE
     if not path.exists():
         return
-    parent = json.loads(path.read_text())
+    fail_parent(json.loads(path.read_text()), f"stopped by {signal_name}")
+
+
+def fail_parent(parent: dict[str, str], why: str) -> None:
+    """The sweep's parent run FAILED, with why in its `error` tag."""
+    from mlflow import MlflowClient
+
     client = MlflowClient(tracking_uri=parent["tracking_uri"])
-    client.set_tag(parent["run_id"], "error", f"stopped by {signal_name} before the sweep ended")
+    client.set_tag(parent["run_id"], "error", f"{why} before the sweep ended")
     client.set_terminated(parent["run_id"], "FAILED")
 
 
@@ -102,14 +107,9 @@ class MlflowSweepCallback(Callback):
     def _fail_unless_ended(self, parent: dict[str, str]) -> None:
         if self.ended:
             return
-        from mlflow import MlflowClient
-
         from xlt.training.stop_signals import received
 
-        client = MlflowClient(tracking_uri=parent["tracking_uri"])
-        why = f"stopped by {received.name}" if received else "the launcher stopped"
-        client.set_tag(parent["run_id"], "error", f"{why} before the sweep ended")
-        client.set_terminated(parent["run_id"], "FAILED")
+        fail_parent(parent, f"stopped by {received.name}" if received else "the launcher stopped")
 
     def _open_parent(self, config: DictConfig, client) -> dict[str, str]:
         from xlt.tracking.store import experiment_id
