@@ -18,7 +18,7 @@ def compose(*overrides: str):
     from omegaconf import open_dict
 
     import xlt.config  # noqa: F401
-    from xlt.train import CONFIG_DIR
+    from xlt.config.paths import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = hydra_compose(config_name="train", overrides=list(overrides))
@@ -38,7 +38,7 @@ def build_training(
     """xlt's pieces for me5_small on HSK topic (EN train), made by the pipeline's own `build`:
     (config, encoder bundle, task, strategy, network, set-up datamodule)."""
     from xlt.components import build
-    from xlt.config.validate import build as instantiate_spec
+    from xlt.config.validate import instantiate_spec
 
     cfg = compose(f"model.freeze_embeddings={freeze_embeddings}",
                   f"dataset.length_grouped={length_grouped}",

@@ -19,11 +19,14 @@ from common import compose, table
 def prepare(cache_dir: str) -> float:
     """The pipeline's own data steps (xlt/components.py): load, then the datamodule's set-up."""
     from xlt.components import build_data, build_datamodule
-    from xlt.config.validate import build
+    from xlt.config.validate import instantiate_spec
 
     cfg = compose(f"paths.cache_dir={cache_dir}")  # every cache starts empty in the first run
-    tokenizer = build(cfg.model.source, "model.source").tokenizer  # not timed: the model
-    strategy, augmentation = build(cfg.strategy, "strategy"), build(cfg.augmentation, "aug")
+    tokenizer = instantiate_spec(cfg.model.source, "model.source").tokenizer  # not timed: the model
+    strategy, augmentation = (
+        instantiate_spec(cfg.strategy, "strategy"),
+        instantiate_spec(cfg.augmentation, "aug"),
+    )
     start = time.perf_counter()
     data, task, source, targets = build_data(cfg)
     build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source, targets)

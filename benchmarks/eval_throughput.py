@@ -23,14 +23,14 @@ def main() -> None:
     args = parser.parse_args()
     from datasets import concatenate_datasets
 
-    from xlt.config.validate import build
+    from xlt.config.validate import instantiate_spec
     from xlt.data.collate import PadCollator
     from xlt.data.tokenize import sort_by_length, tokenize
     from xlt_serving.precision import cpu_has_bf16_units
 
     cfg = compose()
-    data = build(cfg.dataset.loader, "dataset.loader")
-    bundle = build(cfg.model.source, "model.source")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
+    bundle = instantiate_spec(cfg.model.source, "model.source")
     encoder = bundle.encoder.eval()
     rows = [data.subset(split, lang, purpose="evaluation")
             for split in ("dev", "test") for lang in ("en", "zh")]  # fmt: skip

@@ -62,7 +62,7 @@ def load_as_lists(path: str, languages: list[str], label_names: list[str], text_
     datasets 5's lazy columns row by row and had not finished one 400k split after 10 min)."""
     from datasets import Dataset, concatenate_datasets, load_dataset
 
-    from xlt.data.transfer_data import TransferData
+    from xlt.data.dataset_splits import DatasetSplits
 
     parts: dict[str, list] = {"train": [], "dev": [], "test": []}
     for lang in languages:
@@ -77,7 +77,7 @@ def load_as_lists(path: str, languages: list[str], label_names: list[str], text_
                 "text": column(text_column).to_pylist(),
                 "text_pair": column(text_pair_column).to_pylist(),
                 "label": column("label").to_pylist(), "lang": [lang] * len(ds)}))  # fmt: skip
-    return TransferData(
+    return DatasetSplits(
         splits={s: concatenate_datasets(p) for s, p in parts.items()},
         label_names=label_names,
         fingerprint="lists",
@@ -90,14 +90,17 @@ def prepare(data_dir: str, cache_dir: str, lists: bool) -> dict[str, float]:
     from transformers import AutoTokenizer
 
     from xlt.components import build_data, build_datamodule
-    from xlt.config.validate import build
+    from xlt.config.validate import instantiate_spec
     from xlt.models.sources.me5_offline import me5_small_folder
 
     model_folder = me5_small_folder(compose().paths.cache_dir)  # built by main(), not timed
     cfg = compose("dataset=xnli", f"dataset.loader.path={data_dir}", "model=me5_small",
                   f"paths.cache_dir={cache_dir}", "dataset.num_workers=0")  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(model_folder)
-    strategy, augmentation = build(cfg.strategy, "strategy"), build(cfg.augmentation, "aug")
+    strategy, augmentation = (
+        instantiate_spec(cfg.strategy, "strategy"),
+        instantiate_spec(cfg.augmentation, "aug"),
+    )
     if lists:
         cfg.dataset.loader._target_ = f"{__name__}.load_as_lists"
     before = memory_mib("VmRSS")

@@ -35,9 +35,9 @@ def export_untrained(folder: Path) -> Path:
 
 
 def test_texts() -> pd.DataFrame:
-    from xlt.config.validate import build
+    from xlt.config.validate import instantiate_spec
 
-    data = build(compose().dataset.loader, "dataset.loader")
+    data = instantiate_spec(compose().dataset.loader, "dataset.loader")
     test = data.splits["test"]
     return pd.DataFrame({"id": test["id"], "lang": test["lang"], "text": test["text"]})
 

@@ -109,11 +109,11 @@ def trainer_run(
         TrainingArguments,
     )
 
-    from xlt.config.validate import build
+    from xlt.config.validate import instantiate_spec
     from xlt.models.sources.me5_offline import me5_small_folder
 
     cfg = compose()
-    data = build(cfg.dataset.loader, "dataset.loader")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
     folder = me5_small_folder(cfg.paths.cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForSequenceClassification.from_pretrained(

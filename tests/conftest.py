@@ -19,7 +19,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import xlt.config  # noqa: E402,F401  (registers the schema)
-from xlt.train import CONFIG_DIR  # noqa: E402
+from xlt.config.paths import CONFIG_DIR  # noqa: E402
 
 
 def compose_train(overrides: list[str], root: Path | None = None) -> DictConfig:

@@ -89,11 +89,11 @@ def test_dataset_limit_reaches_the_alignment_tasks(tmp_path):
     """dataset.limit: the first N rows per split and language, in xlt-align as in xlt-train."""
     from xlt.align.cli import run
     from xlt.align.tasks.common import parallel_pairs
-    from xlt.config.validate import build
+    from xlt.config.validate import instantiate_spec
     from xlt.data.access import Purpose
 
     cfg = compose_align(["task=bitext", "model@encoder=tiny_random", "dataset.limit=40"], tmp_path)
-    data = build(cfg.dataset.loader, "dataset.loader")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
     ids, src, tgt = parallel_pairs(data, "test", "en", "zh", purpose=Purpose.evaluation, limit=40)
     assert 0 < len(ids) <= 40 and len(src) == len(tgt) == len(ids)
     assert {(r["lang"], r["rows"]) for r in data.access.entries()} == {("en", 40), ("zh", 40)}

@@ -1,6 +1,7 @@
 """The shape of the code, checked: strategies are policies (no Lightning, datamodule or
-LightningModule in xlt/strategies/), no import cycle among xlt modules (type-checking imports
-included), no function over 60 lines."""
+LightningModule in xlt/strategies/), no import cycle among xlt modules at any level (imports
+inside functions and type-checking imports included), function-local imports only where they
+defer a heavy library, no function over 60 lines."""
 
 from __future__ import annotations
 
@@ -17,31 +18,55 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def module_level_imports(path: Path) -> set[str]:
-    """Imports that run when the module is imported or type-checked (not inside functions)."""
+# Third-party packages slow enough to import that xlt defers them into the function that needs
+# them; an xlt module may be imported inside a function only if it loads one of these.
+HEAVY = {"torch", "lightning", "transformers", "mlflow", "datasets", "peft", "sklearn",
+         "scipy", "matplotlib", "pandas", "numpy", "hydra", "safetensors",
+         "sentence_transformers"}  # fmt: skip
+
+
+def imports(path: Path, level: str) -> set[str]:
+    """Modules imported by `path`: at module level (type-checking imports included) when
+    `level` is "module", inside functions when it is "function"."""
     found: set[str] = set()
-
-    def visit(nodes) -> None:
-        for node in nodes:
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module)
-                found.update(f"{node.module}.{alias.name}" for alias in node.names)
-            elif isinstance(node, ast.If | ast.Try):
-                visit(node.body)
-                visit(getattr(node, "orelse", []))
-                for handler in getattr(node, "handlers", []):
-                    visit(handler.body)
-
-    visit(ast.parse(path.read_text()).body)
+    tree = ast.parse(path.read_text())
+    local = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+             for n in ast.walk(f) if isinstance(n, ast.Import | ast.ImportFrom)}  # fmt: skip
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Import | ast.ImportFrom) or (id(node) in local) != (
+            level == "function"
+        ):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 
-def graph() -> dict[str, set[str]]:
-    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    return {name: {m for m in module_level_imports(path) if m in modules and m != name}
-            for name, path in modules.items()}  # fmt: skip
+def module_level_imports(path: Path) -> set[str]:
+    return imports(path, "module")
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def graph(levels: tuple[str, ...] = ("module", "function")) -> dict[str, set[str]]:
+    """xlt module -> the xlt modules it imports, at every level by default."""
+    known = modules()
+    return {name: {m for level in levels for m in imports(path, level)
+                   if m in known and m != name} for name, path in known.items()}  # fmt: skip
+
+
+def heavy_dependencies(name: str, edges: dict[str, set[str]], seen: set[str]) -> set[str]:
+    """The HEAVY packages importing module `name` loads (through module-level imports)."""
+    if name in seen:
+        return set()
+    seen.add(name)
+    own = {m.split(".")[0] for m in module_level_imports(modules()[name])} & HEAVY
+    return own.union(*(heavy_dependencies(m, edges, seen) for m in edges[name]))
 
 
 def test_strategies_import_no_training_machinery():
@@ -51,7 +76,18 @@ def test_strategies_import_no_training_machinery():
         assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
+def test_lazy_imports_only_defer_heavy_dependencies():
+    """A function-local import of an xlt module is a hidden edge; it is allowed only when
+    importing that module loads a declared heavy third-party package."""
+    edges, known = graph(("module",)), modules()
+    light = sorted(f"{name} -> {m}" for name, path in known.items()
+                   for m in imports(path, "function") if m in known and m != name
+                   and not heavy_dependencies(m, edges, set()))  # fmt: skip
+    assert not light, "import these at module level: " + "; ".join(light)
+
+
 def test_no_import_cycles():
+    """No cycle between xlt modules, counting imports inside functions too."""
     edges = graph()
     state: dict[str, int] = {}
     stack: list[str] = []

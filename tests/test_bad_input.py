@@ -12,7 +12,12 @@ import torch
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from xlt.config.validate import build, check_accelerator, check_required, resolve_languages
+from xlt.config.validate import (
+    check_accelerator,
+    check_required,
+    instantiate_spec,
+    resolve_languages,
+)
 from xlt.errors import XltError
 
 ARTIFACT = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts" / "bad_inputs.md"
@@ -34,7 +39,7 @@ def load(compose_cfg, tmp_path: Path, train: str | bytes, test: str | bytes | No
         paths[split] = path
     overrides = [f"dataset.files.{s}={p}" for s, p in paths.items()]
     cfg = compose_cfg("dataset=local", *overrides, *extra)
-    data = build(cfg.dataset.loader, "dataset.loader")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
     return cfg, data
 
 
@@ -63,7 +68,7 @@ def test_bad_dataset_files_name_the_file_row_or_key(compose_cfg, tmp_path, case)
     with pytest.raises(XltError) as err:
         if train is None:
             cfg = compose_cfg("dataset=local", *extra)
-            build(cfg.dataset.loader, "dataset.loader")
+            instantiate_spec(cfg.dataset.loader, "dataset.loader")
         else:
             cfg, data = load(compose_cfg, tmp_path, train, test, *extra)
             resolve_languages(cfg, data)
@@ -130,8 +135,8 @@ def test_a_gpu_trainer_without_a_gpu_says_what_to_use(compose_cfg):
 
 def test_few_shot_asking_for_more_than_the_data_has(compose_cfg):
     cfg = compose_cfg("strategy=few_shot", "strategy.k=100000")
-    data = build(cfg.dataset.loader, "dataset.loader")
-    strategy = build(cfg.strategy, "strategy")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
+    strategy = instantiate_spec(cfg.strategy, "strategy")
     with pytest.raises(XltError) as err:
         strategy.check(data, "en", ["zh"])
     assert "k" in str(err.value)

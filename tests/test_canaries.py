@@ -140,10 +140,10 @@ def run_briefly(parts, checkpoint: Path | None = None) -> TrainingText:
 
 def strings_in(obj, depth: int = 0, seen: set | None = None):
     """Every string held by an object's attributes (translators, lexicons, tables), depth 6."""
-    from xlt.data.transfer_data import TransferData
+    from xlt.data.dataset_splits import DatasetSplits
 
     seen = set() if seen is None else seen
-    if depth > 6 or id(obj) in seen or isinstance(obj, TransferData | torch.nn.Module):
+    if depth > 6 or id(obj) in seen or isinstance(obj, DatasetSplits | torch.nn.Module):
         return
     seen.add(id(obj))
     if isinstance(obj, str):
@@ -180,7 +180,9 @@ def cached_feature_text(folder: Path, tokenizer) -> list[str]:
 
 def check_label(parts, strategy: str, augmentation: str, selection: str, translate: bool):
     """The label computed from the run's reads says what its training data shows."""
-    flags = protocol_flags(parts.data.access.entries(), parts.source, parts.data.access.inherited)
+    flags = protocol_flags(
+        parts.data.access.entries(), parts.source_lang, parts.data.access.inherited
+    )
     label = protocol_label(flags)
     langs = {lang for rows in parts.datamodule.train_sets.values() for lang in rows["lang"]}
     augs = {a for rows in parts.datamodule.train_sets.values()

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import compose_train
+from xlt.config.bounds import Range
 from xlt.config.options import group_options
-from xlt.config.ranges import Range, check_config, numeric_leaves
+from xlt.config.ranges import check_config, numeric_leaves
 from xlt.errors import ConfigError
 
 GROUPS = ["strategy", "augmentation", "dataset", "model", "trainer"]

@@ -5,7 +5,7 @@ from hydra.errors import ConfigCompositionException, HydraException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from tests.conftest import compose_train
-from xlt.config.validate import build, resolve_languages
+from xlt.config.validate import instantiate_spec, resolve_languages
 from xlt.data.sources.hsk import load_hsk
 from xlt.errors import ConfigError, DataError
 
@@ -46,7 +46,7 @@ def test_unknown_group_option_lists_the_choices():
 def test_strategy_with_an_unknown_key_is_a_config_error():
     cfg = compose_train(["+strategy.warmup=3"])
     with pytest.raises(ConfigError, match=r"strategy: .*warmup"):
-        build(cfg.strategy, "strategy")
+        instantiate_spec(cfg.strategy, "strategy")
 
 
 def test_languages_are_checked_against_the_data():
@@ -64,13 +64,13 @@ def test_languages_are_checked_against_the_data():
 def test_hsk_label_field_is_validated():
     cfg = compose_train(["dataset.loader.label_field=colour"])
     with pytest.raises(ConfigError, match="label_field='colour'"):
-        build(cfg.dataset.loader, "dataset.loader")
+        instantiate_spec(cfg.dataset.loader, "dataset.loader")
 
 
 def compose_with_hydra(overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
-    from xlt.train import CONFIG_DIR
+    from xlt.config.paths import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose("train", overrides=overrides, return_hydra_config=True)

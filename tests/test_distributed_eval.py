@@ -35,7 +35,7 @@ def single_process_test(overrides: list[str], root: Path, cache: Path, checkpoin
         cfg.paths.output_dir = str(root / "single")
         cfg.paths.cache_dir = str(cache)
     parts = build(cfg)
-    trainer = make_trainer(cfg, None, parts.monitor, None)
+    trainer = make_trainer(cfg, None, parts.selection_metric, None)
     trainer.test(parts.module, datamodule=parts.datamodule, ckpt_path=str(checkpoint),
                  weights_only=True, verbose=False)  # fmt: skip
     return parts.module.results["test"]

@@ -65,7 +65,7 @@ def root(tmp_path_factory):
 
 
 def test_every_group_option_is_covered():
-    from xlt.config.options import CONF_DIR
+    from xlt.config.paths import CONF_DIR
 
     folders = {str(p.parent.relative_to(CONF_DIR)) for p in CONF_DIR.glob("*/**/*.yaml")}
     assert {f for f in folders if f.split("/")[0] not in NOT_VARIED} == set(GROUPS)

@@ -98,7 +98,7 @@ def test_translate_test_that_translates_nothing_refuses():
     from datasets import Dataset
 
     from xlt.augment.translators import Translator
-    from xlt.evaluation.translate_test import translate_rows
+    from xlt.evaluation.translated_inputs import translate_rows
 
     class Nothing(Translator):
         name = "nothing"

@@ -85,7 +85,7 @@ def active_adapters_per_evaluation_key(parts) -> dict[str, list[tuple[str, ...]]
         seen.setdefault(langs, set()).add(tuple(encoder.base_model.active_adapters))
 
     parts.net.language_router = recording
-    trainer = make_trainer(parts.cfg, None, parts.monitor, None)
+    trainer = make_trainer(parts.cfg, None, parts.selection_metric, None)
     trainer.test(parts.module, datamodule=parts.datamodule, verbose=False)
     parts.net.language_router = route
     assert {lang for _, lang in parts.datamodule.test_keys} == set(seen)

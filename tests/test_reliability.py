@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from tests.test_cli_end_to_end import XLT_TRAIN, run_cli
 from xlt.errors import ConfigError
-from xlt.training.recovery import AtomicCheckpointIO
+from xlt.training.checkpoint_files import AtomicCheckpointIO
 
 LEARN = ["model=tiny_random", "dataset.limit=600", "strategy.optimizer.lr=1e-3",
          "trainer.max_epochs=6", "trainer.deterministic=true", "trainer.log_every_n_steps=1",
@@ -93,7 +93,7 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_truncated_file(tmp_path
     path = tmp_path / "last.ckpt"
     writer = (
         "import sys, torch\n"
-        "from xlt.training.recovery import AtomicCheckpointIO\n"
+        "from xlt.training.checkpoint_files import AtomicCheckpointIO\n"
         "io = AtomicCheckpointIO()\n"
         "for i in range(10**6):\n"
         "    io.save_checkpoint({'i': i, 'w': torch.full((4_000_000,), float(i))}, sys.argv[1])\n"

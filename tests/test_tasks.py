@@ -139,26 +139,33 @@ def test_tags_sit_on_first_subwords_and_truncated_words_count_as_missed(tmp_path
 
 
 def test_strategies_and_augmentations_refuse_tasks_they_cannot_train(compose_cfg):
-    from xlt.config.validate import build
-    from xlt.tasks import check_strategy_task
+    from xlt.config.validate import check_strategy_task, instantiate_spec
 
     tagging = get_task("tagging")
     cfg = compose_cfg("strategy=few_shot")
     with pytest.raises(ConfigError, match="few_shot.*not 'tagging'"):
-        check_strategy_task(build(cfg.strategy, "strategy"), tagging, build(cfg.augmentation, "a"))
+        check_strategy_task(
+            instantiate_spec(cfg.strategy, "strategy"),
+            tagging,
+            instantiate_spec(cfg.augmentation, "a"),
+        )
     cfg = compose_cfg("augmentation=translate_train")
     with pytest.raises(ConfigError, match="augmentation=none"):
-        check_strategy_task(build(cfg.strategy, "strategy"), tagging, build(cfg.augmentation, "a"))
+        check_strategy_task(
+            instantiate_spec(cfg.strategy, "strategy"),
+            tagging,
+            instantiate_spec(cfg.augmentation, "a"),
+        )
     with pytest.raises(ConfigError, match="not a task family"):
         get_task("summarization")
 
 
 @pytest.mark.parametrize(("dataset", "n_labels"), [("hsk_level", 6), ("hsk_sentence_type", 3)])
 def test_second_offline_hsk_tasks(compose_cfg, dataset, n_labels):
-    from xlt.config.validate import build
+    from xlt.config.validate import instantiate_spec
 
     cfg = compose_cfg(f"dataset={dataset}")
-    data = build(cfg.dataset.loader, "dataset.loader")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
     assert cfg.dataset.name == dataset and len(data.label_names) == n_labels
     assert data.languages == ["en", "zh"]
 

@@ -47,8 +47,8 @@ def test_every_loader_refuses_a_checkpoint_that_would_run_code(tmp_path):
     from xlt.components import build
     from xlt.models.init_encoder import load_encoder_weights
     from xlt.predict import main as predict
+    from xlt.training.checkpoint_files import resume_point
     from xlt.training.checkpoints import load_weights
-    from xlt.training.recovery import resume_point
 
     path, marker = malicious_checkpoint(tmp_path / "run")
     parts = build(compose_train(["model=tiny_random", "dataset.limit=8"], root=tmp_path))

@@ -14,11 +14,16 @@ from omegaconf import DictConfig
 
 from xlt.augment.base import Augmentation
 from xlt.config.schema import Selection
-from xlt.config.validate import build as instantiate_spec
-from xlt.config.validate import check_accelerator, check_max_length, resolve_languages
+from xlt.config.validate import (
+    check_accelerator,
+    check_max_length,
+    check_strategy_task,
+    instantiate_spec,
+    resolve_languages,
+)
 from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
-from xlt.data.transfer_data import TransferData
+from xlt.data.dataset_splits import DatasetSplits
 from xlt.errors import ConfigError, DataError
 from xlt.models.cpu_attention import use_cpu_attention
 from xlt.models.fast_dropout import use_fast_dropout
@@ -26,13 +31,14 @@ from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
 from xlt.models.network import TransferNetwork, encoder_architecture
 from xlt.strategies.base import Pretrained, Stage, TransferStrategy
-from xlt.tasks import CLASSIFICATION, check_strategy_task, check_task_data, get_task
+from xlt.tasks import CLASSIFICATION, check_task_data, get_task
 from xlt.tasks.base import TaskFamily
+from xlt.tracking.trial_key import hydra_overrides
+from xlt.training.checkpoint_files import AtomicCheckpointIO, StepCheckpoint
 from xlt.training.last_checkpoint import CheckpointEveryValidation
 from xlt.training.module import TransferModule
 from xlt.training.precision import trainer_precision
 from xlt.training.preemption import RequeueOnSignal, in_slurm_job, slurm_environment
-from xlt.training.recovery import AtomicCheckpointIO, StepCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Components:
     cfg: DictConfig
-    data: TransferData
+    data: DatasetSplits
     task: TaskFamily
     strategy: TransferStrategy
     augmentation: Augmentation
@@ -48,14 +54,14 @@ class Components:
     net: TransferNetwork
     datamodule: TransferDataModule
     module: TransferModule
-    source: str
+    source_lang: str
     targets: list[str]
-    monitor: str  # the selection metric, e.g. dev/acc/en
+    selection_metric: str  # the dev score that picks the checkpoint, e.g. dev/acc/en
     pretrained: Pretrained | None = None  # what the strategy built without labels (MAD-X)
 
     @property
     def languages(self) -> list[str]:
-        return [self.source, *self.targets]
+        return [self.source_lang, *self.targets]
 
 
 def selection_metric(cfg: DictConfig, source: str, primary: str = "acc") -> str:
@@ -115,7 +121,7 @@ def check_callback_monitors(cfg: DictConfig, source: str, targets: list[str]) ->
             )
 
 
-def build_data(cfg: DictConfig) -> tuple[TransferData, TaskFamily, str, list[str]]:
+def build_data(cfg: DictConfig) -> tuple[DatasetSplits, TaskFamily, str, list[str]]:
     """The dataset and its task family, with the run's languages checked against it."""
     task = get_task(cfg.dataset.task, **cfg.dataset.task_options)
     data = instantiate_spec(cfg.dataset.loader, "dataset.loader", **loaded_languages(cfg))
@@ -163,7 +169,7 @@ def build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source,
     return datamodule
 
 
-def test_translator(cfg, task, data: TransferData, source: str, targets: list[str]):
+def test_translator(cfg, task, data: DatasetSplits, source: str, targets: list[str]):
     """evaluation.translate_test: the evaluation-side translator (classification tasks), checked
     to translate every target's dev/test text into the source language."""
     evaluation = cfg.get("evaluation")
@@ -198,7 +204,7 @@ def build_module(
                           min_train_steps=min_train_steps)  # fmt: skip
 
 
-def init_encoder(cfg: DictConfig, encoder, data: TransferData, tracker) -> None:
+def init_encoder(cfg: DictConfig, encoder, data: DatasetSplits, tracker) -> None:
     """`model.init_encoder`: other starting weights, recorded with their provenance."""
     weights = resolve_encoder(str(cfg.model.init_encoder), tracker.client if tracker else None)
     n = load_encoder_weights(
@@ -243,7 +249,6 @@ def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
 def step_budget(cfg: DictConfig) -> int:
     """`trainer.min_train_steps`, unless the command line set `trainer.max_epochs` and not the
     budget: an explicit epoch count is never stretched behind the user's back."""
-    from xlt.training.recovery import hydra_overrides
 
     budget = cfg.trainer.get("min_train_steps") or 0
     given = {o.lstrip("+~").partition("=")[0] for o in hydra_overrides()}

@@ -23,22 +23,19 @@ from xlt.errors import Requeued, TrackingError
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.recipes import recipe_tags
 from xlt.evaluation.results_table import language_rows, print_results
-from xlt.evaluation.translate_test import is_translated, original_language
+from xlt.evaluation.translated_inputs import is_translated, original_language
 from xlt.strategies.base import Pretrained
 from xlt.tracking.inputs import dataset_inputs
 from xlt.tracking.job import quiet_libraries, record_job
 from xlt.tracking.manifest import CODE_ROOT, git_state
 from xlt.tracking.run_tracker import RunTracker
+from xlt.tracking.sweep_retry import finished_trial
+from xlt.tracking.trial_key import job_key
+from xlt.training.checkpoint_files import resume_point
+from xlt.training.memory_advice import out_of_memory
 from xlt.training.precision import resolve_precision, warn_if_slow_precision
 from xlt.training.preemption import requeue_this_job
-from xlt.training.recovery import (
-    finished_trial,
-    job_key,
-    out_of_memory,
-    requeued_by_slurm,
-    resume_point,
-    resume_target,
-)
+from xlt.training.resume import requeued_by_slurm, resume_target
 from xlt.training.stages import Selected, run_stages, select
 
 log = logging.getLogger(__name__)
@@ -136,8 +133,8 @@ def record_start(
 ) -> None:
     """Tags, params, manifest and data notes that exist before training starts."""
     cfg, translator = parts.cfg, getattr(parts.augmentation, "translator", None)
-    tags = {**parts.strategy.describe(), "source_lang": parts.source,
-            "target_langs": ",".join(parts.targets), "selection_metric": parts.monitor,
+    tags = {**parts.strategy.describe(), "source_lang": parts.source_lang,
+            "target_langs": ",".join(parts.targets), "selection_metric": parts.selection_metric,
             "data_fingerprint": parts.data.fingerprint}  # fmt: skip
     if translator is not None:
         tags["augmentation.translator"] = translator.name
@@ -203,8 +200,8 @@ def log_augmentation(parts: Components, tracker: RunTracker) -> None:
 def record_protocol(parts: Components, tracker: RunTracker) -> dict[str, bool]:
     """data_access.json and the protocol tags, from what the run has read so far."""
     access = parts.data.access
-    flags = protocol_flags(access.entries(), parts.source, access.inherited)
-    text = access.to_json(source=parts.source, flags=flags, protocol=protocol_label(flags))
+    flags = protocol_flags(access.entries(), parts.source_lang, access.inherited)
+    text = access.to_json(source=parts.source_lang, flags=flags, protocol=protocol_label(flags))
     tracker.log_text(RECORD_FILE, text + "\n")
     tracker.set_tags(protocol_tags(flags))
     return flags
@@ -217,12 +214,13 @@ def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
     has_dev = bool(parts.datamodule.val_keys)
     if not has_dev:
         log.warning("the data has no %s dev set: nothing selects the checkpoint, the final "
-                    "weights are tested (protocol flag no_selection)", parts.source)  # fmt: skip
+                    "weights are tested (protocol flag no_selection)",
+                    parts.source_lang)  # fmt: skip
     elif cfg.selection == Selection.final:
         log.info("selection=final: the final weights are tested (protocol flag no_selection)")
 
     def trainer_for(stage):
-        return make_trainer(cfg, tracker.logger, parts.monitor, stage, has_dev)
+        return make_trainer(cfg, tracker.logger, parts.selection_metric, stage, has_dev)
 
     try:
         trainer, best = run_stages(module, parts.datamodule, parts.strategy.stages(),
@@ -234,7 +232,7 @@ def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
     counters = parts.datamodule.batch_transform_counters()
     tracker.log_metrics({f"augment/{name}": value for name, value in counters.items()})
     validator = trainer if best is not None else trainer_for(None)
-    return trainer, select(module, parts.datamodule, validator, best, parts.monitor)
+    return trainer, select(module, parts.datamodule, validator, best, parts.selection_metric)
 
 
 def evaluate(parts: Components, tracker: RunTracker, trainer, selected: Selected) -> dict:
@@ -266,12 +264,12 @@ def log_trained_model(parts: Components, tracker: RunTracker) -> None:
     if parts.net.language_router is not None:
         log.warning("logger.log_model: %s", PER_LANGUAGE_ENCODER)
         return
-    info = {"run_id": tracker.run_id, "dataset": cfg.dataset.name, "source_lang": parts.source}
+    info = {"run_id": tracker.run_id, "dataset": cfg.dataset.name, "source_lang": parts.source_lang}
     meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)
     folder = Path(cfg.paths.output_dir) / MODEL_DIR
     example = input_example(parts.data, parts.task)
     size = export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, example)
-    tags = {"task": parts.task.name, "dataset": cfg.dataset.name, "source_lang": parts.source}
+    tags = {"task": parts.task.name, "dataset": cfg.dataset.name, "source_lang": parts.source_lang}
     try:
         uri = tracker.log_model(folder, tags)
     except TrackingError as err:
@@ -288,7 +286,7 @@ def record(
     tracker.log_metrics({f"best/{key}": value for key, value in selected.dev.items()})
     task = parts.task
     translated = [lang for _, lang in parts.datamodule.test_keys if is_translated(lang)]
-    rows = language_rows(results, [*parts.languages, *translated], parts.source,
+    rows = language_rows(results, [*parts.languages, *translated], parts.source_lang,
                          task.metric_names, task.primary_metric)  # fmt: skip
     tracker.log_table("metrics_per_language.csv", rows)
     per_row = [{"lang": lang, **dict(zip(scores, values, strict=True))}

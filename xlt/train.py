@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -13,9 +12,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import xlt.config  # noqa: F401  (registers the config schema and resolvers)
+from xlt.config.paths import CONFIG_DIR
 from xlt.errors import Requeued, XltError
+from xlt.tracking.service_client import tracking_service
+from xlt.training.stop_signals import Stopped, stop_on_signals
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")  # the repo's conf/
 log = logging.getLogger(__name__)
 
 
@@ -42,8 +43,6 @@ def start_tracking(cfg: DictConfig) -> None:
 
     ranks = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")  # as Lightning reads them
     if all(os.environ.get(name, "0") == "0" for name in ranks):  # other ranks never write
-        from xlt.tracking.service_client import tracking_service
-
         tracking_service(cfg.logger.tracking_uri)
 
 
@@ -51,7 +50,6 @@ def start_tracking(cfg: DictConfig) -> None:
 def main(cfg: DictConfig) -> float | None:
     # In a sweep a failing trial is recorded (FAILED run, error artifact) and the others go on.
     in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
-    from xlt.training.stop_signals import Stopped, stop_on_signals
 
     if not os.environ.get("SLURM_JOB_ID"):  # in a SLURM job its requeue handling has them
         stop_on_signals()

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 import xlt.config  # noqa: F401  (resolvers)
 from xlt.errors import ConfigError, XltError
+from xlt.tracking.manifest import git_state
 
 ALIGN_CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf" / "align")
 
@@ -19,7 +20,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     import torch
 
     from xlt.tracking.job import quiet_libraries, record_job
-    from xlt.tracking.manifest import git_state
     from xlt.tracking.run_tracker import RunTracker
 
     for key in ("encoder", "source_encoder"):

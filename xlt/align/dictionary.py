@@ -8,7 +8,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from xlt.augment.lexicon import _PAREN, NOT_A_TRANSLATION
+from xlt.augment.lexicon import _PAREN, NOT_A_TRANSLATION, cedict_entries
+from xlt.data.text_files import read_lines
+from xlt.errors import ConfigError, DataError
 
 _ALPHA_WORD = re.compile(r"[a-z]+")
 
@@ -31,8 +33,6 @@ def zh_en_entries(cedict: bool = False) -> list[tuple[str, str]]:
 
     entries = [(t["word"], t["gloss_en"]) for r in load_sentences() for t in r["tokens"]]
     if cedict:
-        from xlt.augment.lexicon import cedict_entries
-
         entries += [(word, gloss) for word, _, gloss, _ in cedict_entries()]
     return entries
 
@@ -65,8 +65,6 @@ def read_dictionary(path: str | Path) -> list[Pair]:
     """A bilingual dictionary file in MUSE's format: one `source target` pair per line,
     separated by a tab or spaces, UTF-8; a word with several translations is on several lines.
     Bad lines are reported with their number, not skipped."""
-    from xlt.data.text_files import read_lines
-    from xlt.errors import DataError
 
     lines = read_lines(path, "dictionary file")
     pairs = []
@@ -89,8 +87,6 @@ def dictionary_pairs(
     source word; without files, HSK's glosses split by source word."""
     files = {k: v for k, v in (files or {}).items() if v}
     if "test" in files and "train" not in files:
-        from xlt.errors import ConfigError
-
         raise ConfigError("task.dictionary.test needs task.dictionary.train as well")
     if "train" in files and "test" in files:
         return read_dictionary(files["train"]), read_dictionary(files["test"]), "files"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from xlt.align.retrieval import Scoring, normalize, retrieve
+from xlt.errors import ConfigError
 
 
 def procrustes(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -40,8 +41,6 @@ def induce_dictionary(
     vocabulary, CSLS's hubness terms included; a pair whose best match lies past the rank
     limit is dropped, not replaced by the best match within it."""
     if mode not in DICTIONARY_MODES:
-        from xlt.errors import ConfigError
-
         raise ConfigError(f"refinement mode {mode!r}: choose from {list(DICTIONARY_MODES)}")
     src, tgt = normalize(mapped_source), normalize(target)
     n_src, n_tgt = min(max_rank or len(src), len(src)), min(max_rank or len(tgt), len(tgt))

@@ -7,7 +7,7 @@ in one or both of two declared ways:
   made (dynamic code-switching). The datamodule applies it to training loaders only.
 
 It sees TRAIN data only (the source rows it is given, and other languages' TRAIN split through
-`TransferData`, every read recorded): dev/test text never reaches it. Every row it adds keeps
+`DatasetSplits`, every read recorded): dev/test text never reaches it. Every row it adds keeps
 provenance: `orig_id` (the item it came from), `aug` (which augmentation made it) and `lang`.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from datasets import Dataset, concatenate_datasets, load_from_disk
 
-from xlt.data.transfer_data import TransferData, arrow_column, column_digest
+from xlt.data.dataset_splits import DatasetSplits, arrow_column, column_digest
 from xlt.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class Augmentation:
         """(from, into) language pairs its translator must serve (none without one)."""
         return []
 
-    def refuse_unchangeable(self, data: TransferData, ctx: AugmentContext) -> None:
+    def refuse_unchangeable(self, data: DatasetSplits, ctx: AugmentContext) -> None:
         """One line, before anything is built, for a pair the translator cannot serve."""
         for src, tgt in self.translation_pairs(ctx):
             if reason := self.translator.cannot_translate(src, tgt, data, "train"):
@@ -147,7 +147,7 @@ class Augmentation:
         key = json.dumps([self.name, self.params()], sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 
-    def build(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
+    def build(self, train: Dataset, data: DatasetSplits, ctx: AugmentContext) -> Dataset:
         raise NotImplementedError
 
     def batch_transform(
@@ -157,7 +157,7 @@ class Augmentation:
         rewritten text exactly as the training data was tokenised."""
         return None
 
-    def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
+    def apply(self, train: Dataset, data: DatasetSplits, ctx: AugmentContext) -> Dataset:
         """`build`, cached by (data, rows, augmentation and translator parameters, seed). The
         reads `build` made are saved with the rows and recorded again on a cache hit, so a
         cached run's data-access record is the same as the run that built it."""

@@ -13,8 +13,8 @@ from datasets import Dataset
 from xlt.augment.base import Augmentation, AugmentContext, BatchTransform, originals
 from xlt.augment.lexicon import NO_SPACE, segment
 from xlt.augment.translators import DictionaryTranslator
-from xlt.config.ranges import Range
-from xlt.data.transfer_data import TransferData
+from xlt.config.bounds import Range
+from xlt.data.dataset_splits import DatasetSplits
 from xlt.errors import ConfigError
 
 
@@ -80,7 +80,7 @@ class CodeSwitch(Augmentation):
     def translation_pairs(self, ctx: AugmentContext) -> list[tuple[str, str]]:
         return [(ctx.source, lang) for lang in self.languages or ctx.targets]
 
-    def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
+    def apply(self, train: Dataset, data: DatasetSplits, ctx: AugmentContext) -> Dataset:
         self.data, self.ctx = data, ctx
         self.refuse_unchangeable(data, ctx)
         self.lexicon = self.translator.lexicon(data)

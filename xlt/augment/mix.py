@@ -10,7 +10,7 @@ import numpy as np
 from xlt.augment.base import Augmentation, concat, originals, rows
 from xlt.augment.translate_train import translated
 from xlt.augment.translators import Translator
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.errors import ConfigError
 
 

@@ -3,7 +3,7 @@
 from datasets import Dataset
 
 from xlt.augment.base import Augmentation, AugmentContext, originals
-from xlt.data.transfer_data import TransferData
+from xlt.data.dataset_splits import DatasetSplits
 
 
 class NoAugmentation(Augmentation):
@@ -12,5 +12,5 @@ class NoAugmentation(Augmentation):
     name = "none"
     tasks = ("classification", "pair_classification", "tagging", "qa")
 
-    def apply(self, train: Dataset, data: TransferData, ctx: AugmentContext) -> Dataset:
+    def apply(self, train: Dataset, data: DatasetSplits, ctx: AugmentContext) -> Dataset:
         return originals(train)

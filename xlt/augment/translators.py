@@ -12,10 +12,13 @@ import json
 from functools import cached_property
 from typing import Annotated
 
+from xlt.align.dictionary import read_dictionary
 from xlt.augment.lexicon import Lexicon, join, segment
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.data.access import Purpose
-from xlt.data.transfer_data import TransferData
+from xlt.data.dataset_splits import DatasetSplits
+from xlt.errors import ConfigError
+from xlt.hub import load_from_hub, preflight
 
 
 class Translator:
@@ -24,14 +27,14 @@ class Translator:
     name = "base"
 
     def translate(
-        self, texts: list[str], ids: list[str], src: str, tgt: str, data: TransferData
+        self, texts: list[str], ids: list[str], src: str, tgt: str, data: DatasetSplits
     ) -> list[str | None]:
         raise NotImplementedError
 
     def params(self) -> dict:
         return {}
 
-    def cannot_translate(self, src: str, tgt: str, data: TransferData, split: str) -> str | None:
+    def cannot_translate(self, src: str, tgt: str, data: DatasetSplits, split: str) -> str | None:
         """Why `split` texts of `src` cannot be translated into `tgt` (None: it can, or only
         trying tells), said before anything loads."""
         return None
@@ -42,7 +45,7 @@ class Translator:
 
     split = "train"  # what the texts are: TRAIN rows (augmentation) or dev/test (translate-test)
 
-    def record(self, data: TransferData, src: str, tgt: str, rows: int) -> None:
+    def record(self, data: DatasetSplits, src: str, tgt: str, rows: int) -> None:
         """Into the run's data-access record: `rows` TRAIN texts translated src -> tgt (target
         text made for training), or dev/test texts of `src` translated to be scored."""
         if self.split != "train":
@@ -60,8 +63,6 @@ def file_digest(path: str) -> str:
 
     file = Path(path).expanduser()
     if not file.is_file():
-        from xlt.errors import ConfigError
-
         raise ConfigError(f"augmentation.translator.dictionaries: file not found: {file}")
     return hashlib.sha256(file.read_bytes()).hexdigest()[:12]
 
@@ -114,7 +115,6 @@ class DictionaryTranslator(Translator):
 
     def user_entries(self, languages: list[str]) -> list[tuple[str, str, str, str]]:
         """(word, its language, translation, its language) from every dictionary file."""
-        from xlt.align.dictionary import read_dictionary
 
         entries = []
         for key, path in self.dictionaries.items():
@@ -125,7 +125,7 @@ class DictionaryTranslator(Translator):
                         for lang in sources]  # fmt: skip
         return entries
 
-    def lexicon(self, data: TransferData) -> Lexicon:
+    def lexicon(self, data: DatasetSplits) -> Lexicon:
         key = id(data)
         if key not in self._lexicons:
             entries = [*data.lexicon, *self.user_entries(data.languages)]
@@ -180,7 +180,6 @@ class MarianTranslator(Translator):
         return {"model": self.model_template, "beams": self.num_beams, "max": self.max_length}
 
     def load(self, src: str, tgt: str):
-        from xlt.hub import load_from_hub, preflight
 
         name = self.model_template.format(src=src, tgt=tgt)
         alternative = "augmentation translator=parallel or translator=dictionary"

@@ -8,6 +8,9 @@ import difflib
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from xlt.config.options import group_options
+from xlt.config.paths import CONF_DIR, CONFIG_DIR
+
 # Hydra's command-line flags that take a value (their value is not an override).
 VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--experimental-rerun"}
 OWN_CONFIG_FLAGS = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd"}
@@ -30,15 +33,11 @@ def overrides_of(argv: list[str]) -> list[str] | None:
 
 def is_xlt_group(name: str) -> bool:
     """A config group of xlt's conf/ (Hydra's own groups list plugins xlt cannot see)."""
-    from xlt.config.options import CONF_DIR
-
     return not name.startswith("hydra") and (CONF_DIR / name).is_dir()
 
 
 def unknown_option(group: str, values: list[str]) -> str | None:
     """`group=value` for a value the group does not have, with the closest names."""
-    from xlt.config.options import CONF_DIR, group_options
-
     options = group_options(group)
     if not options:
         return None
@@ -99,8 +98,6 @@ def sweep_values(override) -> list[str]:
 
 def compose_quietly(overrides: list[str]) -> None:
     from hydra import compose, initialize_config_dir
-
-    from xlt.train import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         compose(config_name="train", overrides=overrides)

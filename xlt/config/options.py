@@ -9,7 +9,9 @@ from pathlib import Path
 
 import yaml
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+from xlt.config.paths import CONF_DIR
+from xlt.config.ranges import schema_ranges, target_parameters, target_sections
+from xlt.config.retired import RETIRED_TARGET
 
 
 def option_file(group: str, name: str, dirs: tuple[Path, ...] = ()) -> Path | None:
@@ -22,8 +24,6 @@ def option_file(group: str, name: str, dirs: tuple[Path, ...] = ()) -> Path | No
 def group_options(group: str, dirs: tuple[Path, ...] = ()) -> list[str]:
     """Option names of a config group, e.g. strategy -> [adversarial, few_shot, ...], from
     conf/ and any extra config folders (Hydra search path); retired names are left out."""
-    from xlt.config.retired import RETIRED_TARGET
-
     names = sorted({p.stem for conf in (*dirs, CONF_DIR) for p in (conf / group).glob("*.yaml")})
     return [n for n in names if option_target(group, n, dirs) != RETIRED_TARGET]
 
@@ -71,8 +71,6 @@ def compose_option(group: str, name: str, dirs: tuple[Path, ...] = ()):
 def settings(node) -> list[str]:
     """`key=value (range)` for the option's own scalar settings and its learning rate."""
     from omegaconf import DictConfig
-
-    from xlt.config.ranges import schema_ranges, target_parameters, target_sections
 
     ranges = target_parameters(str(node._target_))[0]
     keys = [k for k in map(str, node) if not k.startswith("_")]

@@ -11,54 +11,16 @@ import importlib
 import inspect
 import typing
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from omegaconf import DictConfig, ValueNode
 
+from xlt.config.bounds import Range
+from xlt.config.retired import check_retired
+from xlt.config.schema import TrainConfig
 from xlt.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Range:
-    """A closed/open interval for a number; `also` lists extra allowed values (e.g. -1)."""
-
-    ge: float | None = None
-    gt: float | None = None
-    le: float | None = None
-    lt: float | None = None
-    also: tuple[float, ...] = ()
-    doc: str = ""
-
-    def contains(self, value: float) -> bool:
-        if value in self.also:
-            return True
-        low = (self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
-        return (
-            low and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)
-        )
-
-    def describe(self) -> str:
-        parts = [f"{op} {bound:g}" for op, bound in ((">=", self.ge), (">", self.gt),
-                                                     ("<=", self.le), ("<", self.lt))
-                 if bound is not None]  # fmt: skip
-        text = " and ".join(parts) or "any number"
-        return text + (f" (or {', '.join(f'{a:g}' for a in self.also)})" if self.also else "")
-
-    def check(self, key: str, value: Any) -> None:
-        if value is None or isinstance(value, str):
-            return  # null means "not set"; strings are the type checker's concern
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return
-        if not self.contains(value):
-            raise ConfigError(f"{key}={value}: out of range, must be {self.describe()}")
-
-
-def R(**bounds: Any) -> dict[str, Range]:
-    """Field metadata for the schema dataclasses: `field(default=..., metadata=R(ge=1))`."""
-    return {"range": Range(**bounds)}
-
+from xlt.tasks import FAMILIES
 
 POSITIVE = Range(gt=0)
 FRACTION = Range(ge=0, le=1)
@@ -119,8 +81,6 @@ def schema_ranges(schema: type) -> dict[str, Range]:
 
 
 def _unknown_target_keys(node: DictConfig, where: str) -> None:
-    from xlt.config.retired import check_retired
-
     check_retired(str(node._target_), node.get("message", ""))  # a renamed option: say so
     _, accepted = target_parameters(str(node._target_))
     for key in map(str, node):
@@ -156,8 +116,6 @@ def numeric_leaves(
 ) -> Iterator[tuple[str, Any, Range | None]]:
     """(key, value, declared range or None) of every number in the config, checking on the way
     that every key is known to its schema or `_target_`."""
-    from xlt.config.schema import TrainConfig
-
     schema = TrainConfig if not where and schema is None else schema
     if dataclasses.is_dataclass(schema):
         _unknown_schema_keys(node, where, schema)
@@ -187,8 +145,6 @@ def numeric_leaves(
 
 def _task_options(node: DictConfig, task: str) -> Iterator[tuple[str, Any, Range | None]]:
     """dataset.task_options are the task family's constructor arguments."""
-    from xlt.tasks import FAMILIES
-
     if task not in FAMILIES:
         raise ConfigError(f"dataset.task={task!r} is not a task family; use {', '.join(FAMILIES)}.")
     yield from numeric_leaves(

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from xlt.config.ranges import R
+from xlt.config.bounds import R
 
 
 class Pooling(StrEnum):
@@ -36,7 +36,7 @@ class DatasetConfig:
     name: str = MISSING
     task: str = "classification"  # classification | pair_classification | tagging | qa
     task_options: dict[str, Any] = field(default_factory=dict)  # e.g. qa: {normalization: mlqa}
-    loader: Any = MISSING  # _target_ spec returning xlt.data.TransferData
+    loader: Any = MISSING  # _target_ spec returning xlt.data.DatasetSplits
     source_lang: str = "en"
     target_langs: list[str] = field(default_factory=list)  # empty: every other language
     # First N rows per split and language, for everything the run reads (quick runs, tests).

@@ -9,15 +9,16 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from xlt.data.transfer_data import TransferData
+from xlt.config.options import group_classes
+from xlt.config.ranges import check_config
+from xlt.data.dataset_splits import DatasetSplits
 from xlt.errors import ConfigError, DataError, XltError
+from xlt.tasks.base import TaskFamily
 
 
 def check_required(cfg: DictConfig) -> None:
     """Every `???` value given, every key known, every number in its declared range: said in
     one line before anything loads."""
-    from xlt.config.ranges import check_config
-
     missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra"))
     if missing:
         listed = ", ".join(missing)
@@ -56,7 +57,7 @@ def check_max_length(max_length: int, encoder_config) -> None:
         )
 
 
-def build(spec: Any, key: str, **kwargs: Any) -> Any:
+def instantiate_spec(spec: Any, key: str, **kwargs: Any) -> Any:
     """Instantiate a `_target_` spec; a bad key or value becomes a ConfigError naming `key`."""
     try:
         return instantiate(spec, **kwargs)
@@ -68,7 +69,7 @@ def build(spec: Any, key: str, **kwargs: Any) -> Any:
         raise ConfigError(f"{key}: {detail}") from None
 
 
-def resolve_languages(cfg: DictConfig, data: TransferData) -> tuple[str, list[str]]:
+def resolve_languages(cfg: DictConfig, data: DatasetSplits) -> tuple[str, list[str]]:
     """(source, targets) after checking both against the languages the data really has."""
     source = cfg.dataset.source_lang
     languages = data.languages
@@ -89,3 +90,24 @@ def resolve_languages(cfg: DictConfig, data: TransferData) -> tuple[str, list[st
     if not targets:
         raise ConfigError(f"dataset {cfg.dataset.name!r} has no language besides {source!r}.")
     return source, targets
+
+
+def check_strategy_task(strategy, task: TaskFamily, augmentation) -> None:
+    """Both declare the task families they fit (`supported_tasks()`, `tasks`)."""
+    supported = strategy.supported_tasks()
+    if task.name not in supported:
+        raise ConfigError(
+            f"strategy {strategy.name!r} works on {list(supported)} tasks, not {task.name!r} "
+            f"(strategies for {task.name}: {', '.join(strategies_for(task.name))})."
+        )
+    if task.name not in augmentation.tasks:
+        raise ConfigError(
+            f"augmentation {augmentation.name!r} rewrites {list(augmentation.tasks)} rows; "
+            f"{task.name} data needs augmentation=none."
+        )
+
+
+def strategies_for(task: str) -> list[str]:
+    """Strategy options (conf/strategy/*.yaml) whose class declares `task`: the hint is made
+    from the declarations, so a new strategy appears in it without editing a list."""
+    return [name for name, cls in group_classes("strategy").items() if task in cls.tasks]

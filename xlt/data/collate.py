@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from xlt.tasks.base import ROW
+from xlt.training.rng_state import rng_state, set_rng_state
 
 
 def pad(rows: list[dict], key: str, value: int) -> torch.Tensor:
@@ -94,8 +95,6 @@ class ResumableBatches:
         return len(self.batches)
 
     def __iter__(self):
-        from xlt.training.recovery import set_rng_state
-
         start = 0
         if self._resume is not None and self.order is not None:
             (start, rng), self._resume = self._resume, None
@@ -109,8 +108,6 @@ class ResumableBatches:
 
     def state_dict(self, done: int) -> dict:
         """This epoch's batches, how many training finished, the random state now."""
-        from xlt.training.recovery import rng_state
-
         state = {"order": self.order, "done": done, "rng": rng_state()}
         if callable(getattr(self.batches, "state_dict", None)):  # a strategy's own sampler
             state["sampler"] = self.batches.state_dict()

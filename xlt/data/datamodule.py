@@ -32,11 +32,11 @@ from xlt.augment.base import Augmentation, AugmentContext, BatchTransform
 from xlt.augment.translators import Translator
 from xlt.data.access import Purpose
 from xlt.data.collate import LengthGroupedBatchSampler, ResumableBatches, RowCollator
+from xlt.data.dataset_splits import DatasetSplits, column_digest
 from xlt.data.tokenize import count_truncated, sort_by_length
 from xlt.data.training_data import TrainingData
-from xlt.data.transfer_data import TransferData, column_digest
 from xlt.errors import ConfigError
-from xlt.evaluation.translate_test import (
+from xlt.evaluation.translated_inputs import (
     is_translated,
     original_language,
     translate_rows,
@@ -71,7 +71,7 @@ class TrainCollator:
 class TransferDataModule(L.LightningDataModule):
     def __init__(
         self,
-        data: TransferData,
+        data: DatasetSplits,
         tokenizer: PreTrainedTokenizerBase,
         *,
         task: TaskFamily,

@@ -1,4 +1,4 @@
-"""A prepared TransferData on disk, so later runs skip parsing and building the source: keyed by
+"""A prepared DatasetSplits on disk, so later runs skip parsing and building the source: keyed by
 the source's own fingerprint, written atomically.
 
 A cache hit must cost a few milliseconds, not a fraction of the first run: each split is one
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
-from xlt.data.transfer_data import TransferData, column
+from xlt.data.dataset_splits import DatasetSplits, column
 
 VERSION = 2
 WORD_LISTS = ("segmentation", "lexicon")
@@ -66,8 +66,8 @@ class LazyLexicon(Sequence):
 
 
 def cached_transfer_data(
-    fingerprint: str, cache_dir: str | Path | None, build: Callable[[], TransferData]
-) -> TransferData:
+    fingerprint: str, cache_dir: str | Path | None, build: Callable[[], DatasetSplits]
+) -> DatasetSplits:
     if cache_dir is None:
         return build()
     folder = Path(cache_dir).expanduser() / "datasets" / f"{fingerprint}-v{VERSION}"
@@ -96,13 +96,13 @@ def cached_transfer_data(
     return data
 
 
-def _read(folder: Path) -> TransferData:
+def _read(folder: Path) -> DatasetSplits:
     extras = json.loads((folder / "extras.json").read_text())
     splits = {
         name: Dataset.from_file(str(folder / f"{name}.arrow")) for name in extras.pop("split_names")
     }
     word_lists = _WordLists(folder / "word_lists.json")
-    return TransferData(
+    return DatasetSplits(
         splits=splits,
         segmentation=LazySegmentation(word_lists),
         lexicon=LazyLexicon(word_lists),

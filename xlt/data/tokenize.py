@@ -13,7 +13,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
-from xlt.data.transfer_data import column, in_table_order
+from xlt.data.dataset_splits import column, in_table_order
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from xlt.evaluation.translate_test import is_translated
+from xlt.evaluation.translated_inputs import is_translated
 
 
 def language_rows(

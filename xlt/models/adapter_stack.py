@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import torch
 from torch import nn
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.errors import ConfigError
 
 TASK_ADAPTER = "task"

@@ -19,6 +19,7 @@ from torch import nn
 
 from xlt.errors import ConfigError
 from xlt.models.network import TransferNetwork
+from xlt.tracking.model_log import INPUT_COLUMNS
 from xlt.training.precision import trainer_precision
 from xlt_serving.bundle import ENCODER_DIR, WEIGHTS_FILE, ModelMeta
 
@@ -121,7 +122,6 @@ def export_model(
 
 def input_example(data, task, rows: int = 2) -> list[dict]:
     """A few source training rows in the model's input columns (MLflow's input example)."""
-    from xlt.tracking.model_log import INPUT_COLUMNS
 
     train = data.splits.get("train")
     if train is None or len(train) == 0:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from xlt.errors import XltError
+from xlt.reporting.configs import configuration, label, parse_overrides
+from xlt.tracking.registry import ALIAS, register_best
 from xlt.tracking.store import default_tracking_uri
 
 
@@ -102,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
 def baseline_label(text: str, configurations: set[str]) -> str | None:
     """`--baseline` as the report labels configurations (defaults dropped), or None with one
     line naming the configurations there are."""
-    from xlt.reporting.configs import configuration, label, parse_overrides
 
     name = label(configuration(parse_overrides(text)))
     if name not in configurations:
@@ -115,7 +116,6 @@ def baseline_label(text: str, configurations: set[str]) -> str | None:
 
 def register(args: argparse.Namespace) -> int:
     """--register: the sweep's best trial into the registry (its model logged if needed)."""
-    from xlt.tracking.registry import ALIAS, register_best
     from xlt.tracking.store import check_tracking_store
 
     if not args.parent:

@@ -9,6 +9,9 @@ from typing import Any
 
 import yaml
 
+from xlt.config.paths import CONFIG_DIR
+from xlt.config.retired import rename_override
+
 # Overrides that do not change a result: where it runs, how it is logged, how it is resumed,
 # the seed (a report's sample axis), and Hydra's own launcher and paths.
 IGNORED_KEYS = ("seed", "torch_threads", "dataset.num_workers", "resume", "sweep_retry",
@@ -19,8 +22,6 @@ IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "hydra/")
 def parse_overrides(text: str) -> list[tuple[str, str]]:
     """`a.b=1 strategy=x` (the `job_overrides` tag) as [(key, value)], `+`/`~` dropped, and
     renamed options under their current names (old runs group with new ones)."""
-    from xlt.config.retired import rename_override
-
     pairs = []
     for item in shlex.split(text or ""):
         key, _, value = rename_override(item).partition("=")
@@ -44,8 +45,6 @@ def _defaults(groups: tuple[tuple[str, str], ...]) -> tuple[dict, dict[str, str]
     """The composed config for these group choices, and the default group choices."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
-
-    from xlt.train import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         base = compose(config_name="train", return_hydra_config=True)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from datasets import concatenate_datasets
 from torch import nn
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.data.training_data import TrainingData
 from xlt.models.gradient_reversal import reverse_gradient
 from xlt.models.network import TransferNetwork

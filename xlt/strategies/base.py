@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from datasets import concatenate_datasets
 
+from xlt.data.dataset_splits import DatasetSplits
 from xlt.data.training_data import TrainingData
-from xlt.data.transfer_data import TransferData
 from xlt.errors import ConfigError
 from xlt.models.network import TransferNetwork
 from xlt.tasks import ALL_TASKS
@@ -87,7 +87,7 @@ class TransferStrategy:
         """Languages whose TRAIN text is used without labels (adversarial adaptation)."""
         return []
 
-    def check(self, data: TransferData, source: str, targets: list[str]) -> None:
+    def check(self, data: DatasetSplits, source: str, targets: list[str]) -> None:
         """Raise ConfigError when the strategy cannot apply to this data (before model loading).
         Also binds the run's languages, which `prepare` uses."""
         self.source, self.targets = source, list(targets)

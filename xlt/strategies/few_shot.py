@@ -10,9 +10,10 @@ from typing import Annotated
 import torch
 from datasets import concatenate_datasets
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
+from xlt.data.dataset_splits import DatasetSplits
 from xlt.data.training_data import TrainingData
-from xlt.data.transfer_data import TransferData
+from xlt.errors import ConfigError
 from xlt.strategies.base import Stage, TransferStrategy
 from xlt.strategies.sampling import k_per_class
 from xlt.tasks import CLASSIFICATION
@@ -41,16 +42,12 @@ class FewShot(TransferStrategy):
         self.k, self.target_epochs, self.target_lr = k, target_epochs, target_lr
         self.sample_seed = sample_seed
 
-    def check(self, data: TransferData, source: str, targets: list[str]) -> None:
+    def check(self, data: DatasetSplits, source: str, targets: list[str]) -> None:
         super().check(data, source, targets)
         if self.k < 0:
-            from xlt.errors import ConfigError
-
             raise ConfigError(f"strategy.k={self.k}: must be 0 (zero-shot) or more")
         for lang in targets if self.k else []:
             if lang not in data.languages_of("train"):
-                from xlt.errors import ConfigError
-
                 raise ConfigError(
                     f"strategy few_shot needs labelled {lang!r} TRAIN data; the dataset has "
                     f"train data for {data.languages_of('train')} only."

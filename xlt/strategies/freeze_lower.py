@@ -10,7 +10,8 @@ from typing import Annotated
 import torch
 from torch import nn
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
+from xlt.errors import ConfigError
 from xlt.models.lower_cache import LowerLayerCache
 from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, TransferStrategy
@@ -54,8 +55,6 @@ class FreezeLower(TransferStrategy):
     def prepare(self, net: TransferNetwork) -> None:
         layers = encoder_layers(net.encoder)
         if self.freeze_layers > len(layers):
-            from xlt.errors import ConfigError
-
             raise ConfigError(
                 f"strategy.freeze_layers={self.freeze_layers} but the encoder has {len(layers)}"
             )
@@ -68,7 +67,6 @@ class FreezeLower(TransferStrategy):
 
     def attach_lower_cache(self, net: TransferNetwork, layers: nn.ModuleList) -> None:
         """Frozen embeddings and lower layers, run without dropout, computed once per row."""
-        from xlt.errors import ConfigError
 
         if not self.freeze_embeddings:
             raise ConfigError(

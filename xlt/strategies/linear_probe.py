@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import torch
 from datasets import concatenate_datasets
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.data.training_data import TrainingData
 from xlt.models.feature_cache import FeatureCache
 from xlt.models.network import TransferNetwork

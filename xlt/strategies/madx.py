@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from xlt.data.access import Purpose
+from xlt.data.dataset_splits import DatasetSplits
 from xlt.data.text_files import read_sentences
 from xlt.data.training_data import TrainingData
-from xlt.data.transfer_data import TransferData
 from xlt.errors import ConfigError
 from xlt.models.adapter_stack import (
     TASK_ADAPTER,
@@ -84,7 +84,7 @@ class MadX(TransferStrategy):
         return [lang for lang in [source, *targets]
                 if lang not in self.corpus and lang not in self.references]  # fmt: skip
 
-    def check(self, data: TransferData, source: str, targets: list[str]) -> None:
+    def check(self, data: DatasetSplits, source: str, targets: list[str]) -> None:
         self.source, self.targets = source, list(targets)
         has_train = data.languages_of("train")
         for lang in self.unlabelled_languages(source, targets):

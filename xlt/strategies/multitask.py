@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from datasets import concatenate_datasets
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.data.training_data import TrainingData
 from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, TransferStrategy

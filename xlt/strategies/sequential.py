@@ -11,7 +11,7 @@ from typing import Annotated
 
 import torch
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.config.retired import RENAMED, renamed
 from xlt.data.training_data import TrainingData
 from xlt.errors import ConfigError

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import torch
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.errors import ConfigError
 from xlt.models.network import TransferNetwork
 from xlt.strategies.base import TransferStrategy

@@ -4,10 +4,12 @@ head sits on the encoder, its loss and its metrics. `dataset.task` picks one by 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xlt.errors import ConfigError
-from xlt.tasks.base import TaskFamily
+
+if TYPE_CHECKING:  # the families import torch; the registry stays light for config checks
+    from xlt.tasks.base import TaskFamily
 
 CLASSIFICATION = ("classification", "pair_classification")
 ALL_TASKS = (*CLASSIFICATION, "tagging", "qa")
@@ -47,26 +49,3 @@ def check_task_data(task: TaskFamily, data, dataset_name: str) -> None:
                 f"dataset {dataset_name!r} ({split}) lacks {missing} for dataset.task="
                 f"{task.name}; it has {ds.column_names}. Is dataset.task right?"
             )
-
-
-def check_strategy_task(strategy, task: TaskFamily, augmentation) -> None:
-    """Both declare the task families they fit (`supported_tasks()`, `tasks`)."""
-    supported = strategy.supported_tasks()
-    if task.name not in supported:
-        raise ConfigError(
-            f"strategy {strategy.name!r} works on {list(supported)} tasks, not {task.name!r} "
-            f"(strategies for {task.name}: {', '.join(strategies_for(task.name))})."
-        )
-    if task.name not in augmentation.tasks:
-        raise ConfigError(
-            f"augmentation {augmentation.name!r} rewrites {list(augmentation.tasks)} rows; "
-            f"{task.name} data needs augmentation=none."
-        )
-
-
-def strategies_for(task: str) -> list[str]:
-    """Strategy options (conf/strategy/*.yaml) whose class declares `task`: the hint is made
-    from the declarations, so a new strategy appears in it without editing a list."""
-    from xlt.config.options import group_classes
-
-    return [name for name, cls in group_classes("strategy").items() if task in cls.tasks]

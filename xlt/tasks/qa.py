@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.data.collate import pad_inputs
 from xlt.data.tokenize import cached_map, tokenizer_identity
 from xlt.evaluation.qa_metrics import best_over_answers, exact_match, f1

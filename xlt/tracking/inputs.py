@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from xlt.data.access import Purpose
-from xlt.data.transfer_data import TransferData
+from xlt.data.dataset_splits import DatasetSplits
 
 SCALAR_TYPES = {"string": "string", "large_string": "string", "int64": "long",
                 "int32": "integer", "double": "double", "float": "float",
@@ -34,7 +34,7 @@ def context_of(read: dict[str, Any]) -> str | None:
     return None  # sampling draws, dictionaries and initial weights are not datasets
 
 
-def source_of(data: TransferData, cfg: DictConfig) -> tuple[str, str]:
+def source_of(data: DatasetSplits, cfg: DictConfig) -> tuple[str, str]:
     """(source type, source JSON) in MLflow's terms: a hub path (with its revision), a local
     folder or files, or the package the data ships in."""
     origin = data.info.get("source", "")
@@ -49,7 +49,7 @@ def source_of(data: TransferData, cfg: DictConfig) -> tuple[str, str]:
     return "code", json.dumps({"package": origin})
 
 
-def schema_of(data: TransferData, split: str) -> str:
+def schema_of(data: DatasetSplits, split: str) -> str:
     """The split's columns in MLflow's column-spec JSON (nested types by their Arrow name)."""
     fields = data.splits[split].data.schema
     specs = [{"name": f.name, "type": SCALAR_TYPES.get(str(f.type), str(f.type))}
@@ -57,7 +57,7 @@ def schema_of(data: TransferData, split: str) -> str:
     return json.dumps({"mlflow_colspec": specs})
 
 
-def dataset_inputs(data: TransferData, cfg: DictConfig) -> list[dict[str, str]]:
+def dataset_inputs(data: DatasetSplits, cfg: DictConfig) -> list[dict[str, str]]:
     """What `log_inputs` sends: one entry per (split, language, context) read."""
     rows: dict[tuple[str, str, str], int] = {}
     for read in data.access.entries():

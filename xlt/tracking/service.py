@@ -23,6 +23,9 @@ import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from xlt.errors import TrackingError
+from xlt.tracking.model_log import log_model_folder
+
 log = logging.getLogger("xlt.tracking.service")
 
 
@@ -150,7 +153,6 @@ class StoreWriter:
 
     def log_model(self, run_id: str, folder: str, tags: dict) -> str:
         """A model folder as the run's MLflow model; its models:/ URI."""
-        from xlt.tracking.model_log import log_model_folder
 
         return log_model_folder(folder, run_id, self.client.tracking_uri, tags)
 
@@ -181,7 +183,6 @@ def reply(out: BinaryIO, status: str, value: Any) -> None:
 
 
 def serve(uri: str, inp: BinaryIO, out: BinaryIO) -> None:
-    from xlt.errors import TrackingError
     from xlt.tracking.store import check_tracking_store
 
     try:

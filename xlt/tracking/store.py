@@ -9,6 +9,7 @@ from unittest import mock
 
 from xlt.errors import TrackingError
 from xlt.tracking.manifest import mask_value
+from xlt.tracking.service_client import fail_fast_env
 
 if TYPE_CHECKING:  # MLflow's import costs ~1 s: training reaches the store through its writer
     from mlflow import MlflowClient
@@ -22,7 +23,6 @@ def default_tracking_uri() -> str:
 
 def check_tracking_store(uri: str) -> MlflowClient:
     """A client for `uri`, after one real request; a failure names the URI and the fix."""
-    from xlt.tracking.service_client import fail_fast_env
 
     if uri.startswith("sqlite:///"):
         try:

@@ -20,6 +20,11 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from xlt.config.launcher import check_launcher
+from xlt.errors import XltError
+from xlt.tracking.manifest import mask_secrets
+from xlt.training.stop_signals import received
+
 log = logging.getLogger(__name__)
 PARENT_FILE = "mlflow_parent.json"
 
@@ -49,7 +54,6 @@ STUDY_TAG = "xlt.optuna_study"  # a persistent study's storage and name, on its 
 def study_key(config: DictConfig) -> str | None:
     """A persistent Optuna study (`hydra.sweeper.storage` and `study_name`): resuming it
     continues the same MLflow parent run instead of opening a new, often empty, one."""
-    from xlt.tracking.manifest import mask_secrets
 
     sweeper = config.hydra.get("sweeper") or {}
     storage, name = sweeper.get("storage"), sweeper.get("study_name")
@@ -91,8 +95,6 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Launcher and store checked first (one line, exit 2), then the parent run opened; a
         launcher that fails after that (sbatch refusing the jobs) leaves it FAILED, not RUNNING."""
-        from xlt.config.launcher import check_launcher
-        from xlt.errors import XltError
         from xlt.tracking.store import check_tracking_store
 
         try:
@@ -107,7 +109,6 @@ class MlflowSweepCallback(Callback):
     def _fail_unless_ended(self, parent: dict[str, str]) -> None:
         if self.ended:
             return
-        from xlt.training.stop_signals import received
 
         fail_parent(parent, f"stopped by {received.name}" if received else "the launcher stopped")
 
@@ -129,7 +130,6 @@ class MlflowSweepCallback(Callback):
             (sweep_dir / PARENT_FILE).write_text(json.dumps(parent))
             log.info("continuing sweep %s (its failed, missing or new trials)", old.info.run_id)
             return parent
-        from xlt.tracking.manifest import mask_secrets
 
         overrides = mask_secrets(overrides)
         run = client.create_run(

@@ -20,7 +20,7 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
 
     from xlt.components import build
     from xlt.models.export import export_model, input_example, model_meta
-    from xlt.training.recovery import saved_config
+    from xlt.training.resume import saved_config
 
     folder = out_dir / "model"
     if (folder / META_FILE).is_file() and folder.stat().st_mtime >= checkpoint.stat().st_mtime:
@@ -36,7 +36,7 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
         raise ConfigError(f"{checkpoint}: not a loadable checkpoint ({type(err).__name__}: "
                           f"{str(err).splitlines()[0][:200]})") from err  # fmt: skip
     parts.module.load_state_dict(state, strict=True)
-    info = {"dataset": cfg.dataset.name, "source_lang": parts.source, "checkpoint": checkpoint}
+    info = {"dataset": cfg.dataset.name, "source_lang": parts.source_lang, "checkpoint": checkpoint}
     meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)
     example = input_example(parts.data, parts.task)
     export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, example)

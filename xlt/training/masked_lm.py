@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.errors import ConfigError
 
 

@@ -12,11 +12,11 @@ from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch import nn
 
 from xlt.evaluation.metrics import summarize
-from xlt.evaluation.translate_test import is_translated
+from xlt.evaluation.translated_inputs import is_translated
 from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, StepContext, TransferStrategy
 from xlt.tasks.base import EvalKey, Scorer, TaskFamily
-from xlt.training.recovery import rng_state, set_rng_state
+from xlt.training.rng_state import rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
 

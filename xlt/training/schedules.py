@@ -7,7 +7,7 @@ from typing import Annotated
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 
 
 def linear_warmup(

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from xlt.align.bitext import mine, mined_pairs, retrieval_accuracy
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
-from xlt.config.validate import build, resolve_languages
+from xlt.config.validate import instantiate_spec, resolve_languages
 from xlt.data.access import Purpose
 from xlt.data.text_files import read_pairs, read_sentences
 from xlt.errors import ConfigError, DataError
@@ -55,7 +55,7 @@ def run(
     encoder = text_encoder(cfg.encoder, "encoder", weights, tracker.client)
     if files is not None:
         return run_on_files(files, encoder, tracker, scorings, knn, mining)
-    data = build(cfg.dataset.loader, "dataset.loader")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(cfg, data)
     if pool_split == "train":
         from xlt.align.tasks.train_mining import run_train_mining

@@ -17,6 +17,7 @@ from xlt.align.embed import cached_word_vectors
 from xlt.align.procrustes import apply_map, procrustes, refine
 from xlt.align.retrieval import Scoring, normalize, precision_at_k, retrieve
 from xlt.align.tasks.common import markdown, text_encoder
+from xlt.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 METHODS = ("identity", "procrustes", "procrustes+refine", "adversarial", "adversarial+refine")
@@ -71,7 +72,6 @@ def index_pairs(train, test, src_words, tgt_words):
 def file_vectors(vectors: dict, max_vocab: int):
     """`task.vectors.source/target`: fastText `.vec` files, the first `max_vocab` words."""
     from xlt.align.vectors import read_vec
-    from xlt.errors import ConfigError
 
     if not (vectors.get("source") and vectors.get("target")):
         raise ConfigError("task.vectors: give both source= and target= .vec files")
@@ -113,8 +113,6 @@ def word_vectors(cfg: DictConfig, src_words, tgt_words, source_layer: int, targe
         cached_word_vectors(tgt_enc, tgt_words, target_layer, cache, tgt_enc.bundle.name)
     )
     if X.shape[1] != Y.shape[1]:
-        from xlt.errors import ConfigError
-
         raise ConfigError(
             f"source_encoder ({X.shape[1]}-d) and encoder ({Y.shape[1]}-d) differ in size; "
             "linear orthogonal mapping needs equal dimensions."
@@ -165,7 +163,6 @@ def vectors_and_pairs(cfg, train, test, vectors, vocabulary, max_vocab, layers, 
     """Both spaces' vectors (files, or encoders over a vocabulary) and the dictionary over them:
     training index pairs and the test gold. Pairs outside the vocabularies are dropped and
     counted, as MUSE does."""
-    from xlt.errors import DataError
 
     if vectors and any(vectors.values()):
         src_words, tgt_words, X, Y = file_vectors(vectors, max_vocab)
@@ -221,8 +218,6 @@ def export_alignment(spaces: Spaces, maps: dict, method: str, n_words: int, lang
 def check_options(cfg: DictConfig, methods, export_method: str | None) -> None:
     unknown = (set(methods) | ({export_method} if export_method else set())) - set(METHODS)
     if unknown:
-        from xlt.errors import ConfigError
-
         raise ConfigError(f"task.methods: unknown {sorted(unknown)}; choose from {list(METHODS)}")
     if cfg.dataset.limit is not None:
         log.warning(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from xlt.align.embed import TextEncoder
-from xlt.config.validate import build
+from xlt.config.validate import instantiate_spec
 from xlt.data.access import Purpose
-from xlt.data.transfer_data import TransferData
+from xlt.data.dataset_splits import DatasetSplits
 
 
 def text_encoder(model_cfg: DictConfig, key: str, weights: str | None = None, client=None):
@@ -15,7 +15,7 @@ def text_encoder(model_cfg: DictConfig, key: str, weights: str | None = None, cl
     from xlt.models.init_encoder import load_encoder_weights, model_source, resolve
     from xlt.models.network import encoder_architecture
 
-    bundle = build(model_cfg.source, f"{key}.source")
+    bundle = instantiate_spec(model_cfg.source, f"{key}.source")
     if weights:
         expected = encoder_architecture(bundle.encoder, model_source(model_cfg))
         load_encoder_weights(bundle.encoder, resolve(str(weights), client), expected)
@@ -28,7 +28,7 @@ def text_encoder(model_cfg: DictConfig, key: str, weights: str | None = None, cl
 
 
 def parallel_pairs(
-    data: TransferData,
+    data: DatasetSplits,
     split: str,
     source: str,
     target: str,

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from xlt.align.tasks.bitext import layer_accuracy, pair_embeddings
 from xlt.align.tasks.common import markdown, text_encoder
-from xlt.config.validate import build, resolve_languages
+from xlt.config.validate import instantiate_spec, resolve_languages
 
 
 def plot(curves: dict[str, list[float]], title: str, path: Path) -> None:
@@ -33,7 +33,7 @@ def run(
     weights: str | None = None,
     name: str = "layers",
 ) -> dict[str, float]:
-    data = build(cfg.dataset.loader, "dataset.loader")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(cfg, data)
     variants = {"pretrained": None} | ({"fine-tuned": weights} if weights else {})
     rows, metrics = [], {}

@@ -16,8 +16,9 @@ from xlt.align.bitext import retrieval_accuracy
 from xlt.align.sentence_training import AlignmentLoss, PairCollator, ParallelAlignment
 from xlt.align.tasks.bitext import SCORINGS
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
-from xlt.config.validate import build, resolve_languages
-from xlt.data.access import DataAccess, Purpose
+from xlt.config.validate import instantiate_spec, resolve_languages
+from xlt.data.access import RECORD_FILE, DataAccess, Purpose
+from xlt.evaluation.protocol import protocol_flags, protocol_label
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def retrieval_rows(encoder, pairs_by_target, label: str, scorings) -> list[dict]
 
 def translation_pairs(cfg: DictConfig, eval_split: str):
     """TRAIN translation pairs to align on, and held-out pairs per language pair to measure."""
-    data = build(cfg.dataset.loader, "dataset.loader")
+    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(cfg, data)
     train_pairs, held_out = [], {}
     limit = cfg.dataset.limit
@@ -70,8 +71,6 @@ def align(student, teacher_enc, train_pairs, tracker, settings: dict) -> None:
 def save_aligned(cfg: DictConfig, student, tracker, loss: str, access: DataAccess) -> Path:
     """The aligned encoder, with the record of what it read: xlt-train runs that start from it
     inherit that (target TRAIN text), so they are not reported as plain zero-shot."""
-    from xlt.data.access import RECORD_FILE
-    from xlt.evaluation.protocol import protocol_flags, protocol_label
 
     out = Path(cfg.paths.output_dir) / "aligned_encoder"
     student.bundle.encoder.save_pretrained(out)

@@ -13,11 +13,11 @@ from typing import Annotated
 
 from datasets import Dataset
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.data.dataset_cache import cached_transfer_data
+from xlt.data.dataset_splits import SPLITS, DatasetSplits
 from xlt.data.sources.gettext_catalogues import CATALOGUES, catalogues, is_sentence, word_pairs
 from xlt.data.splits import stratified_split
-from xlt.data.transfer_data import SPLITS, TransferData
 from xlt.errors import DataError
 
 ATTRIBUTION = (
@@ -47,7 +47,7 @@ def load_gettext_domains(
     split_seed: Annotated[int, Range(ge=0)] = 0,
     locale: str = "zh_CN",
     cache_dir: str | None = None,
-) -> TransferData:
+) -> DatasetSplits:
     """The `domains` catalogues with the most sentences, `per_domain` sampled from each."""
     by_domain = domain_messages(locale)
     chosen = sorted(by_domain, key=lambda d: (-len(by_domain[d]), d))[:domains]
@@ -83,6 +83,6 @@ def _build(by_domain, chosen, per_domain, fractions, split_seed, locale, fingerp
         splits[split] = Dataset.from_dict(rows)
     # one-word messages (menu items, labels): a zh->en word list apart from the sentences
     lexicon = [(zh, "zh", en, "en") for en, zh in word_pairs(locale)]
-    return TransferData(splits=splits, label_names=sorted(chosen), fingerprint=fingerprint,
+    return DatasetSplits(splits=splits, label_names=sorted(chosen), fingerprint=fingerprint,
                         attribution=ATTRIBUTION, lexicon=lexicon,
                         info={"source": f"{CATALOGUES}/{locale}"})  # fmt: skip

@@ -11,10 +11,10 @@ from typing import Annotated
 
 from datasets import Dataset
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.data.dataset_cache import cached_transfer_data
+from xlt.data.dataset_splits import SPLITS, DatasetSplits
 from xlt.data.splits import stratified_split
-from xlt.data.transfer_data import SPLITS, TransferData
 from xlt.errors import ConfigError
 
 ATTRIBUTION = (
@@ -36,7 +36,7 @@ def load_hsk(
     split_seed: Annotated[int, Range(ge=0)] = 0,
     languages: tuple[str, ...] = ("en", "zh"),
     cache_dir: str | None = None,
-) -> TransferData:
+) -> DatasetSplits:
     """The HSK splits for one label field; prepared once, then read from `cache_dir`."""
     if label_field not in LABEL_FIELDS:
         raise ConfigError(
@@ -53,7 +53,7 @@ def load_hsk(
     return cached_transfer_data(f"hsk-{fingerprint}", cache_dir, build)
 
 
-def _build(label_field, fractions, split_seed, languages, fingerprint, version) -> TransferData:
+def _build(label_field, fractions, split_seed, languages, fingerprint, version) -> DatasetSplits:
     records = _records()
     label_names = sorted({str(r[label_field]) for r in records})
     label_of = {name: i for i, name in enumerate(label_names)}
@@ -77,7 +77,7 @@ def _build(label_field, fractions, split_seed, languages, fingerprint, version) 
     lexicon = [
         (t["word"], "zh", t["gloss_en"], "en") for i in parts[0] for t in records[i]["tokens"]
     ]
-    return TransferData(
+    return DatasetSplits(
         splits=splits,
         label_names=label_names,
         fingerprint=fingerprint,

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from xlt.errors import DataError
 from xlt.hub import load_from_hub
 
 if TYPE_CHECKING:
@@ -58,8 +59,6 @@ def standardise(
 
     missing = [c for c in columns if c not in ds.column_names]
     if missing:
-        from xlt.errors import DataError
-
         raise DataError(f"{tag}/{lang}: no column(s) {missing}; it has {ds.column_names}")
     ds = ds.select_columns(list(columns)).rename_columns(
         {old: new for old, new in columns.items() if old != new}

@@ -25,7 +25,7 @@ from xlt.hub import preflight as hub_preflight
 if TYPE_CHECKING:  # `xlt-train` runs `preflight` before the heavy imports
     from datasets import Dataset
 
-    from xlt.data.transfer_data import TransferData
+    from xlt.data.dataset_splits import DatasetSplits
 
 OFFLINE_ALTERNATIVE = "dataset=hsk_topic (EN/ZH, bundled) or dataset=local with your own files"
 SPLITS = {"train": "train", "dev": "validation", "test": "test"}
@@ -40,12 +40,12 @@ def load_hub_classification(
     label_column: str = "label",
     split_names: dict[str, str] | None = None,
     revision: str | None = None,
-) -> TransferData:
+) -> DatasetSplits:
     """One hub config per language (`load_dataset(path, lang)`); its splits become train, dev
     and test (a split a language does not have is skipped: XNLI-style test-only languages)."""
     from datasets import concatenate_datasets
 
-    from xlt.data.transfer_data import TransferData
+    from xlt.data.dataset_splits import DatasetSplits
 
     split_names, languages = dict(split_names or SPLITS), list(languages)
     columns = {text_column: "text", label_column: "label"}
@@ -59,7 +59,7 @@ def load_hub_classification(
             if hub_split in loaded:
                 parts[split].append(standardise(loaded[hub_split], columns, lang, hub_split))
     fingerprints = [ds._fingerprint for p in parts.values() for ds in p]
-    return TransferData(
+    return DatasetSplits(
         splits={s: concatenate_datasets(p) for s, p in parts.items() if p},
         label_names=list(label_names),
         fingerprint=content_fingerprint(

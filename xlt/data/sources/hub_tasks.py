@@ -16,7 +16,7 @@ from xlt.data.sources.hub_columns import (
 from xlt.hub import preflight as hub_preflight
 
 if TYPE_CHECKING:
-    from xlt.data.transfer_data import TransferData
+    from xlt.data.dataset_splits import DatasetSplits
 
 OFFLINE_ALTERNATIVE = (
     "dataset=local_tagging / dataset=local_qa with files in the same schema, or dataset=hsk_topic"
@@ -29,11 +29,11 @@ def load_hub_tagging(
     languages: list[str],
     source_lang: str = "en",
     revision: str | None = None,
-) -> TransferData:
+) -> DatasetSplits:
     """Train and dev of the source language; dev and test of every language."""
     from datasets import concatenate_datasets
 
-    from xlt.data.transfer_data import TransferData
+    from xlt.data.dataset_splits import DatasetSplits
 
     parts: dict[str, list] = {"train": [], "dev": [], "test": []}
     names: list[str] = []
@@ -50,7 +50,7 @@ def load_hub_tagging(
                 ds = loaded[hub_split]
                 parts[split].append(standardise(ds, columns, lang, f"{lang}-{hub_split}"))
     fingerprints = [ds._fingerprint for p in parts.values() for ds in p]
-    return TransferData(
+    return DatasetSplits(
         splits={s: concatenate_datasets(p) for s, p in parts.items() if p},
         label_names=list(names),
         fingerprint=content_fingerprint(
@@ -68,11 +68,11 @@ def load_hub_qa(
     languages: list[str],
     eval_split: str = "test",
     revision: str | None = None,
-) -> TransferData:
+) -> DatasetSplits:
     """SQuAD train/validation as source train/dev; each language's `eval_split` as its test."""
     from datasets import concatenate_datasets
 
-    from xlt.data.transfer_data import TransferData
+    from xlt.data.dataset_splits import DatasetSplits
 
     columns = {c: c for c in ("id", "question", "context", "answers")}
     languages = list(languages)
@@ -91,7 +91,7 @@ def load_hub_qa(
               "test": concatenate_datasets(tests)}  # fmt: skip
     fingerprints = [splits["train"]._fingerprint, splits["dev"]._fingerprint,
                     *(t._fingerprint for t in tests)]  # fmt: skip
-    return TransferData(
+    return DatasetSplits(
         splits=splits,
         label_names=[],
         fingerprint=content_fingerprint(

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from datasets import Dataset
 
-from xlt.data.transfer_data import SPLITS, TransferData
+from xlt.data.dataset_splits import SPLITS, DatasetSplits
 from xlt.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def load_local(
     id_column: str | None = None,
     text_pair_column: str | None = None,
     labels: list[str] | None = None,
-) -> TransferData:
+) -> DatasetSplits:
     """Classification rows from the user's files (see the README's `dataset=local` section)."""
     columns = {"text": text_column, "label": label_column, "lang": lang_column,
                "id": id_column, "pair": text_pair_column}  # fmt: skip
@@ -151,7 +151,7 @@ def load_local(
     digest.update(
         json.dumps([text_column, label_column, lang_column, text_pair_column, label_names]).encode()
     )
-    return TransferData(
+    return DatasetSplits(
         splits=splits,
         label_names=label_names,
         fingerprint=digest.hexdigest()[:16],

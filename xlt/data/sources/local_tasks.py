@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 from datasets import Dataset
 
+from xlt.data.dataset_splits import DatasetSplits
 from xlt.data.sources.local_files import _read_table, _split_files
-from xlt.data.transfer_data import TransferData
 from xlt.errors import DataError
 
 
@@ -48,7 +48,7 @@ def load_local_tagging(
     tags_column: str = "tags",
     lang_column: str = "lang",
     labels: list[str] | None = None,
-) -> TransferData:
+) -> DatasetSplits:
     frames, digest = _frames(files, [tokens_column, tags_column], lang_column)
     for frame in frames.values():
         for _, row in frame.iterrows():
@@ -78,7 +78,7 @@ def load_local_tagging(
             }
         )
     digest.update(json.dumps(["tagging", tokens_column, tags_column, names]).encode())
-    return TransferData(splits, names, digest.hexdigest()[:16], info={"source": "local files"})
+    return DatasetSplits(splits, names, digest.hexdigest()[:16], info={"source": "local files"})
 
 
 def load_local_qa(
@@ -87,7 +87,7 @@ def load_local_qa(
     context_column: str = "context",
     answers_column: str = "answers",
     lang_column: str = "lang",
-) -> TransferData:
+) -> DatasetSplits:
     frames, digest = _frames(files, [question_column, context_column, answers_column], lang_column)
     splits = {}
     for split, frame in frames.items():
@@ -112,4 +112,4 @@ def load_local_qa(
             }
         )
     digest.update(json.dumps(["qa", question_column, context_column, answers_column]).encode())
-    return TransferData(splits, [], digest.hexdigest()[:16], info={"source": "local files"})
+    return DatasetSplits(splits, [], digest.hexdigest()[:16], info={"source": "local files"})

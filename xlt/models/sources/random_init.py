@@ -10,7 +10,7 @@ from typing import Annotated
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 
-from xlt.config.ranges import Range
+from xlt.config.bounds import Range
 from xlt.models.encoder import EncoderBundle
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]

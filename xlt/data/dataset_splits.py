@@ -58,7 +58,7 @@ def rows_where(ds: Dataset, name: str, value: str) -> np.ndarray:
 
 
 @dataclass
-class TransferData:
+class DatasetSplits:
     splits: dict[str, Dataset]  # "train" / "dev" / "test", each with REQUIRED_COLUMNS
     label_names: list[str]
     fingerprint: str  # stable hash of the content and split: keys caches, logged with runs
