@@ -15,7 +15,7 @@ import pytest
 from tests.golden import run_in_process
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_table
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 QUICK = ["model=tiny_random", "dataset.limit=32", "dataset.batch_size=16",
          "trainer.max_epochs=1", "dataset.eval_batch_size=512",
          "trainer.enable_progress_bar=false", "torch_threads=1"]  # fmt: skip
@@ -159,7 +159,8 @@ def test_target_dev_selection_and_parallel_data_are_inherited_through_weights():
 
 
 def test_readme_protocol_table_is_generated_from_the_rules():
-    assert protocol_table() in README.read_text(), "regenerate with xlt.evaluation.protocol"
+    page = (DOCS / "concepts" / "protocol.md").read_text()
+    assert protocol_table() in page, "regenerate with `make docs`"
 
 
 def test_objective_and_dev_table_are_the_selected_weights(store, token_cache):
@@ -197,8 +198,8 @@ def test_dev_every_n_steps_and_on_the_final_weights(store, token_cache, monkeypa
 
 
 def readme_block(language: str, after: str) -> str:
-    """The first ```language block after the line containing `after` in the README."""
-    text = README.read_text()
+    """The first ```language block after the line containing `after` in the strategy guide."""
+    text = (DOCS / "how-to" / "new-strategy.md").read_text()
     rest = text[text.index(after) :]
     start = rest.index(f"```{language}\n") + len(language) + 4
     return rest[start : rest.index("```", start)]

@@ -1,6 +1,6 @@
-"""Every `xlt-train` and `xlt-align` command line in the README's bash blocks composes: a
-renamed key or a missing `+` (as the MUSE recipe's `logger.tags.reference_model=` once had)
-fails here, not on a reader's machine. Composition only (in-process, no run): placeholders
+"""Every `xlt-train` and `xlt-align` command line in the bash blocks of the README and docs/
+composes: a renamed key or a missing `+` (as the MUSE recipe's `logger.tags.reference_model=`
+once had) fails here, not on a reader's machine. Composition only (in-process, no run): placeholders
 such as RUN_ID or a user's file names are checked where they are read, by other tests."""
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from tests.conftest import compose_train
 from xlt.config.validate import check_required
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 ALIGN_CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf" / "align")
 FLAGS = {"-m", "--multirun", "--cfg", "job"}
 
 
 def readme_commands() -> list[tuple[str, list[str]]]:
-    """(program, arguments) of each command line in the README's bash blocks."""
+    """(program, arguments) of each command line in the bash blocks of the README and docs/."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), re.S):
+    blocks = [b for page in PAGES for b in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S)]
+    for block in blocks:
         for line in block.replace("\\\n", " ").splitlines():
             words = line.split("#")[0].split()
             found = (

@@ -1,4 +1,4 @@
-"""The options of a config group, read from conf/<group>/*.yaml: error hints, README tables and
+"""The options of a config group, read from conf/<group>/*.yaml: error hints, docs tables and
 test matrices are made from these (and the classes' declarations), never from hand lists."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def summary_line(cls: type) -> str:
 
 
 def options_table(group: str, dirs: tuple[Path, ...] = ()) -> str:
-    """The README's table of a group's options, generated from conf/ and the classes."""
+    """The docs' table of a group's options, generated from conf/ and the classes."""
     lines = ["| option | what it does | task families | settings (range) |", "|---|---|---|---|"]
     for name in group_options(group, dirs):
         target = option_target(group, name, dirs)
@@ -113,28 +113,3 @@ def options_table(group: str, dirs: tuple[Path, ...] = ()) -> str:
             group, name, dirs))) or "-"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-TABLES = ("strategy", "augmentation", "augmentation/translator")
-MARK = "<!-- generated: options {group} -->"
-
-
-def update_readme(path: Path) -> bool:
-    """Rewrite the generated tables between their markers; True if the file changed."""
-    text = path.read_text()
-    new = text
-    for group in TABLES:
-        start, end = MARK.format(group=group), MARK.format(group=group).replace("options", "end")
-        head, _, rest = new.partition(start + "\n")
-        _, _, tail = rest.partition(end)
-        new = f"{head}{start}\n{options_table(group)}{end}{tail}"
-    if new != text:
-        path.write_text(new)
-    return new != text
-
-
-if __name__ == "__main__":  # `make docs`
-    import sys
-
-    changed = update_readme(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
-    print("README tables regenerated" if changed else "README tables up to date")

@@ -33,17 +33,22 @@ class Selection(StrEnum):
 
 @dataclass
 class DatasetConfig:
+    # The dataset's name in tags, reports and MLflow dataset inputs.
     name: str = MISSING
     task: str = "classification"  # classification | pair_classification | tagging | qa
     task_options: dict[str, Any] = field(default_factory=dict)  # e.g. qa: {normalization: mlqa}
     loader: Any = MISSING  # _target_ spec returning xlt.data.DatasetSplits
+    # The language with labelled training data (the transfer's source).
     source_lang: str = "en"
     target_langs: list[str] = field(default_factory=list)  # empty: every other language
     # First N rows per split and language, for everything the run reads (quick runs, tests).
     limit: int | None = field(default=None, metadata=R(ge=1))
     files: Any = None  # dataset=local: {train: PATH, dev: PATH, test: PATH} or per language
+    # Training examples per batch.
     batch_size: int = field(default=32, metadata=R(ge=1))
+    # Examples per dev/test batch (no gradients: larger is cheaper).
     eval_batch_size: int = field(default=128, metadata=R(ge=1))
+    # DataLoader worker processes (0: batches are made in the training process).
     num_workers: int = field(default=0, metadata=R(ge=0))
     # Batches of similar lengths (less padding); random order when false.
     length_grouped: bool = True
@@ -51,12 +56,16 @@ class DatasetConfig:
 
 @dataclass
 class ModelConfig:
+    # The model's name in tags and reports.
     name: str = MISSING
     source: Any = MISSING  # _target_ spec returning xlt.models.encoder.EncoderBundle
+    # How token vectors become one sentence vector: mean (e5's) or cls.
     pooling: Pooling = Pooling.mean
     text_prefix: str = ""  # e5 models expect "query: "
     max_length: int = field(default=128, metadata=R(ge=8))  # tokens; <= the encoder's limit
+    # Keep the token embedding table fixed (fewer trainable weights; the default run sets it).
     freeze_embeddings: bool = False
+    # Dropout on the pooled vector before the task head.
     head_dropout: float = field(default=0.1, metadata=R(ge=0, lt=1))
     # Dropout masks from 16-bit random draws on CPU (xlt/models/fast_dropout.py): 2.3x cheaper
     # than nn.Dropout's, p rounded to 1/65536. False: torch's own dropout.
@@ -77,17 +86,25 @@ class ModelConfig:
 @dataclass
 class TrainerConfig:
     _target_: str = "lightning.Trainer"
+    # Lightning's accelerator: auto, cpu, gpu (refused where no GPU is visible).
     accelerator: str = "auto"
     devices: Any = field(default="auto", metadata=R(ge=1, also=(-1,)))  # "auto", N, -1: all
     strategy: Any = "auto"  # Lightning's distribution strategy ("ddp"), not xlt's transfer one
+    # Machines for one trial (DDP under SLURM).
     num_nodes: int = field(default=1, metadata=R(ge=1))
+    # Lightning precision; conf/trainer/default.yaml sets auto: bf16 autocast where the CPU or GPU
+    # has bf16, else fp32.
     precision: Any = "32-true"
+    # Epochs per stage (a small dataset may get more: min_train_steps).
     max_epochs: int = field(default=4, metadata=R(ge=1))
     max_steps: int = field(default=-1, metadata=R(ge=1, also=(-1,)))  # -1: no step limit
+    # Batches per optimizer step.
     accumulate_grad_batches: int = field(default=1, metadata=R(ge=1))
+    # Gradient norm clipping (null: off).
     gradient_clip_val: float | None = field(default=1.0, metadata=R(gt=0))
     # Validate every N training batches (int) or fraction of an epoch (float).
     val_check_interval: Any = field(default=1.0, metadata=R(gt=0))
+    # Validate every N epochs.
     check_val_every_n_epoch: int = field(default=1, metadata=R(ge=1))
     # xlt's, not Lightning's: check dev every N optimizer steps and on the final weights
     # (XTREME's save_steps with eval_all_checkpoints); null: as val_check_interval says.
@@ -100,20 +117,33 @@ class TrainerConfig:
     min_train_steps: int = field(default=300, metadata=R(ge=0))
     # Batches per epoch: a count (int) or a fraction (float in [0, 1]).
     limit_train_batches: Any = field(default=None, metadata=R(gt=0))
+    # Dev batches per validation: a count or a fraction (0: no dev).
     limit_val_batches: Any = field(default=None, metadata=R(ge=0))
+    # Test batches: a count or a fraction.
     limit_test_batches: Any = field(default=None, metadata=R(gt=0))
+    # Lightning's dev batches before training (-1: all).
     num_sanity_val_steps: int = field(default=0, metadata=R(ge=-1))
+    # Training metrics to MLflow every N optimizer steps.
     log_every_n_steps: int = field(default=10, metadata=R(ge=1))
+    # torch's deterministic algorithms (slower; bit-identical reruns on one machine need it on
+    # GPU).
     deterministic: Any = False
+    # Rich progress bar on the console.
     enable_progress_bar: bool = True
+    # Lightning's table of layers at the start.
     enable_model_summary: bool = False
 
 
 @dataclass
 class LoggerConfig:
+    # The MLflow store: sqlite:///ABS/path.db (default under outputs/), a server URL, or
+    # postgresql://.
     tracking_uri: str = MISSING
+    # The MLflow experiment (default xlt-<dataset>).
     experiment_name: str = MISSING
+    # Where a new experiment keeps artifacts (null: the store's default).
     artifact_location: str | None = None
+    # The MLflow run name (null: made from the overrides).
     run_name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # extra tags from the user
     log_user: bool = False  # MLflow's mlflow.user tag: the OS user name only when true
@@ -137,6 +167,7 @@ class EvaluationConfig:
 
 @dataclass
 class PathsConfig:
+    # The repository (configs and experiments are found from it).
     root_dir: str = MISSING
     outputs_dir: str = MISSING  # local MLflow store, run folders
     output_dir: str = MISSING  # this run's folder (Hydra's)
@@ -147,7 +178,9 @@ class PathsConfig:
 class TrainConfig:
     dataset: DatasetConfig = MISSING
     model: ModelConfig = MISSING
+    # How the model transfers (conf/strategy/, a `_target_` spec; see the strategies page).
     strategy: Any = MISSING
+    # What is done to the training data (conf/augmentation/, a `_target_` spec).
     augmentation: Any = MISSING
     trainer: TrainerConfig = MISSING
     # The LightningDataModule, a partial `_target_` spec (conf/datamodule/).
@@ -157,6 +190,7 @@ class TrainConfig:
     logger: LoggerConfig = MISSING
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     paths: PathsConfig = MISSING
+    # Seeds torch, numpy and Python for the whole run (data order, initialisation, dropout).
     seed: int = field(default=0, metadata=R(ge=0))
     # CPU threads per trial; 1 for parallel local trials.
     torch_threads: int | None = field(default=None, metadata=R(ge=1))
@@ -164,7 +198,9 @@ class TrainConfig:
     # CPU here it does not pay (steps 6% slower than the eager default, 30-130 s to compile):
     # meant for GPUs. docs/benchmarks.md has the measurement.
     compile: bool = False
+    # Which dev set picks the checkpoint: source_dev (zero-shot protocol), target_dev, final.
     selection: Selection = Selection.source_dev
+    # Print the resolved config before the run starts.
     print_config: bool = False
     # Continue a killed run: its MLflow run id, or "auto" (the run recorded in this output dir).
     resume: str | None = None
