@@ -162,7 +162,7 @@ def build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source,
         train_langs=strategy.train_languages(source, targets),
         unlabelled_langs=strategy.unlabelled_languages(source, targets),
         selection_langs=selection_languages(cfg, source, targets),
-        augmentation=augmentation if task.name in CLASSIFICATION else None,
+        augmentation=None if augmentation.passes_rows_through else augmentation,
         test_translator=test_translator(cfg, task, data, source, targets),
     )
     datamodule.setup("fit")

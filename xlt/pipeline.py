@@ -132,7 +132,7 @@ def record_start(
     parts: Components, tracker: RunTracker, git: dict, resume_from: Path | None
 ) -> None:
     """Tags, params, manifest and data notes that exist before training starts."""
-    cfg, translator = parts.cfg, getattr(parts.augmentation, "translator", None)
+    cfg, translator = parts.cfg, parts.augmentation.translator
     tags = {**parts.strategy.describe(), "source_lang": parts.source_lang,
             "target_langs": ",".join(parts.targets), "selection_metric": parts.selection_metric,
             "data_fingerprint": parts.data.fingerprint}  # fmt: skip
@@ -184,14 +184,13 @@ def log_augmentation(parts: Components, tracker: RunTracker) -> None:
     tracker.log_metrics({f"augment/n_{kind}": n for kind, n in counts.items()})
     aug = parts.augmentation
     tracker.log_metrics({f"augment/coverage/{lang}": v for lang, v in aug.coverage.items()})
-    langs = getattr(aug, "languages", None) or parts.targets
-    if aug.name == "translate_train" and "original" in counts:  # rows no translation reached
+    langs = aug.languages or parts.targets
+    if aug.reports_untranslated and "original" in counts:  # rows no translation reached
         tracker.log_metrics({"augment/untranslated": counts["original"] * len(langs)
                              - counts.get(aug.name, 0)})  # fmt: skip
-    translator = getattr(aug, "translator", None)
-    for lang in langs if hasattr(translator, "metrics") else []:
-        tracker.log_metrics({f"augment/{k}": v for k, v in translator.metrics(lang).items()})
-    tracker.set_tags({"augmentation.cache": getattr(parts.augmentation, "cache_status", "none")})
+    for lang in langs if aug.translator is not None else []:
+        tracker.log_metrics({f"augment/{k}": v for k, v in aug.translator.metrics(lang).items()})
+    tracker.set_tags({"augmentation.cache": aug.cache_status})
     if sample:
         lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in sample)
         tracker.log_text("augmented_sample.jsonl", lines)
@@ -258,11 +257,11 @@ def logs_model(cfg: DictConfig) -> bool:
 def log_trained_model(parts: Components, tracker: RunTracker) -> None:
     """The selected weights as the run's MLflow model; a store that refuses it costs the run
     nothing (the folder stays in the run folder, `xlt-predict` reads it)."""
-    from xlt.models.export import PER_LANGUAGE_ENCODER, export_model, input_example, model_meta
+    from xlt.models.export import cannot_export, export_model, input_example, model_meta
 
     cfg = parts.cfg
-    if parts.net.language_router is not None:
-        log.warning("logger.log_model: %s", PER_LANGUAGE_ENCODER)
+    if reason := cannot_export(parts.net):
+        log.warning("logger.log_model: %s", reason)
         return
     info = {"run_id": tracker.run_id, "dataset": cfg.dataset.name, "source_lang": parts.source_lang}
     meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)

@@ -99,6 +99,12 @@ class Augmentation:
     name = "base"
     tasks: tuple[str, ...] = ("classification",)  # task families whose rows it can rewrite
     translator = None  # the Translator an augmentation translates with, if any
+    languages: list[str] | None = None  # the languages it writes (None: every target)
+    # It reports `augment/untranslated`: source rows no translation reached (translate-train).
+    reports_untranslated = False
+    # It hands the source rows over unchanged (`none`): the datamodule reads them directly.
+    passes_rows_through = False
+    cache_status = "none"  # its static rows: "hit", "built", "dynamic" (made per batch)
     coverage: dict[str, float] = {}  # noqa: RUF012  (set per instance by `apply`)
 
     def translation_pairs(self, ctx: AugmentContext) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ class TranslateTrain(Augmentation):
     originals."""
 
     name = "translate_train"
+    reports_untranslated = True
 
     def __init__(
         self, translator: Translator, keep_source: bool = True, languages: list[str] | None = None

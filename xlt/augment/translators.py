@@ -34,6 +34,10 @@ class Translator:
     def params(self) -> dict:
         return {}
 
+    def metrics(self, tgt: str) -> dict[str, float]:
+        """What translating into `tgt` measured (logged as `augment/<key>`); none by default."""
+        return {}
+
     def cannot_translate(self, src: str, tgt: str, data: DatasetSplits, split: str) -> str | None:
         """Why `split` texts of `src` cannot be translated into `tgt` (None: it can, or only
         trying tells), said before anything loads."""

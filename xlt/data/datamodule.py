@@ -111,6 +111,7 @@ class TransferDataModule(L.LightningDataModule):
         self.batch_transform: BatchTransform | None = None
         self.strategy_loader: Callable[[TrainingData], Any] | None = None  # set by the pipeline
         self.augmented: Dataset | None = None
+        self.raw_train_rows: dict[str, int] = {}  # labelled TRAIN rows read per language
         # The training streams of the current fit, by name ("train", or a strategy's
         # "labelled"/"unlabelled"): their places in the epoch and collators are checkpointed.
         self.streams: dict[str, tuple[ResumableBatches, TrainCollator]] = {}
@@ -154,6 +155,7 @@ class TransferDataModule(L.LightningDataModule):
     def read_train(self, lang: str, purpose: Purpose = Purpose.training) -> Dataset:
         """One language's labelled TRAIN rows, tokenised (recorded with `purpose`)."""
         rows = self.data.subset("train", lang, self.limit, purpose=purpose)
+        self.raw_train_rows[lang] = len(rows)
         return self.tokenized(rows, ["train", lang])
 
     def setup(self, stage: str | None = None) -> None:
@@ -293,8 +295,9 @@ class TransferDataModule(L.LightningDataModule):
 
     def augmentation_summary(self) -> tuple[dict[str, int], list[dict]]:
         """Rows per augmentation (provenance `aug`) and a sample of the augmented ones."""
-        if self.augmented is None:
-            return {}, []
+        if self.augmented is None:  # no augmentation, or one that passes rows through
+            source = self.raw_train_rows.get(self.source_lang)
+            return ({"original": source} if source is not None else {}), []
         kinds = self.augmented["aug"]
         counts = {kind: kinds.count(kind) for kind in sorted(set(kinds))}
         made = [i for i, kind in enumerate(kinds) if kind != "original"][:50]

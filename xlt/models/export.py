@@ -96,14 +96,19 @@ PER_LANGUAGE_ENCODER = (
 )
 
 
+def cannot_export(net) -> str | None:
+    """Why this network cannot be one model folder (None: it can)."""
+    return PER_LANGUAGE_ENCODER if net.language_router is not None else None
+
+
 def export_model(
     net, tokenizer, meta: ModelMeta, model_cfg, folder: Path, example: list[dict]
 ) -> int:
     """Write the model folder (and `example`, MLflow's input example); returns its size."""
     from safetensors.torch import save_file
 
-    if net.language_router is not None:
-        raise ConfigError(PER_LANGUAGE_ENCODER)
+    if reason := cannot_export(net):
+        raise ConfigError(reason)
 
     recipe, base_folder = rebuild_recipe(model_cfg)
     meta.rebuild = recipe

@@ -65,6 +65,9 @@ class TransferStrategy:
 
     name = "base"
     tasks: tuple[str, ...] = ALL_TASKS  # task families (dataset.task) it can train
+    # Its optimizer may have gradients clipped (trainer.gradient_clip_val); a line-search
+    # optimizer (L-BFGS) needs the true gradient.
+    clips_gradients = True
 
     def __init__(
         self,

@@ -100,4 +100,5 @@ class FullBatchProbe(LinearProbe):
     in one batch, one L-BFGS step per epoch, L2 on the head (conf/strategy/linear_probe_lbfgs)."""
 
     name = "linear_probe_lbfgs"
+    clips_gradients = False  # L-BFGS's line search needs the true gradient
     tasks = CLASSIFICATION  # full batches need the cached sentence features (full_batch=true)

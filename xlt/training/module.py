@@ -61,8 +61,8 @@ class TransferModule(L.LightningModule):
         """Lightning refuses to clip under mixed precision when the optimizer is fused (it unscales
         fp16 gradients itself). bf16 has no gradient scaler: the gradients are true and clipping
         them is exact, so xlt's fused AdamW and bf16-mixed (trainer=gpu, AMX CPUs) go together."""
-        if isinstance(optimizer, torch.optim.LBFGS):
-            return  # its line search needs the true gradient, and it takes one step per epoch
+        if not self.strategy.clips_gradients:
+            return  # e.g. L-BFGS: its line search needs the true gradient
         plugin = self.trainer.precision_plugin
         if gradient_clip_val and isinstance(plugin, MixedPrecision) and plugin.scaler is None:
             algorithm = GradClipAlgorithmType(gradient_clip_algorithm or "norm")

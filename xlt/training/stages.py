@@ -89,7 +89,7 @@ def run_stages(
         if index == resumed_stage and resume_from is not None:
             module.step_offset = offset
         trainer = make_trainer(stage)
-        if hasattr(trainer.logger, "step_offset"):  # logged steps continue across stages
+        if trainer.logger is not None:  # logged steps continue across stages
             trainer.logger.step_offset = module.step_offset
         ckpt = str(resume_from) if resume_from is not None and index == resumed_stage else None
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
