@@ -31,9 +31,9 @@ def compose(*overrides: str):
 def build_training(
     freeze_embeddings: bool = True,
     length_grouped: bool = True,
-    fast_dropout: bool = True,
-    fused_qkv: bool = True,
-    cpu_attention: bool = True,
+    fast_dropout: bool = False,
+    fused_qkv: bool = False,
+    cpu_attention: bool = False,
 ):
     """xlt's pieces for me5_small on HSK topic (EN train), made by the pipeline's own `build`:
     (config, encoder bundle, task, strategy, network, set-up datamodule)."""

@@ -1,5 +1,6 @@
-"""Golden numbers: the exact test metrics of fixed-seed CPU runs, one per strategy, augmentation
-and task family (tiny model), recorded before a refactor and reproduced after it.
+"""Golden numbers: the exact test metrics of fixed-seed CPU runs, one per strategy option,
+augmentation option and task family (tiny model), recorded before a refactor and reproduced
+after it.
 
 Regenerate (only when a change is *meant* to move them, and say so in the commit):
     .venv/bin/python -m tests.golden --write
@@ -23,16 +24,22 @@ TINY = [
     "dataset.batch_size=16",
     "trainer.log_every_n_steps=1",
 ]
-# name -> overrides; order matters: `sequential` starts from the `zero_shot` run before it.
-CASES: dict[str, list[str]] = {
+# The settings each option needs to be cheap on the tiny model; every option of the strategy
+# and augmentation groups gets a case (generated from conf/, so a new option cannot be missed:
+# `all_cases` fails on an option without settings here).
+STRATEGY_SETTINGS: dict[str, list[str]] = {
     "zero_shot": [],
-    "linear_probe": ["strategy=linear_probe"],
-    "freeze_lower": ["strategy=freeze_lower", "strategy.freeze_layers=1"],
-    "task_adapter": ["strategy=task_adapter"],
-    "multitask": ["strategy=multitask"],
-    "adversarial": ["strategy=adversarial"],
-    "few_shot": ["strategy=few_shot", "strategy.k=2", "strategy.target_epochs=1"],
-    "sequential": ["strategy=sequential", "strategy.k=2"],
+    "linear_probe": [],
+    "linear_probe_lbfgs": [],
+    "freeze_lower": ["strategy.freeze_layers=1"],
+    "task_adapter": [],
+    "multitask": [],
+    "adversarial": [],
+    "few_shot": ["strategy.k=2", "strategy.target_epochs=1"],
+    "sequential": ["strategy.k=2"],  # starts from the zero_shot run made before it
+    "madx": ["strategy.mlm.steps=10"],
+}
+AUGMENTATION_CASES: dict[str, list[str]] = {
     "translate_train": ["augmentation=translate_train"],
     "translate_train_dictionary": [
         "augmentation=translate_train",
@@ -41,7 +48,21 @@ CASES: dict[str, list[str]] = {
     "back_translation": ["augmentation=back_translation"],
     "paraphrase": ["augmentation=paraphrase"],
     "mix": ["augmentation=mix", "augmentation.target=0.5"],
+    "code_switch": ["augmentation=code_switch"],
 }
+
+
+def strategy_cases() -> dict[str, list[str]]:
+    """One case per strategy option, `zero_shot` first (`sequential` starts from its run)."""
+    from xlt.config.options import group_options
+
+    names = sorted(group_options("strategy"), key=lambda n: (n != "zero_shot", n == "sequential"))
+    missing = [n for n in names if n not in STRATEGY_SETTINGS]
+    assert not missing, f"give the new strategy option(s) {missing} golden settings"
+    return {n: ([] if n == "zero_shot" else [f"strategy={n}"]) + STRATEGY_SETTINGS[n]
+            for n in names}  # fmt: skip
+
+
 TASK_CASES = {"pair_classification": "pairs", "tagging": "tagging", "qa": "qa"}
 
 
@@ -51,7 +72,7 @@ def case_overrides(name: str, fixtures: Path) -> list[str]:
 
         files = write_task_files(fixtures, TASK_CASES[name], n_train=120, n_eval=30)
         return [*TINY, *files, "trainer.max_epochs=3"]
-    return [*TINY, *CASES[name]]
+    return [*TINY, *{**strategy_cases(), **AUGMENTATION_CASES}[name]]
 
 
 def train_losses(out_dir: Path) -> list[float]:
@@ -85,7 +106,7 @@ def run_case(name: str, root: Path, cache: Path) -> dict[str, object]:
 
 
 def all_cases() -> list[str]:
-    return [*CASES, *TASK_CASES]
+    return [*strategy_cases(), *AUGMENTATION_CASES, *TASK_CASES]
 
 
 def main() -> None:

@@ -158,3 +158,63 @@ def test_other_attention_implementations_are_left_alone():
     encoder.set_attn_implementation("eager")
     assert not use_cpu_attention(encoder)
     assert encoder.config._attn_implementation == "eager"
+
+
+def _bf16_grads(encoder, batch) -> dict[str, torch.Tensor]:
+    encoder.eval()  # dropout off, gradients on: the kernel runs
+    encoder.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden = encoder(**batch).last_hidden_state.float() * batch["attention_mask"][..., None]
+    probe = torch.randn(hidden.shape, generator=torch.Generator().manual_seed(0))
+    (hidden * probe).sum().backward()
+    return {n: p.grad.float().clone() for n, p in encoder.named_parameters() if p.grad is not None}
+
+
+def test_bf16_gradients_match_the_stock_path(monkeypatch):
+    """Under bf16 autocast, xlt_cpu attention with the fused projection gives the gradients of
+    transformers' own SDPA path, to bf16's precision (relative to each gradient's size)."""
+    from xlt_serving.fused_qkv import use_fused_qkv
+
+    encoder, batch = _encoder_and_batch()
+    stock = _bf16_grads(encoder, batch)
+    use_fused_qkv(encoder)
+    use_cpu_attention(encoder)
+    calls = _count_calls(monkeypatch)
+    custom = _bf16_grads(encoder, batch)
+    assert calls[0] == encoder.config.num_hidden_layers
+    assert custom.keys() == stock.keys()
+    # A key bias's gradient is zero in exact arithmetic (it shifts a whole row of scores,
+    # which softmax ignores): its rounding noise is measured against the largest gradient.
+    floor = 1e-3 * max(grad.norm() for grad in stock.values())
+    for name, grad in stock.items():
+        error = (custom[name] - grad).norm() / (grad.norm() + floor)
+        assert error < 0.05, f"{name}: relative error {error:.3f}"
+
+
+@pytest.mark.parametrize(
+    ("heads", "extra"),
+    [
+        (4, {"sliding_window": 2}),
+        (4, {"softcap": 30.0}),
+        (4, {"s_aux": torch.zeros(4)}),
+        (2, {}),
+    ],  # fmt: skip
+    ids=["sliding_window", "softcap", "sinks", "grouped_query_heads"],
+)
+def test_what_it_does_not_implement_goes_to_sdpa(heads, extra, monkeypatch):
+    """An argument it does not know, or fewer key heads than query heads, is SDPA's call."""
+    handed_over = []
+
+    def sdpa(*args, **kwargs):
+        handed_over.append(kwargs)
+        return None, None
+
+    monkeypatch.setattr(cpu_attention, "sdpa_attention_forward", sdpa)
+    module = torch.nn.Module()
+    query = torch.randn(1, 4, 5, 8, requires_grad=True)
+    key = value = torch.randn(1, heads, 5, 8)
+    cpu_attention.cpu_attention(module, query, key, value, None, dropout=0.1, **extra)
+    assert len(handed_over) == 1 and set(extra) <= set(handed_over[0])
+    cpu_attention.cpu_attention(module, query, torch.randn(1, 4, 5, 8), value[:, :1].expand(
+        1, 4, 5, 8), None, dropout=0.1)  # fmt: skip
+    assert len(handed_over) == 1  # a plain call runs here

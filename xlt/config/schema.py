@@ -67,17 +67,20 @@ class ModelConfig:
     freeze_embeddings: bool = False
     # Dropout on the pooled vector before the task head.
     head_dropout: float = field(default=0.1, metadata=R(ge=0, lt=1))
-    # Dropout masks from 16-bit random draws on CPU (xlt/models/fast_dropout.py): 2.3x cheaper
-    # than nn.Dropout's, p rounded to 1/65536. False: torch's own dropout.
-    fast_dropout: bool = True
+    # The three custom CPU kernels are opt-in: together they made a default training step
+    # 1.18x faster in bf16 on an AVX-512 CPU but 1.09x in fp32 with AVX2 kernels, under the 10%
+    # a kernel must pay on both CPU kinds (docs/benchmarks.md, benchmarks/kernels.py).
+    # Dropout masks from 16-bit random draws on CPU (xlt/models/fast_dropout.py), p rounded to
+    # 1/65536; false: torch's own dropout.
+    fast_dropout: bool = False
     # BERT / XLM-R self-attention's query, key and value projections as one matmul under
-    # autocast, fused at run time (xlt_serving/fused_qkv.py): same parameters and checkpoints;
-    # 1.04x a bf16 training step here. fp32 runs the stock forward either way.
-    fused_qkv: bool = True
+    # autocast, fused at run time (xlt_serving/fused_qkv.py): same parameters and checkpoints.
+    # fp32 runs the stock forward either way.
+    fused_qkv: bool = False
     # Training steps on CPU run attention as xlt/models/cpu_attention.py's "xlt_cpu" (SDPA's
-    # math: fp32 scores, softmax, dropout; in fewer, vectorised passes): 1.05x a step here.
-    # Evaluation and serving keep transformers' SDPA. False: SDPA everywhere.
-    cpu_attention: bool = True
+    # math: fp32 scores, softmax, dropout; in fewer, vectorised passes; any argument it does
+    # not implement goes to SDPA). Evaluation and serving keep transformers' SDPA.
+    cpu_attention: bool = False
     # Start the encoder from other weights: an xlt-align aligned encoder or an xlt-train
     # checkpoint, by path or MLflow run id (null: the source's own weights).
     init_encoder: str | None = None

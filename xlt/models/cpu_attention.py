@@ -64,13 +64,16 @@ def additive_bias(mask: torch.Tensor | None) -> torch.Tensor | None:
     return bias.masked_fill_(~mask, torch.finfo(torch.float32).min)
 
 
-def runs_here(module: nn.Module, query: torch.Tensor, kwargs: dict) -> bool:
-    """Whether this call is one the kernel is for (a CPU training step); SDPA takes the rest."""
+def runs_here(module: nn.Module, query: torch.Tensor, key: torch.Tensor, kwargs: dict) -> bool:
+    """Whether this call is one the kernel implements (a CPU training step of plain
+    bidirectional multi-head attention); SDPA takes every other call. Any argument it does not
+    know (softcap, sinks, a sliding window, a position bias, causal masking...) that is set
+    sends the call to SDPA, as do grouped-query heads (fewer key heads than query heads)."""
     if query.device.type != "cpu" or not torch.is_grad_enabled():
         return False
-    if getattr(module, "is_causal", False) or kwargs.get("output_attentions"):
+    if getattr(module, "is_causal", False) or key.shape[1] != query.shape[1]:
         return False
-    return kwargs.get("position_bias") is None
+    return not any(value is not None and value is not False for value in kwargs.values())
 
 
 def cpu_attention(
@@ -85,7 +88,7 @@ def cpu_attention(
 ) -> tuple[torch.Tensor, None]:
     """transformers' attention-function contract: (batch, heads, length, head size) in,
     (batch, length, heads, head size) out, no attention weights."""
-    if not runs_here(module, query, kwargs):
+    if not runs_here(module, query, key, kwargs):
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
