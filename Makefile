@@ -43,9 +43,10 @@ docs: install
 	$(BIN)/python -m xlt.config.reference docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-# The inner loop: unit and component tests, no servers, SLURM, browser or real encoder.
+# The inner loop: unit and component tests; nothing that trains end to end, starts a server,
+# SLURM or a browser, or loads the real encoder (tests/conftest.py marks those `e2e`).
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check xlt xlt_serving tests hydra_plugins benchmarks

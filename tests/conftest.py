@@ -44,3 +44,36 @@ def compose_cfg(tmp_path: Path):
 @pytest.fixture(scope="session")
 def token_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("xlt-cache")
+
+
+# What makes a test "e2e" (deselected by `make test-fast`, still run by `make test`): it trains
+# through the pipeline, runs a CLI or another process, or fits a Lightning Trainer. Found in the
+# test's own source and in the module's helper functions it calls, so nothing is listed by hand.
+E2E_SIGNS = ("run_in_process", "run_cli", "run_case", "xlt.pipeline", "components import build",
+             "subprocess", ".fit(", "build(cfg")  # fmt: skip
+
+
+def _trains_end_to_end(function, seen: set[str]) -> bool:
+    import inspect
+
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    if any(sign in source for sign in E2E_SIGNS):
+        return True
+    module = inspect.getmodule(function)
+    for name, helper in vars(module).items():
+        if (name not in seen and inspect.isfunction(helper) and helper.__module__ == module.__name__
+                and f"{name}(" in source):  # fmt: skip
+            seen.add(name)
+            if _trains_end_to_end(helper, seen):
+                return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and _trains_end_to_end(function, set()):
+            item.add_marker(pytest.mark.e2e)
