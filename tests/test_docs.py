@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MKDOCS = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"]
+MKDOCS = [sys.executable, "-m", "mkdocs", "build", "--strict"]  # --quiet would hide warnings
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess:
