@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from xlt.config.launcher import check_launcher
 from xlt.errors import XltError
 from xlt.tracking.manifest import mask_secrets
-from xlt.training.stop_signals import received
+from xlt.training import stop_signals
 
 log = logging.getLogger(__name__)
 PARENT_FILE = "mlflow_parent.json"
@@ -109,7 +109,7 @@ class MlflowSweepCallback(Callback):
     def _fail_unless_ended(self, parent: dict[str, str]) -> None:
         if self.ended:
             return
-
+        received = stop_signals.received  # read now: the handler sets it when a signal arrives
         fail_parent(parent, f"stopped by {received.name}" if received else "the launcher stopped")
 
     def _open_parent(self, config: DictConfig, client) -> dict[str, str]:
