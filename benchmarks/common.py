@@ -37,7 +37,7 @@ def build_training(
 ):
     """xlt's pieces for me5_small on HSK topic (EN train), made by the pipeline's own `build`:
     (config, encoder bundle, task, strategy, network, set-up datamodule)."""
-    from xlt.components import build
+    from xlt.components import build, prepare
     from xlt.config.validate import instantiate_spec
 
     cfg = compose(f"model.freeze_embeddings={freeze_embeddings}",
@@ -45,7 +45,7 @@ def build_training(
                   f"model.fast_dropout={fast_dropout}", f"model.fused_qkv={fused_qkv}",
                   f"model.cpu_attention={cpu_attention}")  # fmt: skip
     bundle = instantiate_spec(cfg.model.source, "model.source")
-    parts = build(cfg, bundle=bundle)
+    parts = prepare(build(cfg, bundle=bundle))
     return cfg, bundle, parts.task, parts.strategy, parts.net, parts.datamodule
 
 

@@ -29,7 +29,9 @@ def prepare(cache_dir: str) -> float:
     )
     start = time.perf_counter()
     data, task, source, targets = build_data(cfg)
-    build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source, targets)
+    build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source, targets).setup(
+        "fit"
+    )
     return time.perf_counter() - start
 
 

@@ -110,7 +110,9 @@ def prepare(data_dir: str, cache_dir: str, lists: bool) -> dict[str, float]:
     loaded = time.perf_counter()
     python_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source, targets)
+    build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source, targets).setup(
+        "fit"
+    )
     done = time.perf_counter()
     return {"load (s)": loaded - start, "tokenise (s)": done - loaded,
             "prepare (s)": done - start, "python objects peak (MB)": python_peak / 2**20,

@@ -24,11 +24,11 @@ from common import compose, table
 
 
 def export_untrained(folder: Path) -> Path:
-    from xlt.components import build
+    from xlt.components import build, prepare
     from xlt.models.export import export_model, model_meta
 
     cfg = compose()
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, {})
     export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, [])
     return folder

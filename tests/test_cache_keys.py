@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from tests.conftest import compose_train
 from tests.golden import run_in_process
-from xlt.components import build
+from xlt.components import build, prepare
 from xlt.strategies.base import Stage
 
 PROBE = ["strategy=linear_probe", "model=tiny_random", "dataset.limit=40",
@@ -21,7 +21,7 @@ PROBE = ["strategy=linear_probe", "model=tiny_random", "dataset.limit=40",
 
 def other_encoder(tmp_path: Path) -> Path:
     """A safetensors file of the tiny encoder with every weight moved: another run's encoder."""
-    parts = build(compose_train(PROBE, root=tmp_path))
+    parts = prepare(build(compose_train(PROBE, root=tmp_path)))
     state = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v
              for k, v in parts.net.encoder.state_dict().items()}  # fmt: skip
     path = tmp_path / "other_encoder.safetensors"
@@ -31,7 +31,7 @@ def other_encoder(tmp_path: Path) -> Path:
 
 def features(cfg, precision: str = "fp32") -> tuple[Path, torch.Tensor]:
     """The cache file a probe of `cfg` reads and the first batch's vectors."""
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     batch = next(iter(parts.strategy.train_dataloader(parts.datamodule.training_data(), Stage())))
     parts.net.train()  # a training batch: its rows may go to the file
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
@@ -75,7 +75,7 @@ def test_frozen_lower_states_are_kept_per_precision(tmp_path):
     cfg = compose_train(["strategy=freeze_lower", "strategy.cache_lower=true",
                          "strategy.freeze_layers=1", "model=tiny_random", "dataset.limit=16"],
                         root=tmp_path)  # fmt: skip
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     batch = next(iter(parts.datamodule.test_dataloader()[0]))
     lower = parts.net.lower_cache
     with torch.no_grad():

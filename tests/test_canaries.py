@@ -18,7 +18,7 @@ from omegaconf import open_dict
 
 from tests.conftest import compose_train
 from tests.task_fixtures import write_task_files
-from xlt.components import build
+from xlt.components import build, prepare
 from xlt.config.options import group_options
 from xlt.evaluation.protocol import protocol_flags, protocol_label
 
@@ -222,7 +222,7 @@ def test_no_canary_reaches_the_training_side(combo, corpus, token_cache, tmp_pat
     cfg = compose_train(overrides, root=tmp_path)
     with open_dict(cfg):
         cfg.paths.cache_dir = str(token_cache)
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     seen = run_briefly(parts)
     sinks = {"training batches": seen.texts, "training sets": training_side_text(parts),
              "augmentation and translator": list(strings_in(parts.augmentation)),
@@ -254,7 +254,7 @@ def starting_weights(root: Path, data: list[str], cache: Path) -> Path:
         with open_dict(cfg):
             cfg.paths.cache_dir = str(cache)
         path = root / "init.ckpt"
-        run_briefly(build(cfg), path)
+        run_briefly(prepare(build(cfg)), path)
         _weights["init"] = path
     return _weights["init"]
 
@@ -270,7 +270,7 @@ def test_no_canary_reaches_training_in_pair_tagging_and_qa_tasks(kind, tmp_path,
                          *OPTIONS.get(strategy, [])], root=tmp_path)  # fmt: skip
     with open_dict(cfg):
         cfg.paths.cache_dir = str(token_cache)
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     seen = run_briefly(parts)
     assert seen.texts
     for texts in (seen.texts, training_side_text(parts)):

@@ -12,7 +12,7 @@ import pytest
 from omegaconf import open_dict
 
 from tests.conftest import compose_train
-from xlt.components import build
+from xlt.components import build, prepare
 from xlt.config.options import group_options
 
 STRATEGIES = group_options("strategy")
@@ -48,7 +48,7 @@ def components(strategy: str, augmentation: str, root: Path, cache: Path, init: 
     cfg = compose_train(overrides, root=root)
     with open_dict(cfg):
         cfg.paths.cache_dir = str(cache)
-    return build(cfg)
+    return prepare(build(cfg))
 
 
 def evaluation_batches(parts, checkpoint: Path | None = None) -> list:
@@ -121,4 +121,4 @@ def test_no_leak_on_local_files_where_one_text_sits_in_two_splits(tmp_path, toke
                              *chosen], root=tmp_path)  # fmt: skip
         with open_dict(cfg):
             cfg.paths.cache_dir = str(token_cache)
-        assert_no_leak(build(cfg))
+        assert_no_leak(prepare(build(cfg)))

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import compose_train
 from xlt.augment.base import Augmentation
-from xlt.components import build
+from xlt.components import build, prepare
 from xlt.errors import ConfigError
 
 # A user's EN/JA corpus: no word list comes with it (the case).
@@ -50,7 +50,7 @@ def test_an_augmentation_that_cannot_change_a_language_refuses_before_training(
 ):
     cfg = compose_train([*en_ja_files(tmp_path / "data"), *augmentation], root=tmp_path)
     with pytest.raises(ConfigError, match=r"cannot translate (en->ja|ja->en).*zero-shot under"):
-        build(cfg)
+        prepare(build(cfg))
 
 
 def test_coverage_refuses_nothing_and_warns_below_half(caplog):
@@ -71,7 +71,7 @@ def test_a_dictionary_augmentation_logs_the_share_it_changed(tmp_path, token_cac
                          "augmentation/translator=dictionary"], root=tmp_path)  # fmt: skip
     with open_dict(cfg):
         cfg.paths.cache_dir = str(token_cache)
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     assert 0 < parts.augmentation.coverage["zh"] <= 1
 
 
@@ -89,9 +89,9 @@ def test_a_user_callback_watching_a_target_dev_score_needs_target_selection(
                          f"+callbacks.stop.monitor={monitor}"], root=tmp_path)  # fmt: skip
     if refused:
         with pytest.raises(ConfigError, match=f"callbacks.stop.monitor={monitor} watches"):
-            build(cfg)
+            prepare(build(cfg))
     else:
-        build(cfg)
+        prepare(build(cfg))
 
 
 def test_translate_test_that_translates_nothing_refuses():

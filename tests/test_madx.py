@@ -12,7 +12,7 @@ import torch
 
 from tests.conftest import compose_train
 from tests.golden import run_in_process
-from xlt.components import build, make_trainer
+from xlt.components import build, make_trainer, prepare
 from xlt.errors import ConfigError, DataError, XltError
 from xlt.models.adapter_stack import TASK_ADAPTER
 from xlt.strategies.base import Stage, StepContext
@@ -24,7 +24,7 @@ TINY = ["strategy=madx", "model=tiny_random", "dataset.limit=64", "strategy.mlm.
 
 def built(tmp_path: Path, *extra: str):
     cfg = compose_train([*TINY, f"strategy.cache_dir={tmp_path}/adapters", *extra], root=tmp_path)
-    return build(cfg)
+    return prepare(build(cfg))
 
 
 def lora_weights(net, part: str) -> dict[str, torch.Tensor]:

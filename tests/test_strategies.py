@@ -265,11 +265,11 @@ def test_linear_probe_features_are_computed_once_and_equal_a_live_pass(tmp_path)
     """Cached features (computed in other batches, other padding) give the logits of a live
     forward pass within 1e-5; each distinct row goes through the encoder once."""
     from tests.conftest import compose_train
-    from xlt.components import build
+    from xlt.components import build, prepare
 
     cfg = compose_train(["strategy=linear_probe", "model=tiny_random", "dataset.limit=40",
                          f"strategy.cache_dir={tmp_path}/features"], root=tmp_path)  # fmt: skip
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     net, cache = parts.net, parts.strategy.cache
     loader = parts.datamodule.test_dataloader()[0]
     batches = list(loader)
@@ -293,7 +293,9 @@ def test_linear_probe_features_are_computed_once_and_equal_a_live_pass(tmp_path)
     saved = torch.load(cache.path, weights_only=True)
     assert len(saved["keys"]) == training_rows
     assert not set(saved["keys"]) & (set(cache.vectors) - cache.training_rows)
-    again = build(cfg)  # the next run with the same encoder finds its training rows on disk
+    again = prepare(
+        build(cfg)
+    )  # the next run with the same encoder finds its training rows on disk
     again.net.train()
     first = next(iter(parts.strategy.train_dataloader(again.datamodule.training_data(), Stage())))
     with torch.no_grad():
@@ -313,12 +315,12 @@ def test_the_lbfgs_probe_trains_logistic_regression_to_convergence(tmp_path, tok
                  "selection=final"]  # fmt: skip
     from omegaconf import open_dict
 
-    from xlt.components import build
+    from xlt.components import build, prepare
 
     cfg = compose_train(overrides, root=tmp_path)
     with open_dict(cfg):
         cfg.paths.cache_dir = str(token_cache)
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     batches = list(parts.strategy.train_dataloader(parts.datamodule.training_data(), Stage()))
     assert len(batches) == 1 and len(batches[0]["labels"]) == 48
     assert len(parts.strategy.optimizer_groups(parts.net, Stage())) == 1

@@ -261,10 +261,11 @@ def test_recipe_heads_are_the_transformers_classes_heads_and_xlts_head_is_its_ow
         checked.add(words)
     assert claimed <= checked
     from xlt.components import build as build_parts
+    from xlt.components import prepare
     from xlt.evaluation.recipes import configured_head
 
     cfg = compose_cfg("model=tiny_random", "model.pooling=cls", "dataset.limit=8")
-    net = build_parts(cfg).net.eval()
+    net = prepare(build_parts(cfg)).net.eval()
     with torch.no_grad():
         states = net.encoder(input_ids=ids).last_hidden_state
         expected = net(ids, torch.ones_like(ids), "en")

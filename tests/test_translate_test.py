@@ -69,7 +69,7 @@ def test_translate_test_refuses_a_translator_that_cannot_translate_the_direction
     """A word list without target->source words (local files have none) and mined TRAIN pairs
     cannot translate dev/test text: said before the model loads."""
     from tests.conftest import compose_train
-    from xlt.components import build
+    from xlt.components import build, prepare
 
     rows = "".join(f'{{"text": "row {i}", "label": "{"ab"[i % 2]}", "lang": "LANG"}}\n'
                    for i in range(8))  # fmt: skip
@@ -79,10 +79,14 @@ def test_translate_test_refuses_a_translator_that_cannot_translate_the_direction
              f"dataset.files.test={tmp_path}/test.jsonl", "model=tiny_random",
              "evaluation.translate_test=true"]  # fmt: skip
     with pytest.raises(XltError, match=r"cannot translate de->en \(the data's word list has no"):
-        build(compose_train(local, root=tmp_path))
+        prepare(build(compose_train(local, root=tmp_path)))
     mined = [
         "augmentation/translator@evaluation.translator=mined",
         "evaluation.translator.pairs=/nonexistent/mined_pairs.tsv",
     ]
     with pytest.raises(XltError, match=r"translator mined cannot translate zh->en"):
-        build(compose_train([*SMOKE[:2], "evaluation.translate_test=true", *mined], root=tmp_path))
+        prepare(
+            build(
+                compose_train([*SMOKE[:2], "evaluation.translate_test=true", *mined], root=tmp_path)
+            )
+        )

@@ -44,14 +44,14 @@ def test_the_payload_would_run_if_loaded_without_weights_only(tmp_path):
 
 
 def test_every_loader_refuses_a_checkpoint_that_would_run_code(tmp_path):
-    from xlt.components import build
+    from xlt.components import build, prepare
     from xlt.models.init_encoder import load_encoder_weights
     from xlt.predict import main as predict
     from xlt.training.checkpoint_files import resume_point
     from xlt.training.checkpoints import load_weights
 
     path, marker = malicious_checkpoint(tmp_path / "run")
-    parts = build(compose_train(["model=tiny_random", "dataset.limit=8"], root=tmp_path))
+    parts = prepare(build(compose_train(["model=tiny_random", "dataset.limit=8"], root=tmp_path)))
     with pytest.raises(ConfigError, match="not a loadable checkpoint"):
         load_encoder_weights(parts.net.encoder, path)
     with pytest.raises(ConfigError, match="not a loadable checkpoint"):

@@ -1,10 +1,12 @@
-"""`build(cfg)`: every part of a run made from its config, in one place. `xlt-train`, the
-benchmarks and the tests use it; nothing else wires components by hand."""
+"""`build(cfg)`: every part of a run constructed from its config, in one place, and
+`prepare(parts)`: what training needs before it starts (tokenised data, a strategy's label-free
+parts, the LightningModule). `xlt-train`, the benchmarks and the tests use them; nothing else
+wires components by hand."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from xlt.models.fast_dropout import use_fast_dropout
 from xlt.models.init_encoder import load_encoder_weights, model_source
 from xlt.models.init_encoder import resolve as resolve_encoder
 from xlt.models.network import TransferNetwork, encoder_architecture
-from xlt.strategies.base import Pretrained, Stage, TransferStrategy
+from xlt.strategies.base import Pretrained, RunContext, Stage, TransferStrategy
 from xlt.tasks import CLASSIFICATION, check_task_data, get_task
 from xlt.tasks.base import TaskFamily
 from xlt.tracking.trial_key import hydra_overrides
@@ -52,11 +54,15 @@ class Components:
     augmentation: Augmentation
     tokenizer: Any
     net: TransferNetwork
-    datamodule: TransferDataModule
-    module: TransferModule
+    datamodule: TransferDataModule  # constructed by build, set up (tokenised) by prepare
     source_lang: str
     targets: list[str]
     selection_metric: str  # the dev score that picks the checkpoint, e.g. dev/acc/en
+    min_train_steps: int = 0  # the stages' step budget (0: epochs as configured)
+    # What building resolved against the store (the run a strategy starts from, the encoder's
+    # initial weights), as tags for the Recorder.
+    resolved: dict[str, str] = field(default_factory=dict)
+    module: TransferModule | None = None  # made by prepare, over the evaluation sets
     pretrained: Pretrained | None = None  # what the strategy built without labels (MAD-X)
 
     @property
@@ -165,8 +171,7 @@ def build_datamodule(cfg, data, tokenizer, task, strategy, augmentation, source,
         augmentation=None if augmentation.passes_rows_through else augmentation,
         test_translator=test_translator(cfg, task, data, source, targets),
     )
-    datamodule.setup("fit")
-    return datamodule
+    return datamodule  # constructed; prepare() sets it up (tokenises, augments)
 
 
 def test_translator(cfg, task, data: DatasetSplits, source: str, targets: list[str]):
@@ -204,21 +209,41 @@ def build_module(
                           min_train_steps=min_train_steps)  # fmt: skip
 
 
-def init_encoder(cfg: DictConfig, encoder, data: DatasetSplits, tracker) -> None:
-    """`model.init_encoder`: other starting weights, recorded with their provenance."""
-    weights = resolve_encoder(str(cfg.model.init_encoder), tracker.client if tracker else None)
+@dataclass(frozen=True)
+class StoreAccess:
+    """The tracking store a run may look up earlier runs in, and this run's id: all `build`
+    needs of the tracking side (it records nothing)."""
+
+    client: Any  # an MlflowClient
+    uri: str
+    run_id: str | None
+
+
+def init_encoder(cfg: DictConfig, encoder, data: DatasetSplits, store: StoreAccess | None) -> str:
+    """`model.init_encoder`: other starting weights, with their provenance in the data record;
+    returns where they came from."""
+    weights = resolve_encoder(str(cfg.model.init_encoder), store.client if store else None)
     n = load_encoder_weights(
         encoder, weights, encoder_architecture(encoder, model_source(cfg.model))
     )
     data.access.inherit(str(weights), provenance_flags(weights))
-    if tracker is not None:
-        tracker.set_tags({"model.init_encoder": str(weights)})
     log.info("encoder initialised from %s (%d tensors)", weights, n)
+    return str(weights)
 
 
-def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
-    """Every component of a run from its config. `tracker` (a RunTracker) resolves run ids of
-    earlier runs; `bundle`: an already loaded encoder (benchmarks reuse one)."""
+def run_context(cfg: DictConfig, store: StoreAccess, fingerprint: str) -> RunContext:
+    """What a strategy may know of this run (it gets neither the config nor the tracker)."""
+    return RunContext(client=store.client, store=store.uri, run_id=store.run_id,
+                      resumed=bool(cfg.get("resume")), dataset=cfg.dataset.name,
+                      model=cfg.model.name, seed=int(cfg.seed), selection=cfg.selection.value,
+                      fingerprint=fingerprint)  # fmt: skip
+
+
+def build(cfg: DictConfig, store: StoreAccess | None = None, bundle=None) -> Components:
+    """Every component of a run, constructed from its config: nothing is tokenised, trained or
+    recorded here (`prepare` does the first two, the Recorder the last). `store` resolves run
+    ids of earlier runs (only read: what it resolved comes back in `Components.resolved`);
+    `bundle`: an already loaded encoder (benchmarks reuse one)."""
     check_accelerator(cfg)  # sweep trials skip xlt-train's preflight
     strategy = instantiate_spec(cfg.strategy, "strategy")
     augmentation = instantiate_spec(cfg.augmentation, "augmentation")
@@ -226,24 +251,36 @@ def build(cfg: DictConfig, tracker=None, bundle=None) -> Components:
     data, task, source, targets = build_data(cfg)
     strategy.check(data, source, targets)
     check_strategy_task(strategy, task, augmentation)
-    if tracker is not None:
-        strategy.setup_run(cfg, tracker, data.fingerprint)
+    resolved = {}
+    if store is not None:
+        resolved |= strategy.setup_run(run_context(cfg, store, data.fingerprint))
     if (weights := strategy.initial_weights()) is not None:
         data.access.inherit(str(weights), provenance_flags(weights))
     bundle = bundle or instantiate_spec(cfg.model.source, "model.source")
     check_max_length(cfg.model.max_length, bundle.encoder.config)
     if cfg.model.init_encoder:
-        init_encoder(cfg, bundle.encoder, data, tracker)
+        resolved["model.init_encoder"] = init_encoder(cfg, bundle.encoder, data, store)
     net = build_net(cfg, task, bundle, strategy, len(data.label_names))
     datamodule = build_datamodule(cfg, data, bundle.tokenizer, task, strategy, augmentation,
                                   source, targets)  # fmt: skip
-    datamodule.strategy_loader = lambda view: strategy.train_dataloader(view, module.stage)
-    pretrained = strategy.pretrain(net, datamodule.training_data(), bundle.tokenizer)
-    module = build_module(net, task, strategy, datamodule, data, source, targets,
-                          step_budget(cfg))  # fmt: skip
-    monitor = selection_metric(cfg, source, task.primary_metric)
     return Components(cfg, data, task, strategy, augmentation, bundle.tokenizer, net,
-                      datamodule, module, source, targets, monitor, pretrained)  # fmt: skip
+                      datamodule, source, targets,
+                      selection_metric(cfg, source, task.primary_metric),
+                      step_budget(cfg), resolved)  # fmt: skip
+
+
+def prepare(parts: Components) -> Components:
+    """What training needs before it starts, in this order: the data tokenised and augmented
+    (cached), the strategy's label-free parts (MAD-X's language adapters, trained with masked
+    LM or loaded), and the LightningModule with a scorer per evaluation set."""
+    datamodule, strategy = parts.datamodule, parts.strategy
+    datamodule.setup("fit")
+    parts.pretrained = strategy.pretrain(parts.net, datamodule.training_data(), parts.tokenizer)
+    module = build_module(parts.net, parts.task, strategy, datamodule, parts.data,
+                          parts.source_lang, parts.targets, parts.min_train_steps)  # fmt: skip
+    datamodule.strategy_loader = lambda view: strategy.train_dataloader(view, module.stage)
+    parts.module = module
+    return parts
 
 
 def step_budget(cfg: DictConfig) -> int:

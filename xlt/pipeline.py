@@ -1,37 +1,30 @@
-"""One training job: build -> fit -> evaluate -> record, every phase a named function.
-`run` is the whole flow; any failure is recorded on the job's MLflow run."""
+"""One training job: build -> prepare -> fit -> evaluate -> record, each a named function.
+`run` is the whole flow; what each phase produced is handed to the Recorder (xlt/recorder.py),
+the one place that writes it to the job's MLflow run, failures included."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from xlt.components import Components, build, make_trainer
+from xlt.components import Components, StoreAccess, build, make_trainer, prepare
 from xlt.config.schema import Selection
 from xlt.config.validate import check_required
-from xlt.data.access import RECORD_FILE
-from xlt.errors import Requeued, TrackingError
-from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
+from xlt.errors import Requeued
 from xlt.evaluation.recipes import recipe_tags
-from xlt.evaluation.results_table import language_rows, print_results
-from xlt.evaluation.translated_inputs import is_translated, original_language
-from xlt.strategies.base import Pretrained
-from xlt.tracking.inputs import dataset_inputs
-from xlt.tracking.job import quiet_libraries, record_job
+from xlt.recorder import Recorder
+from xlt.tracking.job import quiet_libraries
 from xlt.tracking.manifest import CODE_ROOT, git_state
 from xlt.tracking.run_tracker import RunTracker
 from xlt.tracking.sweep_retry import finished_trial
 from xlt.tracking.trial_key import job_key
-from xlt.training.checkpoint_files import resume_point
 from xlt.training.memory_advice import out_of_memory
 from xlt.training.precision import resolve_precision, warn_if_slow_precision
 from xlt.training.preemption import requeue_this_job
@@ -54,9 +47,9 @@ def _choice(cfg: DictConfig, group: str) -> str:
 
 
 def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
-    """Train and evaluate one configuration: build -> fit -> evaluate -> record."""
+    """Train and evaluate one configuration: build -> prepare -> fit -> evaluate -> record."""
     quiet_libraries()
-    done = finished_trial(cfg)
+    done = finished_trial(cfg.get("sweep_retry"), cfg.logger.tracking_uri)
     if done is not None:
         return done
     if not cfg.get("resume") and requeued_by_slurm():
@@ -70,12 +63,13 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     git = git_state()  # xlt's own checkout; two git commands: once per job, tags and manifest
     tags = run_tags(cfg, git) | {"precision.chosen": "auto" if chosen else "config"}
     tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir), run_id)
+    recorder = Recorder(tracker)
     try:
-        parts = build(cfg, tracker)
-        record_start(parts, tracker, git, resume_from)
-        trainer, selected = fit(parts, tracker, resume_from)
-        results = evaluate(parts, tracker, trainer, selected)
-        record(parts, tracker, trainer, selected, results)
+        parts = prepare(build(cfg, StoreAccess(tracker.client, tracker.uri, tracker.run_id)))
+        recorder.start(parts, git, resume_from)
+        trainer, selected = fit(parts, recorder, resume_from)
+        results = evaluate(parts, recorder, trainer, selected)
+        recorder.finish(parts, trainer, selected, results)
         return results
     except Requeued as requeued:  # SLURM's warning: the next attempt continues this run
         tracker.requeued(requeued.step, requeued.signal_name)
@@ -128,85 +122,7 @@ def golden_digest(root: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else None
 
 
-def record_start(
-    parts: Components, tracker: RunTracker, git: dict, resume_from: Path | None
-) -> None:
-    """Tags, params, manifest and data notes that exist before training starts."""
-    cfg, translator = parts.cfg, parts.augmentation.translator
-    tags = {**parts.strategy.describe(), "source_lang": parts.source_lang,
-            "target_langs": ",".join(parts.targets), "selection_metric": parts.selection_metric,
-            "data_fingerprint": parts.data.fingerprint}  # fmt: skip
-    if translator is not None:
-        tags["augmentation.translator"] = translator.name
-    tracker.set_tags(tags)
-    if cfg.print_config:
-        print(OmegaConf.to_yaml(cfg, resolve=True))
-    if resume_from is None and not cfg.get("resume"):
-        record_job(tracker, cfg, git, parts.data.fingerprint)
-    else:
-        tracker.set_tags({"resumed_from": str(resume_from or "start"),
-                          **resume_point(resume_from)})  # fmt: skip
-    if parts.data.attribution:
-        tracker.log_text("DATA_ATTRIBUTION.txt", parts.data.attribution + "\n")
-    if parts.pretrained is not None:
-        record_pretrained(parts.pretrained, tracker)
-    trainable, total = parts.net.count_parameters()
-    tracker.log_metrics({"params/trainable": trainable, "params/total": total})
-    log.info("%s: %d of %d parameters train", parts.strategy.name, trainable, total)
-    log_augmentation(parts, tracker)
-    truncated = parts.datamodule.truncated.items()
-    tracker.log_metrics({f"data/truncated/{k}": n for k, n in truncated})
-    tracker.log_metrics(translate_test_metrics(parts.datamodule.translate_test_stats))
-    record_protocol(parts, tracker)
-
-
-def record_pretrained(pretrained: Pretrained, tracker: RunTracker) -> None:
-    """The strategy's label-free parts (MAD-X's language adapters) as artifacts a later run
-    can load by this run's id, with how each was obtained."""
-    tracker.set_tags(pretrained.tags)
-    tracker.log_metrics(pretrained.metrics)
-    for artifact_path, folder in pretrained.artifacts.items():
-        tracker.log_folder(folder, artifact_path)
-
-
-def translate_test_metrics(stats: dict) -> dict[str, float]:
-    """translate_test/untranslated/<split>/<lang> (rows scored untranslated) and .../chrf."""
-    return {f"translate_test/{name}/{split}/{original_language(lang)}": value
-            for (split, lang), values in stats.items()
-            for name, value in values.items()}  # fmt: skip
-
-
-def log_augmentation(parts: Components, tracker: RunTracker) -> None:
-    """How many rows each augmentation produced, a sample of them, and whether it was cached."""
-    counts, sample = parts.datamodule.augmentation_summary()
-    if not counts:
-        return
-    tracker.log_metrics({f"augment/n_{kind}": n for kind, n in counts.items()})
-    aug = parts.augmentation
-    tracker.log_metrics({f"augment/coverage/{lang}": v for lang, v in aug.coverage.items()})
-    langs = aug.languages or parts.targets
-    if aug.reports_untranslated and "original" in counts:  # rows no translation reached
-        tracker.log_metrics({"augment/untranslated": counts["original"] * len(langs)
-                             - counts.get(aug.name, 0)})  # fmt: skip
-    for lang in langs if aug.translator is not None else []:
-        tracker.log_metrics({f"augment/{k}": v for k, v in aug.translator.metrics(lang).items()})
-    tracker.set_tags({"augmentation.cache": aug.cache_status})
-    if sample:
-        lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in sample)
-        tracker.log_text("augmented_sample.jsonl", lines)
-
-
-def record_protocol(parts: Components, tracker: RunTracker) -> dict[str, bool]:
-    """data_access.json and the protocol tags, from what the run has read so far."""
-    access = parts.data.access
-    flags = protocol_flags(access.entries(), parts.source_lang, access.inherited)
-    text = access.to_json(source=parts.source_lang, flags=flags, protocol=protocol_label(flags))
-    tracker.log_text(RECORD_FILE, text + "\n")
-    tracker.set_tags(protocol_tags(flags))
-    return flags
-
-
-def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
+def fit(parts: Components, recorder: Recorder, resume_from: Path | None):
     """Every stage of the strategy; then the weights to test and their dev scores."""
     cfg, module = parts.cfg, parts.module
 
@@ -219,88 +135,25 @@ def fit(parts: Components, tracker: RunTracker, resume_from: Path | None):
         log.info("selection=final: the final weights are tested (protocol flag no_selection)")
 
     def trainer_for(stage):
-        return make_trainer(cfg, tracker.logger, parts.selection_metric, stage, has_dev)
+        return make_trainer(cfg, recorder.logger, parts.selection_metric, stage, has_dev)
 
     try:
         trainer, best = run_stages(module, parts.datamodule, parts.strategy.stages(),
                                    trainer_for, resume_from,
                                    cfg.trainer.val_every_n_steps is not None)  # fmt: skip
     except (torch.OutOfMemoryError, RuntimeError) as err:
-        raise out_of_memory(err, cfg) from err
-    tracker.set_tags({f"epochs.{name}": str(n) for name, n in module.stage_epochs.items()})
-    counters = parts.datamodule.batch_transform_counters()
-    tracker.log_metrics({f"augment/{name}": value for name, value in counters.items()})
+        raise out_of_memory(
+            err, cfg.dataset.batch_size, cfg.model.max_length, cfg.trainer.accumulate_grad_batches
+        ) from err
+    recorder.fitted(module.stage_epochs, parts.datamodule.batch_transform_counters())
     validator = trainer if best is not None else trainer_for(None)
     return trainer, select(module, parts.datamodule, validator, best, parts.selection_metric)
 
 
-def evaluate(parts: Components, tracker: RunTracker, trainer, selected: Selected) -> dict:
+def evaluate(parts: Components, recorder: Recorder, trainer, selected: Selected) -> dict:
     """Test every language with the selected weights; dev scores are those same weights'."""
-    record_protocol(parts, tracker)  # training may have read more (few-shot draws)
-    if selected.checkpoint is not None:
-        tracker.set_tags({"best_checkpoint": str(selected.checkpoint.resolve())})
-    tracker.set_tags({"selected_weights": selected.how, "selected_step": str(selected.step)})
+    recorder.selected(parts, selected)
     ckpt = str(selected.checkpoint) if selected.checkpoint else None
     trainer.test(parts.module, datamodule=parts.datamodule, ckpt_path=ckpt, weights_only=True,
                 verbose=False)  # fmt: skip
     return {"dev": selected.dev, "test": dict(parts.module.results.get("test", {}))}
-
-
-def logs_model(cfg: DictConfig) -> bool:
-    """`logger.log_model`: true, false, or auto (single runs yes, sweep trials no)."""
-    choice = str(cfg.logger.get("log_model", "auto")).lower()
-    if choice == "auto":
-        return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
-    return choice == "true"
-
-
-def log_trained_model(parts: Components, tracker: RunTracker) -> None:
-    """The selected weights as the run's MLflow model; a store that refuses it costs the run
-    nothing (the folder stays in the run folder, `xlt-predict` reads it)."""
-    from xlt.models.export import cannot_export, export_model, input_example, model_meta
-
-    cfg = parts.cfg
-    if reason := cannot_export(parts.net):
-        log.warning("logger.log_model: %s", reason)
-        return
-    info = {"run_id": tracker.run_id, "dataset": cfg.dataset.name, "source_lang": parts.source_lang}
-    meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)
-    folder = Path(cfg.paths.output_dir) / MODEL_DIR
-    example = input_example(parts.data, parts.task)
-    size = export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, example)
-    tags = {"task": parts.task.name, "dataset": cfg.dataset.name, "source_lang": parts.source_lang}
-    try:
-        uri = tracker.log_model(folder, tags)
-    except TrackingError as err:
-        log.warning("the model was not logged to MLflow (%s); it is in %s", err, folder)
-        return
-    tracker.set_tags({"model_uri": str(uri)})
-    tracker.log_metrics({"model/size_mb": round(size / 2**20, 1)})
-
-
-def record(
-    parts: Components, tracker: RunTracker, trainer, selected: Selected, results: dict
-) -> None:
-    """The selected weights' dev scores as best/..., the per-language table, the end of the run."""
-    tracker.log_metrics({f"best/{key}": value for key, value in selected.dev.items()})
-    task = parts.task
-    translated = [lang for _, lang in parts.datamodule.test_keys if is_translated(lang)]
-    rows = language_rows(results, [*parts.languages, *translated], parts.source_lang,
-                         task.metric_names, task.primary_metric)  # fmt: skip
-    tracker.log_table("metrics_per_language.csv", rows)
-    per_row = [{"lang": lang, **dict(zip(scores, values, strict=True))}
-               for lang, scores in parts.module.test_rows.items()
-               for values in zip(*scores.values(), strict=True)]  # fmt: skip
-    if per_row:  # what reports bootstrap over (and pair runs by)
-        tracker.log_table(PREDICTIONS_FILE, per_row)
-    tracker.log_inputs(dataset_inputs(parts.data, parts.cfg))  # the UI's Dataset column
-    if trainer.is_global_zero:
-        tracker.log_metrics(parts.strategy.finish())  # e.g. the probe's feature cache
-    if trainer.is_global_zero and logs_model(parts.cfg):
-        log_trained_model(parts, tracker)
-    if trainer.is_global_zero:
-        cfg = parts.cfg
-        title = f"{cfg.dataset.name} | {cfg.model.name} | {parts.strategy.name} | seed {cfg.seed}"
-        print_results(rows, results, title, task.primary_metric)
-        print(f"MLflow run {tracker.run_id}. Open the UI with:\n  {tracker.ui_command()}")
-    tracker.finish()  # sends anything queued while the store was unreachable

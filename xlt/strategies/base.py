@@ -51,6 +51,23 @@ class StepContext:
         return min(1.0, self.step / max(1, self.total_steps))
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What a strategy may know of the run it is part of, before the model loads: the tracking
+    store (to find an earlier run to start from) and what identifies this run. Strategies get
+    this, never the config or the run's tracker."""
+
+    client: Any  # an MlflowClient on the run's store
+    store: str  # its URI, for messages
+    run_id: str | None  # this run (None before it exists)
+    resumed: bool  # a resumed run reuses what it resolved the first time (its tags)
+    dataset: str
+    model: str
+    seed: int
+    selection: str
+    fingerprint: str  # the data's: an earlier run must have read the same data
+
+
 @dataclass
 class Pretrained:
     """What a strategy's unsupervised phase produced, for the run to record."""
@@ -108,9 +125,10 @@ class TransferStrategy:
         sets = [data.labelled[lang] for lang in data.labelled]
         return data.loader(concatenate_datasets(sets))
 
-    def setup_run(self, cfg, tracker, fingerprint: str = "") -> None:
+    def setup_run(self, run: RunContext) -> dict[str, str]:
         """Resolve what needs the tracking store (a previous run to start from, matched on the
-        data `fingerprint`), before the model loads."""
+        data fingerprint), before the model loads; returns tags that record what it chose."""
+        return {}
 
     def initial_weights(self) -> Path | None:
         """Weights of another run this strategy starts from (recorded with their protocol)."""

@@ -39,7 +39,7 @@ from xlt.models.adapter_store import (
 from xlt.models.feature_cache import weights_digest
 from xlt.models.init_encoder import RUN_ID
 from xlt.models.network import TransferNetwork, encoder_architecture
-from xlt.strategies.base import Pretrained, StepContext, TransferStrategy
+from xlt.strategies.base import Pretrained, RunContext, StepContext, TransferStrategy
 from xlt.tasks import CLASSIFICATION
 from xlt.training.masked_lm import MaskedLMSettings, check_tokenizer, train_masked_lm
 
@@ -99,10 +99,11 @@ class MadX(TransferStrategy):
         for lang, path in self.corpus.items():
             read_sentences(path, f"strategy.corpus.{lang}")  # fails fast on a bad file
 
-    def setup_run(self, cfg, tracker, fingerprint: str = "") -> None:
+    def setup_run(self, run: RunContext) -> dict[str, str]:
         for lang, ref in self.references.items():
             if lang not in self.folders:
-                self.folders[lang] = resolve_reference(ref, lang, tracker.client)
+                self.folders[lang] = resolve_reference(ref, lang, run.client)
+        return {}
 
     # --- model ------------------------------------------------------------------------------
     def prepare(self, net: TransferNetwork) -> None:

@@ -17,7 +17,7 @@ from xlt.data.training_data import TrainingData
 from xlt.errors import ConfigError
 from xlt.models.init_encoder import RUN_ID
 from xlt.models.network import TransferNetwork
-from xlt.strategies.base import Stage, TransferStrategy
+from xlt.strategies.base import RunContext, Stage, TransferStrategy
 from xlt.strategies.few_shot import FewShot
 from xlt.training.checkpoints import load_weights
 
@@ -49,48 +49,49 @@ class Sequential(FewShot):
         if train_on == "source":
             self.k = 0
 
-    def setup_run(self, cfg, tracker, fingerprint: str = "") -> None:
+    def setup_run(self, run: RunContext) -> dict[str, str]:
         """Resolve `init_from` once; a resumed run reuses the run it resolved to then."""
-        previous = tracker.client.get_run(tracker.run_id).data.tags if cfg.get("resume") else {}
+        client = run.client
+        previous = client.get_run(run.run_id).data.tags if run.resumed and run.run_id else {}
         if "strategy.init_run" in previous:
-            run = tracker.client.get_run(previous["strategy.init_run"])
-            self.checkpoint = Path(run.data.tags["best_checkpoint"])
+            source = client.get_run(previous["strategy.init_run"])
+            self.checkpoint = Path(source.data.tags["best_checkpoint"])
         elif str(self.init_from).startswith("latest:"):
-            run = self.latest_run(cfg, tracker, fingerprint)
-            self.checkpoint = Path(run.data.tags["best_checkpoint"])
+            source = self.latest_run(run)
+            self.checkpoint = Path(source.data.tags["best_checkpoint"])
         elif RUN_ID.match(str(self.init_from)):
-            run = tracker.client.get_run(str(self.init_from))
-            if "best_checkpoint" not in run.data.tags:
+            source = client.get_run(str(self.init_from))
+            if "best_checkpoint" not in source.data.tags:
                 raise ConfigError(
-                    f"strategy.init_from: run {run.info.run_id} recorded no checkpoint"
+                    f"strategy.init_from: run {source.info.run_id} recorded no checkpoint"
                 )
-            self.checkpoint = Path(run.data.tags["best_checkpoint"])
+            self.checkpoint = Path(source.data.tags["best_checkpoint"])
         else:
-            run = None
+            source = None
         tags = {"strategy.init_checkpoint": str(self.checkpoint)}
-        tracker.set_tags(tags | ({"strategy.init_run": run.info.run_id} if run else {}))
+        return tags | ({"strategy.init_run": source.info.run_id} if source else {})
 
-    def latest_run(self, cfg, tracker, fingerprint: str):
+    def latest_run(self, run: RunContext):
         """The newest finished run of that strategy (or its old name) with the same data
         (fingerprint), model, seed and selection, that recorded a checkpoint."""
         spec = str(self.init_from)
         strategy = renamed("strategy", spec.removeprefix("latest:"))
         names = [strategy, *(old for old, new in RENAMED["strategy"].items() if new == strategy)]
-        same = (f"tags.dataset = '{cfg.dataset.name}' and tags.model = '{cfg.model.name}' and "
-                f"tags.seed = '{cfg.seed}' and tags.selection = '{cfg.selection.value}' and "
+        same = (f"tags.dataset = '{run.dataset}' and tags.model = '{run.model}' and "
+                f"tags.seed = '{run.seed}' and tags.selection = '{run.selection}' and "
                 "attributes.status = 'FINISHED'")  # fmt: skip
-        if fingerprint:
-            same += f" and tags.data_fingerprint = '{fingerprint}'"
-        experiments = [e.experiment_id for e in tracker.client.search_experiments()]
-        runs = [run for name in names for run in tracker.client.search_runs(
+        if run.fingerprint:
+            same += f" and tags.data_fingerprint = '{run.fingerprint}'"
+        experiments = [e.experiment_id for e in run.client.search_experiments()]
+        runs = [found for name in names for found in run.client.search_runs(
             experiments, f"tags.strategy = '{name}' and {same}", max_results=20)]  # fmt: skip
         runs = sorted((r for r in runs if "best_checkpoint" in r.data.tags),
                       key=lambda r: r.info.start_time, reverse=True)  # fmt: skip
         if not runs:
             raise ConfigError(
                 f"strategy.init_from={spec!r}: no finished {strategy!r} run with dataset "
-                f"{cfg.dataset.name} (same data), model {cfg.model.name}, seed {cfg.seed}, "
-                f"selection {cfg.selection.value} and a checkpoint in {tracker.uri}; run it "
+                f"{run.dataset} (same data), model {run.model}, seed {run.seed}, "
+                f"selection {run.selection} and a checkpoint in {run.store}; run it "
                 "first or give a checkpoint path or run id."
             )
         return runs[0]
