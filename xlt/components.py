@@ -6,6 +6,7 @@ wires components by hand."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,9 +215,13 @@ class StoreAccess:
     """The tracking store a run may look up earlier runs in, and this run's id: all `build`
     needs of the tracking side (it records nothing)."""
 
-    client: Any  # an MlflowClient
     uri: str
     run_id: str | None
+    open_client: Callable[[], Any]  # an MlflowClient, opened only when a run id is resolved
+
+    @property
+    def client(self) -> Any:
+        return self.open_client()
 
 
 def init_encoder(cfg: DictConfig, encoder, data: DatasetSplits, store: StoreAccess | None) -> str:
@@ -233,7 +238,7 @@ def init_encoder(cfg: DictConfig, encoder, data: DatasetSplits, store: StoreAcce
 
 def run_context(cfg: DictConfig, store: StoreAccess, fingerprint: str) -> RunContext:
     """What a strategy may know of this run (it gets neither the config nor the tracker)."""
-    return RunContext(client=store.client, store=store.uri, run_id=store.run_id,
+    return RunContext(open_client=store.open_client, store=store.uri, run_id=store.run_id,
                       resumed=bool(cfg.get("resume")), dataset=cfg.dataset.name,
                       model=cfg.model.name, seed=int(cfg.seed), selection=cfg.selection.value,
                       fingerprint=fingerprint)  # fmt: skip

@@ -65,7 +65,8 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir), run_id)
     recorder = Recorder(tracker)
     try:
-        parts = prepare(build(cfg, StoreAccess(tracker.client, tracker.uri, tracker.run_id)))
+        store = StoreAccess(tracker.uri, tracker.run_id, lambda: tracker.client)  # opened lazily
+        parts = prepare(build(cfg, store))
         recorder.start(parts, git, resume_from)
         trainer, selected = fit(parts, recorder, resume_from)
         results = evaluate(parts, recorder, trainer, selected)

@@ -57,7 +57,7 @@ class RunContext:
     store (to find an earlier run to start from) and what identifies this run. Strategies get
     this, never the config or the run's tracker."""
 
-    client: Any  # an MlflowClient on the run's store
+    open_client: Callable[[], Any]  # an MlflowClient on the run's store, opened on first use
     store: str  # its URI, for messages
     run_id: str | None  # this run (None before it exists)
     resumed: bool  # a resumed run reuses what it resolved the first time (its tags)
@@ -66,6 +66,12 @@ class RunContext:
     seed: int
     selection: str
     fingerprint: str  # the data's: an earlier run must have read the same data
+
+    @property
+    def client(self) -> Any:
+        """The store's client: opening it costs MLflow's import and a request, so only a
+        strategy that looks an earlier run up pays it."""
+        return self.open_client()
 
 
 @dataclass

@@ -18,7 +18,7 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
     """The model folder of a run folder's checkpoint (built once, next to the checkpoints)."""
     import torch
 
-    from xlt.components import build
+    from xlt.components import build, prepare
     from xlt.models.export import export_model, input_example, model_meta
     from xlt.training.resume import saved_config
 
@@ -29,7 +29,7 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
         raise ConfigError(f"{checkpoint}: its run folder {out_dir} has no config.yaml")
     cfg = saved_config(out_dir, f"the model of {out_dir}")
     cfg.paths.output_dir = str(out_dir)
-    parts = build(cfg)
+    parts = prepare(build(cfg))
     try:  # weights only: a file that would run code when unpickled is refused, not executed
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     except Exception as err:
