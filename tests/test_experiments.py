@@ -11,14 +11,11 @@ import pytest
 
 from tests.golden import run_in_process
 from tests.task_fixtures import write_task_files
-from xlt.config.options import group_options
+from xlt.config.options import group_options, hub_backed
 from xlt.errors import XltError
 
 FEW_STEPS = ["experiment=smoke", "dataset.limit=16", "trainer.max_steps=2",
              "dataset.eval_batch_size=256", "torch_threads=1"]  # fmt: skip
-HUB = {"dataset": {"xnli", "pawsx", "panx", "xquad", "mlqa"},
-       "model": {"xlmr_base", "xlmr_large", "mbert"},
-       "augmentation/translator": {"marian"}}  # fmt: skip
 COMPOSE_ONLY = {"trainer": {"gpu", "ddp"}}  # no GPU here; DDP has its own multi-process test
 LOCAL = {"local": "pairs", "local_tagging": "tagging", "local_qa": "qa"}
 EXTRA = {("strategy", "freeze_lower"): ["strategy.freeze_layers=1"],
@@ -29,6 +26,10 @@ GROUPS = ("dataset", "model", "strategy", "augmentation", "augmentation/translat
           "callbacks", "datamodule", "evaluation")  # fmt: skip
 NOT_VARIED = {"experiment", "hydra", "paths", "logger", "align"}  # run below or by other tests
 VARIATIONS = [(group, option) for group in GROUPS for option in group_options(group)]
+# Hub-backed options, from the sources' own declarations (xlt/config/options.py::hub_backed).
+HUB = {(group, option) for group, option in VARIATIONS
+       if group in ("dataset", "model", "augmentation/translator")
+       and hub_backed(group, option)}  # fmt: skip
 
 
 def variation(group: str, option: str, fixtures) -> list[str]:
@@ -71,13 +72,24 @@ def test_every_group_option_is_covered():
     assert {f for f in folders if f.split("/")[0] not in NOT_VARIED} == set(GROUPS)
     options = {g: set(group_options(g)) for g in GROUPS}
     assert all(options.values()) and {o for _, o in VARIATIONS} >= options["strategy"]
+    assert {o for g, o in HUB if g == "dataset"} >= {"xnli", "pawsx", "panx", "xquad", "mlqa"}
+    assert {o for g, o in HUB if g != "dataset"} >= {"xlmr_base", "mbert", "marian"}
+    assert (
+        not {
+            ("dataset", "hsk_topic"),
+            ("model", "me5_small"),
+            ("model", "tiny_random"),
+            ("augmentation/translator", "dictionary"),
+        }
+        & HUB
+    )  # offline ones are run
 
 
 @pytest.mark.parametrize("group,option", VARIATIONS)
 def test_one_option_at_a_time_from_the_smoke_experiment(group, option, root, token_cache):
     overrides = [*FEW_STEPS, *variation(group, option, root / "fixtures")]
     name = f"{group.replace('/', '-')}-{option}"
-    if option in HUB.get(group, ()):
+    if (group, option) in HUB:
         start = time.monotonic()
         with pytest.raises(XltError, match="offline|hub|HF_HUB_OFFLINE"):
             from tests.conftest import compose_train

@@ -25,6 +25,7 @@ class Translator:
     """Translates a batch of TRAIN texts into one language (None where it cannot)."""
 
     name = "base"
+    downloads_from_hub = False  # a hub model: offline, it fails when first used
 
     def translate(
         self, texts: list[str], ids: list[str], src: str, tgt: str, data: DatasetSplits
@@ -168,6 +169,7 @@ class MarianTranslator(Translator):
     {src} and {tgt}: `Helsinki-NLP/opus-mt-{src}-{tgt}`."""
 
     name = "marian"
+    downloads_from_hub = True
 
     def __init__(
         self,

@@ -113,3 +113,25 @@ def options_table(group: str, dirs: tuple[Path, ...] = ()) -> str:
             group, name, dirs))) or "-"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+# Where a group's option names the code that loads its weights or rows.
+SOURCE_KEY = {"dataset": "loader", "model": "source"}
+
+
+def hub_backed(group: str, name: str) -> bool:
+    """Whether the option loads from the Hugging Face hub (so it fails fast offline): its source
+    module defines `preflight` (hub datasets and models), or its class declares
+    `downloads_from_hub` (translation models)."""
+    node = compose_option(group, name)
+    key = SOURCE_KEY.get(group.split("/")[0])
+    spec = node.get(key) if key else node
+    target = str((spec or {}).get("_target_") or "")
+    if not target:
+        return False
+    module_name, _, attr = target.rpartition(".")
+    module = importlib.import_module(module_name)
+    built = getattr(module, attr, None)
+    if isinstance(built, type):
+        return bool(getattr(built, "downloads_from_hub", False))
+    return hasattr(module, "preflight")
