@@ -38,7 +38,7 @@ def build_training(
     """xlt's pieces for me5_small on HSK topic (EN train), made by the pipeline's own `build`:
     (config, encoder bundle, task, strategy, network, set-up datamodule)."""
     from xlt.components import build, prepare
-    from xlt.config.validate import instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
 
     cfg = compose(f"model.freeze_embeddings={freeze_embeddings}",
                   f"dataset.length_grouped={length_grouped}",

@@ -19,7 +19,7 @@ from common import compose, table
 def prepare(cache_dir: str) -> float:
     """The pipeline's own data steps (xlt/components.py): load, then the datamodule's set-up."""
     from xlt.components import build_data, build_datamodule
-    from xlt.config.validate import instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
 
     cfg = compose(f"paths.cache_dir={cache_dir}")  # every cache starts empty in the first run
     tokenizer = instantiate_spec(cfg.model.source, "model.source").tokenizer  # not timed: the model

@@ -23,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     from datasets import concatenate_datasets
 
-    from xlt.config.validate import instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
     from xlt.data.collate import PadCollator
     from xlt.data.tokenize import sort_by_length, tokenize
     from xlt_serving.precision import cpu_has_bf16_units

@@ -90,7 +90,7 @@ def prepare(data_dir: str, cache_dir: str, lists: bool) -> dict[str, float]:
     from transformers import AutoTokenizer
 
     from xlt.components import build_data, build_datamodule
-    from xlt.config.validate import instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
     from xlt.models.sources.me5_offline import me5_small_folder
 
     model_folder = me5_small_folder(compose().paths.cache_dir)  # built by main(), not timed

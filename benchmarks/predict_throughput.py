@@ -26,16 +26,18 @@ from common import compose, table
 def export_untrained(folder: Path) -> Path:
     from xlt.components import build, prepare
     from xlt.models.export import export_model, model_meta
+    from xlt.training.precision import trainer_precision
 
-    cfg = compose()
-    parts = prepare(build(cfg))
-    meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, {})
-    export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, [])
+    parts = prepare(build(compose()))
+    config = parts.config
+    precision = trainer_precision(config.trainer.precision, config.trainer.accelerator)
+    meta = model_meta(config.model, precision, parts.task, parts.data.label_names, parts.net, {})
+    export_model(parts.net, parts.tokenizer, meta, config.model, folder, [])
     return folder
 
 
 def test_texts() -> pd.DataFrame:
-    from xlt.config.validate import instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
 
     data = instantiate_spec(compose().dataset.loader, "dataset.loader")
     test = data.splits["test"]

@@ -110,7 +110,7 @@ def trainer_run(
         TrainingArguments,
     )
 
-    from xlt.config.validate import instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
     from xlt.models.sources.me5_offline import me5_small_folder
 
     cfg = compose()

@@ -89,7 +89,7 @@ def test_dataset_limit_reaches_the_alignment_tasks(tmp_path):
     """dataset.limit: the first N rows per split and language, in xlt-align as in xlt-train."""
     from xlt.align.cli import run
     from xlt.align.tasks.common import parallel_pairs
-    from xlt.config.validate import instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
     from xlt.data.access import Purpose
 
     cfg = compose_align(["task=bitext", "model@encoder=tiny_random", "dataset.limit=40"], tmp_path)

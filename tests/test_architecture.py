@@ -110,27 +110,30 @@ def test_only_the_recorder_and_the_entry_points_call_the_tracker():
     assert not calls, "record through xlt/recorder.py: " + "; ".join(calls)
 
 
-# Where a DictConfig may be a parameter: the entry points, `build` and the config package, and
-# what sets a run up around them (its MLflow run, sweep, dataset inputs). KNOWN_DEBT is what
-# still reads the config below `build` (issue 34): it may only shrink.
-CONFIG_READERS = ("train.py", "pipeline.py", "recorder.py", "components.py", "config/",
-                  "tracking/", "align/")  # fmt: skip
-KNOWN_DEBT = {"training/precision.py", "training/resume.py", "evaluation/recipes.py",
-              "models/export.py"}  # fmt: skip
+# The door (issue 34): the only modules besides the config package (xlt/config/, which composes
+# and checks configs) that read the composed DictConfig: the entry points (xlt-train, its run
+# flow, xlt-align, the sweep callback Hydra calls) and `build`. Everything below them takes
+# typed values: a schema dataclass (xlt/config/schema.py), AlignJob, or plain arguments.
+DOOR = {"train.py", "pipeline.py", "components.py", "align/cli.py", "tracking/sweep.py"}
 
 
-def test_the_config_stops_at_build():
-    takes_config = set()
+def test_the_config_stops_at_the_door():
+    takes_config, touches = set(), set()
     for path in PACKAGE.rglob("*.py"):
         where = str(path.relative_to(PACKAGE))
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
                 takes_a_config(a) for a in node.args.args + node.args.kwonlyargs
             ):
                 takes_config.add(where)
-    below = {w for w in takes_config if not w.startswith(CONFIG_READERS)}
-    assert below <= KNOWN_DEBT, f"pass typed values, not the config: {sorted(below - KNOWN_DEBT)}"
-    assert below >= KNOWN_DEBT, f"no longer reads the config: {sorted(KNOWN_DEBT - below)}"
+            if isinstance(node, ast.Name | ast.alias) and "DictConfig" in (
+                getattr(node, "id", None) or getattr(node, "name", "")
+            ):
+                touches.add(where)
+    below = {w for w in takes_config | touches if w not in DOOR and not w.startswith("config/")}
+    assert not below, f"pass typed values (schema dataclasses), not the config: {sorted(below)}"
+    assert len(DOOR) <= 5 and touches - {w for w in touches if w.startswith("config/")} <= DOOR
 
 
 def takes_a_config(arg: ast.arg) -> bool:
@@ -179,3 +182,15 @@ def test_no_function_over_60_lines():
             if function and node.end_lineno - node.lineno >= 60:
                 long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}")
     assert not long
+
+
+def test_the_config_follows_straight_corridors_from_run():
+    """tests/corridors.py follows the composed config from pipeline.run through every call
+    that hands it (or a section of it) on: no climb back up a layer, no file entered more
+    than twice (issue 34's measure)."""
+    from tests.corridors import climbs, entries, walk_from
+
+    walk = walk_from()
+    assert walk.stops[0] == ("pipeline.py", "run", 0) and len(walk.stops) > 10  # it follows
+    assert not climbs(walk)
+    assert max(entries(walk).values()) <= 2, entries(walk).most_common(3)

@@ -12,13 +12,10 @@ import torch
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from xlt.config.validate import (
-    check_accelerator,
-    check_required,
-    instantiate_spec,
-    resolve_languages,
-)
+from xlt.config.instantiate import instantiate_spec
+from xlt.config.validate import check_required, resolve_languages
 from xlt.errors import XltError
+from xlt.training.precision import check_accelerator
 
 ARTIFACT = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts" / "bad_inputs.md"
 TABLE: list[tuple[str, str]] = []
@@ -71,7 +68,7 @@ def test_bad_dataset_files_name_the_file_row_or_key(compose_cfg, tmp_path, case)
             instantiate_spec(cfg.dataset.loader, "dataset.loader")
         else:
             cfg, data = load(compose_cfg, tmp_path, train, test, *extra)
-            resolve_languages(cfg, data)
+            resolve_languages(cfg.dataset, data)
     assert expected in str(err.value)
     record(case, str(err.value))
 
@@ -128,7 +125,7 @@ def test_bad_configs_fail_at_composition_naming_the_key(compose_cfg, case):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible here")
 def test_a_gpu_trainer_without_a_gpu_says_what_to_use(compose_cfg):
     with pytest.raises(XltError) as err:
-        check_accelerator(compose_cfg("trainer=gpu"))
+        check_accelerator(str(compose_cfg("trainer=gpu").trainer.accelerator))
     assert "no CUDA GPU is visible here" in str(err.value) and "trainer=default" in str(err.value)
     record("trainer=gpu without a GPU", str(err.value))
 

@@ -5,7 +5,8 @@ from hydra.errors import ConfigCompositionException, HydraException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from tests.conftest import compose_train
-from xlt.config.validate import instantiate_spec, resolve_languages
+from xlt.config.instantiate import instantiate_spec
+from xlt.config.validate import resolve_languages
 from xlt.data.sources.hsk import load_hsk
 from xlt.errors import ConfigError, DataError
 
@@ -53,12 +54,12 @@ def test_languages_are_checked_against_the_data():
     data = load_hsk()
     cfg = compose_train(["dataset.target_langs=[de]"])
     with pytest.raises(DataError, match=r"target_langs.*\['de'\].*\['en', 'zh'\]"):
-        resolve_languages(cfg, data)
+        resolve_languages(cfg.dataset, data)
     cfg = compose_train(["dataset.source_lang=fr"])
     with pytest.raises(DataError, match="source_lang='fr'"):
-        resolve_languages(cfg, data)
+        resolve_languages(cfg.dataset, data)
     cfg = compose_train(["dataset.target_langs=[]"])
-    assert resolve_languages(cfg, data) == ("en", ["zh"])
+    assert resolve_languages(cfg.dataset, data) == ("en", ["zh"])
 
 
 def test_hsk_label_field_is_validated():
@@ -100,18 +101,18 @@ def test_bf16_on_a_cpu_without_bf16_units_is_warned_about(compose_cfg, monkeypat
     for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
         monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
     with caplog.at_level(logging.WARNING):
-        precision.warn_if_slow_precision(cfg)
+        precision.warn_if_slow_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     assert "slower than fp32" in caplog.text and "32-true" in caplog.text
     caplog.clear()
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
-    precision.warn_if_slow_precision(cfg)
+    precision.warn_if_slow_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     assert not caplog.text
 
 
 def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(compose_cfg, monkeypatch):
     import torch
 
-    from xlt.training.precision import resolve_precision
+    from xlt.pipeline import settle_precision
 
     monkeypatch.delenv("XLT_PRECISION")
     units = {"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False}
@@ -121,11 +122,11 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(compose_cfg, m
     for amx in (False, True):
         units["_is_amx_tile_supported"] = amx
         cfg = compose_cfg("trainer.accelerator=cpu")
-        assert cfg.trainer.precision == "auto" and resolve_precision(cfg)
+        assert cfg.trainer.precision == "auto" and settle_precision(cfg)
         chosen[amx] = cfg.trainer.precision
     assert chosen == {False: "32-true", True: "bf16-mixed"}
     forced = compose_cfg("trainer.accelerator=cpu", "trainer.precision=32-true")
-    assert not resolve_precision(forced) and forced.trainer.precision == "32-true"
+    assert not settle_precision(forced) and forced.trainer.precision == "32-true"
 
 
 @pytest.mark.parametrize(

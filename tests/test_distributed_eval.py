@@ -28,14 +28,14 @@ FAMILIES = {
 
 def single_process_test(overrides: list[str], root: Path, cache: Path, checkpoint: Path):
     """The same config and checkpoint, tested in this process on one device."""
-    from xlt.components import build, make_trainer, prepare
+    from xlt.components import build, prepare
 
     cfg = compose_train(overrides, root=root)
     with open_dict(cfg):
         cfg.paths.output_dir = str(root / "single")
         cfg.paths.cache_dir = str(cache)
     parts = prepare(build(cfg))
-    trainer = make_trainer(cfg, None, parts.selection_metric, None)
+    trainer = parts.make_trainer(None, None, True)
     trainer.test(parts.module, datamodule=parts.datamodule, ckpt_path=str(checkpoint),
                  weights_only=True, verbose=False)  # fmt: skip
     return parts.module.results["test"]

@@ -12,7 +12,7 @@ import torch
 
 from tests.conftest import compose_train
 from tests.golden import run_in_process
-from xlt.components import build, make_trainer, prepare
+from xlt.components import build, prepare
 from xlt.errors import ConfigError, DataError, XltError
 from xlt.models.adapter_stack import TASK_ADAPTER
 from xlt.strategies.base import Stage, StepContext
@@ -85,7 +85,7 @@ def active_adapters_per_evaluation_key(parts) -> dict[str, list[tuple[str, ...]]
         seen.setdefault(langs, set()).add(tuple(encoder.base_model.active_adapters))
 
     parts.net.language_router = recording
-    trainer = make_trainer(parts.cfg, None, parts.selection_metric, None)
+    trainer = parts.make_trainer(None, None, True)
     trainer.test(parts.module, datamodule=parts.datamodule, verbose=False)
     parts.net.language_router = route
     assert {lang for _, lang in parts.datamodule.test_keys} == set(seen)

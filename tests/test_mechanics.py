@@ -134,7 +134,7 @@ def test_the_default_precision_is_chosen_for_this_machine_and_tagged(compose_cfg
     monkeypatch.delenv("XLT_PRECISION")
     cfg = compose_cfg("model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
                       "trainer.enable_progress_bar=false")  # fmt: skip
-    expected = fastest_precision(cfg)
+    expected = fastest_precision(cfg.trainer.accelerator)
     assert "test/acc/zh" in run(cfg)["test"]
     client = mlflow.MlflowClient(cfg.logger.tracking_uri)
     (only,) = client.search_runs([e.experiment_id for e in client.search_experiments()])

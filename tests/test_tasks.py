@@ -12,9 +12,9 @@ import pytest
 import torch
 from datasets import Dataset
 
+from xlt.config.recipes import deviations, load_recipe, recipe_file, recipe_tags
 from xlt.errors import ConfigError
 from xlt.evaluation.qa_metrics import exact_match, f1, normalize_answer
-from xlt.evaluation.recipes import deviations, load_recipe, recipe_file, recipe_tags
 from xlt.models.sources.random_init import byte_level_tokenizer
 from xlt.reporting.reference import NOT_MEASURED, compare, load_references
 from xlt.tasks import get_task
@@ -139,7 +139,8 @@ def test_tags_sit_on_first_subwords_and_truncated_words_count_as_missed(tmp_path
 
 
 def test_strategies_and_augmentations_refuse_tasks_they_cannot_train(compose_cfg):
-    from xlt.config.validate import check_strategy_task, instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
+    from xlt.config.validate import check_strategy_task
 
     tagging = get_task("tagging")
     cfg = compose_cfg("strategy=few_shot")
@@ -162,7 +163,7 @@ def test_strategies_and_augmentations_refuse_tasks_they_cannot_train(compose_cfg
 
 @pytest.mark.parametrize(("dataset", "n_labels"), [("hsk_level", 6), ("hsk_sentence_type", 3)])
 def test_second_offline_hsk_tasks(compose_cfg, dataset, n_labels):
-    from xlt.config.validate import instantiate_spec
+    from xlt.config.instantiate import instantiate_spec
 
     cfg = compose_cfg(f"dataset={dataset}")
     data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
@@ -262,7 +263,7 @@ def test_recipe_heads_are_the_transformers_classes_heads_and_xlts_head_is_its_ow
     assert claimed <= checked
     from xlt.components import build as build_parts
     from xlt.components import prepare
-    from xlt.evaluation.recipes import configured_head
+    from xlt.config.recipes import configured_head
 
     cfg = compose_cfg("model=tiny_random", "model.pooling=cls", "dataset.limit=8")
     net = prepare(build_parts(cfg)).net.eval()

@@ -58,7 +58,9 @@ def test_every_loader_refuses_a_checkpoint_that_would_run_code(tmp_path):
         load_weights(parts.net, path)
     with pytest.raises(Exception, match="Unsupported global|weights_only"):
         resume_point(path)
-    (tmp_path / "run" / "config.yaml").write_text(OmegaConf.to_yaml(parts.cfg))  # a run folder
+    (tmp_path / "run" / "config.yaml").write_text(
+        OmegaConf.to_yaml(OmegaConf.structured(parts.config))
+    )  # a run folder
     texts = tmp_path / "texts.txt"
     texts.write_text("hello\n")
     assert predict([str(path), str(texts)]) == 2

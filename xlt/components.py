@@ -8,22 +8,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import RichProgressBar
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from xlt.augment.base import Augmentation
-from xlt.config.schema import Selection
-from xlt.config.validate import (
-    check_accelerator,
-    check_max_length,
-    check_strategy_task,
-    instantiate_spec,
-    resolve_languages,
-)
+from xlt.config.instantiate import instantiate_spec
+from xlt.config.schema import Selection, TrainConfig
+from xlt.config.validate import check_max_length, check_strategy_task, resolve_languages
 from xlt.data.access import provenance_flags
 from xlt.data.datamodule import TransferDataModule
 from xlt.data.dataset_splits import DatasetSplits
@@ -40,15 +36,20 @@ from xlt.tracking.trial_key import hydra_overrides
 from xlt.training.checkpoint_files import AtomicCheckpointIO, StepCheckpoint
 from xlt.training.last_checkpoint import CheckpointEveryValidation
 from xlt.training.module import TransferModule
-from xlt.training.precision import trainer_precision
+from xlt.training.precision import check_accelerator, trainer_precision
 from xlt.training.preemption import RequeueOnSignal, in_slurm_job, slurm_environment
 
 log = logging.getLogger(__name__)
 
 
+TrainerFactory = Callable[[Any, Stage | None, bool], L.Trainer]  # (logger, stage, has_dev)
+
+
 @dataclass
 class Components:
-    cfg: DictConfig
+    # The resolved config as its schema's dataclasses: what the phases after `build` read of it
+    # (none of them sees the DictConfig).
+    config: TrainConfig
     data: DatasetSplits
     task: TaskFamily
     strategy: TransferStrategy
@@ -65,6 +66,8 @@ class Components:
     resolved: dict[str, str] = field(default_factory=dict)
     module: TransferModule | None = None  # made by prepare, over the evaluation sets
     pretrained: Pretrained | None = None  # what the strategy built without labels (MAD-X)
+    # A Trainer for a stage, from the trainer and callbacks configs (None: evaluation only).
+    make_trainer: TrainerFactory | None = None
 
     @property
     def languages(self) -> list[str]:
@@ -133,7 +136,7 @@ def build_data(cfg: DictConfig) -> tuple[DatasetSplits, TaskFamily, str, list[st
     task = get_task(cfg.dataset.task, **cfg.dataset.task_options)
     data = instantiate_spec(cfg.dataset.loader, "dataset.loader", **loaded_languages(cfg))
     check_task_data(task, data, cfg.dataset.name)
-    source, targets = resolve_languages(cfg, data)
+    source, targets = resolve_languages(cfg.dataset, data)
     check_callback_monitors(cfg, source, targets)
     return data, task, source, targets
 
@@ -249,7 +252,7 @@ def build(cfg: DictConfig, store: StoreAccess | None = None, bundle=None) -> Com
     recorded here (`prepare` does the first two, the Recorder the last). `store` resolves run
     ids of earlier runs (only read: what it resolved comes back in `Components.resolved`);
     `bundle`: an already loaded encoder (benchmarks reuse one)."""
-    check_accelerator(cfg)  # sweep trials skip xlt-train's preflight
+    check_accelerator(str(cfg.trainer.accelerator))  # sweep trials skip xlt-train's preflight
     strategy = instantiate_spec(cfg.strategy, "strategy")
     augmentation = instantiate_spec(cfg.augmentation, "augmentation")
     L.seed_everything(cfg.seed, workers=True)
@@ -268,10 +271,11 @@ def build(cfg: DictConfig, store: StoreAccess | None = None, bundle=None) -> Com
     net = build_net(cfg, task, bundle, strategy, len(data.label_names))
     datamodule = build_datamodule(cfg, data, bundle.tokenizer, task, strategy, augmentation,
                                   source, targets)  # fmt: skip
-    return Components(cfg, data, task, strategy, augmentation, bundle.tokenizer, net,
-                      datamodule, source, targets,
-                      selection_metric(cfg, source, task.primary_metric),
-                      step_budget(cfg), resolved)  # fmt: skip
+    monitor = selection_metric(cfg, source, task.primary_metric)
+    return Components(OmegaConf.to_object(cfg), data, task, strategy, augmentation,
+                      bundle.tokenizer, net, datamodule, source, targets, monitor,
+                      step_budget(cfg), resolved,
+                      make_trainer=partial(make_trainer, cfg, monitor=monitor))  # fmt: skip
 
 
 def prepare(parts: Components) -> Components:
@@ -302,7 +306,7 @@ def step_budget(cfg: DictConfig) -> int:
 
 
 def make_trainer(
-    cfg: DictConfig, logger, monitor: str, stage: Stage | None, has_dev: bool = True
+    cfg: DictConfig, logger, stage: Stage | None, has_dev: bool = True, *, monitor: str
 ) -> L.Trainer:
     """A Trainer from the config for one stage: checkpoints by `monitor` in stages that
     select; `last.ckpt` (for resuming) in every training stage; no validation in stages that do
@@ -333,7 +337,8 @@ def make_trainer(
     if stage is not None and stage.max_epochs is not None:
         overrides["max_epochs"] = stage.max_epochs
     spec = {k: v for k, v in cfg.trainer.items() if k not in XLT_TRAINER_KEYS}
-    spec["precision"] = trainer_precision(cfg)  # `auto` outside xlt.pipeline.run (benchmarks)
+    # `auto` outside xlt.pipeline.run (benchmarks)
+    spec["precision"] = trainer_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     return instantiate_spec(spec, "trainer", logger=logger, callbacks=callbacks,
                             plugins=[AtomicCheckpointIO(), *slurm_environment()],
                             use_distributed_sampler=False,  # the datamodule shards its loaders

@@ -11,14 +11,17 @@ from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from xlt.components import Components, StoreAccess, build, make_trainer, prepare
-from xlt.config.schema import Selection
+from xlt.components import Components, StoreAccess, build, prepare
+from xlt.config.recipes import recipe_tags
+from xlt.config.saved import saved_config
+from xlt.config.schema import LoggerConfig, Selection
+from xlt.config.settings import typed
 from xlt.config.validate import check_required
 from xlt.errors import Requeued
-from xlt.evaluation.recipes import recipe_tags
 from xlt.recorder import Recorder
 from xlt.tracking.job import quiet_libraries
 from xlt.tracking.manifest import CODE_ROOT, git_state
@@ -26,9 +29,9 @@ from xlt.tracking.run_tracker import RunTracker
 from xlt.tracking.sweep_retry import finished_trial
 from xlt.tracking.trial_key import job_key
 from xlt.training.memory_advice import out_of_memory
-from xlt.training.precision import resolve_precision, warn_if_slow_precision
+from xlt.training.precision import AUTO, trainer_precision, warn_if_slow_precision
 from xlt.training.preemption import requeue_this_job
-from xlt.training.resume import requeued_by_slurm, resume_target
+from xlt.training.resume import ResumePoint, requeued_by_slurm, resume_target
 from xlt.training.stages import Selected, run_stages, select
 
 log = logging.getLogger(__name__)
@@ -54,19 +57,21 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
         return done
     if not cfg.get("resume") and requeued_by_slurm():
         cfg.resume = "auto"  # the same job again: continue the run its folder recorded
-    cfg, run_id, resume_from = resume_target(cfg) if cfg.get("resume") else (cfg, None, None)
+    cfg, resumed = resumed_config(cfg) if cfg.get("resume") else (cfg, None)
     check_required(cfg)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
-    chosen = resolve_precision(cfg)
-    warn_if_slow_precision(cfg)
+    chosen = settle_precision(cfg)
     git = git_state()  # xlt's own checkout; two git commands: once per job, tags and manifest
     tags = run_tags(cfg, git) | {"precision.chosen": "auto" if chosen else "config"}
-    tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir), run_id)
-    recorder = Recorder(tracker)
+    name = f"{tags['strategy']}-{cfg.model.name}-seed{cfg.seed}"
+    tracker = RunTracker(typed(cfg.logger, LoggerConfig), tags, Path(cfg.paths.output_dir), name,
+                         resumed.run_id if resumed else None)  # fmt: skip
+    recorder = Recorder(tracker, logs_model(cfg.logger.get("log_model", "auto")))
     try:
         store = StoreAccess(tracker.uri, tracker.run_id, lambda: tracker.client)  # opened lazily
         parts = prepare(build(cfg, store))
+        resume_from = resumed.checkpoint if resumed else None
         recorder.start(parts, git, resume_from)
         trainer, selected = fit(parts, recorder, resume_from)
         results = evaluate(parts, recorder, trainer, selected)
@@ -80,6 +85,37 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     except BaseException as err:
         tracker.fail(err)
         raise
+
+
+def resumed_config(cfg: DictConfig) -> tuple[DictConfig, ResumePoint | None]:
+    """`resume=`: the stopped run's own config (from its folder) and where it stopped; the
+    composed config unchanged when `resume=auto` finds no run to continue."""
+    point = resume_target(str(cfg.resume), Path(cfg.paths.output_dir), cfg.logger.tracking_uri)
+    if point is None:
+        return cfg, None
+    original = saved_config(point.folder, f"resume={point.run_id}")
+    original.resume = point.run_id
+    return original, point
+
+
+def settle_precision(cfg: DictConfig) -> bool:
+    """Replace `auto` in trainer.precision by this machine's choice, before anything records
+    the config; True when it was chosen here (the run's tags say so)."""
+    given, accelerator = str(cfg.trainer.precision), str(cfg.trainer.accelerator)
+    cfg.trainer.precision = trainer_precision(given, accelerator)
+    warn_if_slow_precision(cfg.trainer.precision, accelerator)
+    if given != AUTO:
+        return False
+    log.info("trainer.precision=auto: %s on this machine (trainer.precision=32-true forces fp32)",
+             cfg.trainer.precision)  # fmt: skip
+    return True
+
+
+def logs_model(choice: str) -> bool:
+    """`logger.log_model`: true, false, or auto (single runs yes, sweep trials no)."""
+    if str(choice).lower() == "auto":
+        return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
+    return str(choice).lower() == "true"
 
 
 def run_tags(cfg: DictConfig, git: dict) -> dict[str, str]:
@@ -125,27 +161,26 @@ def golden_digest(root: Path) -> str | None:
 
 def fit(parts: Components, recorder: Recorder, resume_from: Path | None):
     """Every stage of the strategy; then the weights to test and their dev scores."""
-    cfg, module = parts.cfg, parts.module
+    config, module = parts.config, parts.module
 
     has_dev = bool(parts.datamodule.val_keys)
     if not has_dev:
         log.warning("the data has no %s dev set: nothing selects the checkpoint, the final "
                     "weights are tested (protocol flag no_selection)",
                     parts.source_lang)  # fmt: skip
-    elif cfg.selection == Selection.final:
+    elif config.selection == Selection.final:
         log.info("selection=final: the final weights are tested (protocol flag no_selection)")
 
     def trainer_for(stage):
-        return make_trainer(cfg, recorder.logger, parts.selection_metric, stage, has_dev)
+        return parts.make_trainer(recorder.logger, stage, has_dev)
 
     try:
         trainer, best = run_stages(module, parts.datamodule, parts.strategy.stages(),
                                    trainer_for, resume_from,
-                                   cfg.trainer.val_every_n_steps is not None)  # fmt: skip
+                                   config.trainer.val_every_n_steps is not None)  # fmt: skip
     except (torch.OutOfMemoryError, RuntimeError) as err:
-        raise out_of_memory(
-            err, cfg.dataset.batch_size, cfg.model.max_length, cfg.trainer.accumulate_grad_batches
-        ) from err
+        raise out_of_memory(err, config.dataset.batch_size, config.model.max_length,
+                            config.trainer.accumulate_grad_batches) from err  # fmt: skip
     recorder.fitted(module.stage_epochs, parts.datamodule.batch_transform_counters())
     validator = trainer if best is not None else trainer_for(None)
     return trainer, select(module, parts.datamodule, validator, best, parts.selection_metric)

@@ -8,9 +8,7 @@ import json
 import logging
 from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from xlt.components import Components
 from xlt.data.access import RECORD_FILE
@@ -37,19 +35,13 @@ def translate_test_metrics(stats: dict) -> dict[str, float]:
             for name, value in values.items()}  # fmt: skip
 
 
-def logs_model(cfg: DictConfig) -> bool:
-    """`logger.log_model`: true, false, or auto (single runs yes, sweep trials no)."""
-    choice = str(cfg.logger.get("log_model", "auto")).lower()
-    if choice == "auto":
-        return not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
-    return choice == "true"
-
-
 class Recorder:
-    """Records one run's phases on its MLflow run (through `tracker`)."""
+    """Records one run's phases on its MLflow run (through `tracker`); `log_model`: whether the
+    selected weights become the run's MLflow model (`logger.log_model`, `auto` decided)."""
 
-    def __init__(self, tracker: RunTracker) -> None:
+    def __init__(self, tracker: RunTracker, log_model: bool = True) -> None:
         self.tracker = tracker
+        self.log_model = log_model
 
     @property
     def logger(self):
@@ -58,17 +50,19 @@ class Recorder:
 
     def start(self, parts: Components, git: dict, resume_from: Path | None) -> None:
         """Tags, params, manifest and data notes that exist before training starts."""
-        cfg, translator = parts.cfg, parts.augmentation.translator
+        config, translator = parts.config, parts.augmentation.translator
         tags = {**parts.strategy.describe(), **parts.resolved, "source_lang": parts.source_lang,
                 "target_langs": ",".join(parts.targets), "selection_metric": parts.selection_metric,
                 "data_fingerprint": parts.data.fingerprint}  # fmt: skip
         if translator is not None:
             tags["augmentation.translator"] = translator.name
         self.tracker.set_tags(tags)
-        if cfg.print_config:
-            print(OmegaConf.to_yaml(cfg, resolve=True))
-        if resume_from is None and not cfg.get("resume"):
-            record_job(self.tracker, cfg, git, parts.data.fingerprint)
+        record = OmegaConf.to_container(OmegaConf.structured(config), enum_to_str=True)
+        if config.print_config:
+            print(OmegaConf.to_yaml(record))
+        if resume_from is None and not config.resume:
+            out_dir = Path(config.paths.output_dir)
+            record_job(self.tracker, record, out_dir, git, parts.data.fingerprint)
         else:
             self.tracker.set_tags({"resumed_from": str(resume_from or "start"),
                               **resume_point(resume_from)})  # fmt: skip
@@ -130,22 +124,23 @@ class Recorder:
         nothing (the folder stays in the run folder, `xlt-predict` reads it)."""
         from xlt.models.export import cannot_export, export_model, input_example, model_meta
 
-        cfg = parts.cfg
+        config = parts.config
         if reason := cannot_export(parts.net):
             log.warning("logger.log_model: %s", reason)
             return
         info = {
             "run_id": self.tracker.run_id,
-            "dataset": cfg.dataset.name,
+            "dataset": config.dataset.name,
             "source_lang": parts.source_lang,
         }
-        meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)
-        folder = Path(cfg.paths.output_dir) / MODEL_DIR
+        meta = model_meta(config.model, config.trainer.precision, parts.task,
+                          parts.data.label_names, parts.net, info)  # fmt: skip
+        folder = Path(config.paths.output_dir) / MODEL_DIR
         example = input_example(parts.data, parts.task)
-        size = export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, example)
+        size = export_model(parts.net, parts.tokenizer, meta, config.model, folder, example)
         tags = {
             "task": parts.task.name,
-            "dataset": cfg.dataset.name,
+            "dataset": config.dataset.name,
             "source_lang": parts.source_lang,
         }
         try:
@@ -170,16 +165,16 @@ class Recorder:
                    for values in zip(*scores.values(), strict=True)]  # fmt: skip
         if per_row:  # what reports bootstrap over (and pair runs by)
             self.tracker.log_table(PREDICTIONS_FILE, per_row)
-        self.tracker.log_inputs(dataset_inputs(parts.data, parts.cfg))  # the UI's Dataset column
+        dataset = parts.config.dataset  # the UI's Dataset column
+        self.tracker.log_inputs(dataset_inputs(parts.data, dataset.name, dataset.files))
         if trainer.is_global_zero:
             self.tracker.log_metrics(parts.strategy.finish())  # e.g. the probe's feature cache
-        if trainer.is_global_zero and logs_model(parts.cfg):
+        if trainer.is_global_zero and self.log_model:
             self._model(parts)
         if trainer.is_global_zero:
-            cfg, tracker = parts.cfg, self.tracker
-            title = (
-                f"{cfg.dataset.name} | {cfg.model.name} | {parts.strategy.name} | seed {cfg.seed}"
-            )
+            config, tracker = parts.config, self.tracker
+            title = (f"{config.dataset.name} | {config.model.name} | {parts.strategy.name} | "
+                     f"seed {config.seed}")  # fmt: skip
             print_results(rows, results, title, task.primary_metric)
             print(f"MLflow run {tracker.run_id}. Open the UI with:\n  {tracker.ui_command()}")
         self.tracker.finish()  # sends anything queued while the store was unreachable

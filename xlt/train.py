@@ -25,10 +25,11 @@ def preflight(cfg: DictConfig) -> None:
     `preflight`, called with its loader's arguments (hub sources fail within a second offline)."""
     import importlib
 
-    from xlt.config.validate import check_accelerator, check_required
+    from xlt.config.validate import check_required
+    from xlt.training.precision import check_accelerator
 
     check_required(cfg)  # unknown keys, values out of range: one line, before anything loads
-    check_accelerator(cfg)
+    check_accelerator(str(cfg.trainer.accelerator))
     for spec in (cfg.model.source, cfg.dataset.loader):
         module_name = str(spec._target_).rpartition(".")[0]
         check = getattr(importlib.import_module(module_name), "preflight", None)

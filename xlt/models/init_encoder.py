@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from xlt.config.schema import ModelConfig
+from xlt.config.settings import plain
 from xlt.errors import ConfigError
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -31,12 +33,10 @@ def resolve(spec: str, client=None) -> Path:
     return Path(spec).expanduser()
 
 
-def model_source(model_cfg) -> str:
+def model_source(model: ModelConfig) -> str:
     """Fingerprint of where the encoder's weights come from (a conf/model config's `source`):
     frozen weights are rebuilt from it, so a checkpoint without them fits only the same source."""
-    from omegaconf import OmegaConf
-
-    spec = OmegaConf.to_container(model_cfg.source, resolve=True)
+    spec = plain(model.source)
     spec = {k: v for k, v in spec.items() if "cache" not in k}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

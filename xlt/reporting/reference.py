@@ -5,7 +5,7 @@ tags `reference_task` / `reference_model` (experiment configs set them), else it
 model names; its setting is its recorded protocol (`zero-shot`: English TRAIN, English dev
 selection), never its strategy's name; its recipe is the tag `reference_recipe` (a run of
 XTREME's recipe is compared with XTREME's number, not the XLM-R paper's), and only when the
-run followed it (tag `recipe_deviations` = none, xlt/evaluation/recipes.py). Published values
+run followed it (tag `recipe_deviations` = none, xlt/config/recipes.py). Published values
 are percentages, and so is the table; runs compared with nothing say why.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from xlt.config.recipes import FOLLOWED
 from xlt.errors import ConfigError
-from xlt.evaluation.recipes import FOLLOWED
 from xlt.reporting.aggregate import primary_metric
 
 COLUMNS = ("paper", "table", "recipe", "model", "task", "setting", "metric", "language", "value")

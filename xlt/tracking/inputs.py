@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from xlt.data.access import Purpose
 from xlt.data.dataset_splits import DatasetSplits
 
@@ -34,7 +32,7 @@ def context_of(read: dict[str, Any]) -> str | None:
     return None  # sampling draws, dictionaries and initial weights are not datasets
 
 
-def source_of(data: DatasetSplits, cfg: DictConfig) -> tuple[str, str]:
+def source_of(data: DatasetSplits, files: dict | None) -> tuple[str, str]:
     """(source type, source JSON) in MLflow's terms: a hub path (with its revision), a local
     folder or files, or the package the data ships in."""
     origin = data.info.get("source", "")
@@ -43,7 +41,6 @@ def source_of(data: DatasetSplits, cfg: DictConfig) -> tuple[str, str]:
         if Path(path).expanduser().is_dir():
             return "local", json.dumps({"uri": str(Path(path).expanduser().resolve())})
         return "hugging_face", json.dumps({"path": path, "revision": data.info.get("revision")})
-    files = cfg.dataset.get("files")
     if files:
         return "local", json.dumps({"uri": {k: str(v) for k, v in files.items() if v}})
     return "code", json.dumps({"package": origin})
@@ -57,16 +54,17 @@ def schema_of(data: DatasetSplits, split: str) -> str:
     return json.dumps({"mlflow_colspec": specs})
 
 
-def dataset_inputs(data: DatasetSplits, cfg: DictConfig) -> list[dict[str, str]]:
-    """What `log_inputs` sends: one entry per (split, language, context) read."""
+def dataset_inputs(data: DatasetSplits, name: str, files: dict | None) -> list[dict[str, str]]:
+    """What `log_inputs` sends: one entry per (split, language, context) read of the dataset
+    `name` (`files`: dataset=local's, the inputs' source)."""
     rows: dict[tuple[str, str, str], int] = {}
     for read in data.access.entries():
         context = context_of(read)
         if context is not None and read["split"] in data.splits:
             key = (read["split"], read["lang"], context)
             rows[key] = max(rows.get(key, 0), read["rows"])
-    source_type, source = source_of(data, cfg)
-    return [{"name": f"{cfg.dataset.name}/{split}/{lang}", "digest": data.fingerprint,
+    source_type, source = source_of(data, files)
+    return [{"name": f"{name}/{split}/{lang}", "digest": data.fingerprint,
              "source_type": source_type, "source": source, "schema": schema_of(data, split),
              "profile": json.dumps({"num_rows": n}), "context": context}
             for (split, lang, context), n in sorted(rows.items())]  # fmt: skip

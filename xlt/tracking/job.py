@@ -7,8 +7,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-
-from omegaconf import DictConfig, OmegaConf
+from typing import Any
 
 from xlt.tracking.manifest import build_manifest, keep_private
 from xlt.tracking.trial_key import hydra_overrides
@@ -34,11 +33,12 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed.*")
 
 
-def record_job(tracker, cfg: DictConfig, git: dict, data_fingerprint: str) -> None:
+def record_job(
+    tracker, config: dict[str, Any], out_dir: Path, git: dict, data_fingerprint: str
+) -> None:
     """Params, config.yaml, overrides.yaml and manifest.json (secrets masked) on the run, and
-    the unmasked copy in the run folder's private/ when masking hid something."""
-
-    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    the unmasked copy in the run folder's private/ when masking hid something. `config`: the
+    resolved config as plain data."""
     overrides = hydra_overrides()
-    keep_private(Path(cfg.paths.output_dir), config, overrides)
-    tracker.start(cfg, build_manifest(config, overrides, git, cfg.seed, data_fingerprint))
+    keep_private(out_dir, config, overrides)
+    tracker.start(build_manifest(config, overrides, git, config["seed"], data_fingerprint))

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
+from xlt.config.schema import LoggerConfig
 from xlt.errors import TrackingError
 from xlt.tracking.manifest import mask_secrets
 from xlt.tracking.service_client import forget, tracking_service
@@ -27,16 +28,24 @@ log = logging.getLogger(__name__)
 PARENT_RUN_TAG = "mlflow.parentRunId"  # mlflow.utils.mlflow_tags.MLFLOW_PARENT_RUN_ID
 
 
-def artifact_location(cfg: DictConfig) -> str | None:
+def artifact_location(settings: LoggerConfig) -> str | None:
     """Local artifacts sit beside a local store; a tracking server keeps its own (proxied)."""
-    return cfg.logger.artifact_location if cfg.logger.tracking_uri.startswith("sqlite") else None
+    return settings.artifact_location if settings.tracking_uri.startswith("sqlite") else None
 
 
 class RunTracker:
+    """`settings`: the run's `logger` section; `run_name` when it sets none; `run_id`: the run
+    to continue (resuming)."""
+
     def __init__(
-        self, cfg: DictConfig, tags: dict[str, str], out_dir: Path, run_id: str | None = None
+        self,
+        settings: LoggerConfig,
+        tags: dict[str, str],
+        out_dir: Path,
+        run_name: str,
+        run_id: str | None = None,
     ) -> None:
-        self.uri = cfg.logger.tracking_uri
+        self.uri = settings.tracking_uri
         self.out_dir = out_dir
         spool = out_dir / "metrics.jsonl"
         if rank_zero_only.rank != 0:  # other ranks train, rank 0 alone writes the run
@@ -49,21 +58,21 @@ class RunTracker:
             forget(self.uri)
             raise
         parent = parent_of_current_job()
-        tags = mask_secrets({**tags, **cfg.logger.tags})
+        tags = mask_secrets({**tags, **settings.tags})
         if parent:  # a sweep's trials go to the parent's experiment, so the UI nests them
             tags[PARENT_RUN_TAG] = parent["run_id"]
         run = self.service.request(
             "start_run",
-            experiment=cfg.logger.experiment_name,
+            experiment=settings.experiment_name,
             experiment_id=parent["experiment_id"] if parent else None,
-            artifact_location=artifact_location(cfg),
-            run_name=cfg.logger.run_name or f"{tags['strategy']}-{cfg.model.name}-seed{cfg.seed}",
+            artifact_location=artifact_location(settings),
+            run_name=settings.run_name or run_name,
             tags=tags,
             run_id=run_id,  # resuming: the same run, its metric history continues
             spool=str(spool),
             source=Path(sys.argv[0]).name,
-            log_user=bool(cfg.logger.get("log_user", False)),
-            system_metrics=bool(cfg.logger.get("system_metrics", False)),
+            log_user=settings.log_user,
+            system_metrics=settings.system_metrics,
         )
         self.logger = ServiceLogger(self.service, run, spool)
         if run_id:  # resuming: the steps redone after the checkpoint were logged already
@@ -82,7 +91,7 @@ class RunTracker:
         return check_tracking_store(self.uri)
 
     @rank_zero_only
-    def start(self, cfg: DictConfig, manifest: dict[str, Any]) -> None:
+    def start(self, manifest: dict[str, Any]) -> None:
         """Params (the flattened config) and the files that let anyone rerun this job."""
         self.logger.log_hyperparams(manifest["config"])
         self.out_dir.mkdir(parents=True, exist_ok=True)

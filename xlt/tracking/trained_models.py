@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xlt.config.saved import saved_config
 from xlt.errors import ConfigError
 from xlt.models.init_encoder import RUN_ID
 from xlt_serving.bundle import META_FILE
@@ -20,7 +21,6 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
 
     from xlt.components import build, prepare
     from xlt.models.export import export_model, input_example, model_meta
-    from xlt.training.resume import saved_config
 
     folder = out_dir / "model"
     if (folder / META_FILE).is_file() and folder.stat().st_mtime >= checkpoint.stat().st_mtime:
@@ -36,10 +36,13 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
         raise ConfigError(f"{checkpoint}: not a loadable checkpoint ({type(err).__name__}: "
                           f"{str(err).splitlines()[0][:200]})") from err  # fmt: skip
     parts.module.load_state_dict(state, strict=True)
-    info = {"dataset": cfg.dataset.name, "source_lang": parts.source_lang, "checkpoint": checkpoint}
-    meta = model_meta(cfg, parts.task, parts.data.label_names, parts.net, info)
+    config = parts.config
+    info = {"dataset": config.dataset.name, "source_lang": parts.source_lang,
+            "checkpoint": checkpoint}  # fmt: skip
+    meta = model_meta(config.model, config.trainer.precision, parts.task,
+                      parts.data.label_names, parts.net, info)  # fmt: skip
     example = input_example(parts.data, parts.task)
-    export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, example)
+    export_model(parts.net, parts.tokenizer, meta, config.model, folder, example)
     return folder
 
 

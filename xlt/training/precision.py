@@ -6,53 +6,50 @@ from __future__ import annotations
 import logging
 
 import torch
-from omegaconf import DictConfig
 
+from xlt.errors import ConfigError
 from xlt_serving.precision import cpu_has_bf16_units
 
 log = logging.getLogger(__name__)
 AUTO = "auto"
-__all__ = ["AUTO", "cpu_has_bf16_units", "resolve_precision", "trainer_precision",
-           "warn_if_slow_precision"]  # fmt: skip
+__all__ = ["AUTO", "cpu_has_bf16_units", "trainer_precision", "warn_if_slow_precision"]
 
 
-def runs_on_cpu(cfg: DictConfig) -> bool:
-    accelerator = cfg.trainer.accelerator
+def runs_on_cpu(accelerator: str) -> bool:
     return accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
 
 
-def fastest_precision(cfg: DictConfig) -> str:
+def fastest_precision(accelerator: str) -> str:
     """bf16-mixed on a CPU with AMX / AVX512-BF16 (1.5x faster end to end here, same 3-seed
     accuracy: README, Speed) or a GPU that supports bf16; 32-true elsewhere."""
-    if runs_on_cpu(cfg):
+    if runs_on_cpu(accelerator):
         return "bf16-mixed" if cpu_has_bf16_units() else "32-true"
     return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
 
 
-def trainer_precision(cfg: DictConfig) -> str:
-    """cfg.trainer.precision with `auto` resolved for this machine (without changing cfg)."""
-    precision = str(cfg.trainer.precision)
-    return fastest_precision(cfg) if precision == AUTO else precision
+def trainer_precision(precision: str, accelerator: str) -> str:
+    """`trainer.precision` with `auto` resolved for this machine."""
+    return fastest_precision(accelerator) if str(precision) == AUTO else str(precision)
 
 
-def resolve_precision(cfg: DictConfig) -> bool:
-    """Replace `auto` in cfg.trainer.precision by this machine's choice (before anything
-    records the config); True when it was chosen here, for the run's tags."""
-    if str(cfg.trainer.precision) != AUTO:
-        return False
-    cfg.trainer.precision = fastest_precision(cfg)
-    log.info("trainer.precision=auto: %s on this machine (trainer.precision=32-true forces fp32)",
-             cfg.trainer.precision)  # fmt: skip
-    return True
-
-
-def warn_if_slow_precision(cfg: DictConfig) -> None:
-    if (
-        runs_on_cpu(cfg)
-        and str(cfg.trainer.precision).startswith("bf16")
-        and not cpu_has_bf16_units()
-    ):
+def warn_if_slow_precision(precision: str, accelerator: str) -> None:
+    if runs_on_cpu(accelerator) and str(precision).startswith("bf16") and not cpu_has_bf16_units():
         log.warning(
             "trainer.precision=%s on a CPU without bf16 units (AMX / AVX512-BF16): slower than "
-            "fp32 here; use trainer.precision=auto or 32-true", cfg.trainer.precision,
+            "fp32 here; use trainer.precision=auto or 32-true", precision,
         )  # fmt: skip
+
+
+def check_accelerator(accelerator: str) -> None:
+    """`trainer=gpu` where no GPU is visible: said before anything loads, with what to use
+    instead (Lightning would say "No supported gpu backend found!" after the model loaded).
+    Apart from xlt/config/validate.py's checks: a config is valid on machines it cannot run on
+    here."""
+    if accelerator not in ("gpu", "cuda"):
+        return
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator={accelerator}: no CUDA GPU is visible here (torch "
+            f"{torch.__version__}); on this machine use trainer=default (CPU, fp32) or "
+            "trainer=cpu_bf16, or run on a machine with a GPU"
+        )

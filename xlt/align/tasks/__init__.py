@@ -1,1 +1,2 @@
-"""One module per `xlt-align task=...`; each exposes `run(cfg, tracker, **settings)`."""
+"""One module per `xlt-align task=...`; each exposes `run(job, tracker, **settings)`, `job`
+being xlt/align/job.py's AlignJob."""

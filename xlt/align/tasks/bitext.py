@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
 
 from xlt.align.bitext import mine, mined_pairs, retrieval_accuracy
+from xlt.align.job import AlignJob
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
-from xlt.config.validate import instantiate_spec, resolve_languages
+from xlt.config.instantiate import instantiate_spec
+from xlt.config.validate import resolve_languages
 from xlt.data.access import Purpose
 from xlt.data.text_files import read_pairs, read_sentences
 from xlt.errors import ConfigError, DataError
@@ -30,7 +31,7 @@ def distractor_pools(
 
 
 def run(
-    cfg: DictConfig,
+    job: AlignJob,
     tracker,
     split: str = "test",
     distractor_split: str = "dev",
@@ -52,29 +53,29 @@ def run(
     files = UserFiles.from_config(pairs, pool)  # bad files fail before the encoder loads
     if files is not None:
         files.check_size(knn)
-    encoder = text_encoder(cfg.encoder, "encoder", weights, tracker.client)
+    encoder = text_encoder(job.encoder, "encoder", weights, tracker.client)
     if files is not None:
         return run_on_files(files, encoder, tracker, scorings, knn, mining)
-    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
-    source, targets = resolve_languages(cfg, data)
+    data = instantiate_spec(job.dataset.loader, "dataset.loader")
+    source, targets = resolve_languages(job.dataset, data)
     if pool_split == "train":
         from xlt.align.tasks.train_mining import run_train_mining
 
-        return run_train_mining(cfg, data, source, targets, encoder, tracker, knn, mining)
-    return run_on_dataset(cfg, data, source, targets, encoder, tracker,
+        return run_train_mining(job, data, source, targets, encoder, tracker, knn, mining)
+    return run_on_dataset(job, data, source, targets, encoder, tracker,
                           (split, distractor_split), scorings, knn)  # fmt: skip
 
 
-def run_on_dataset(cfg, data, source, targets, encoder, tracker, splits, scorings, knn):
+def run_on_dataset(job, data, source, targets, encoder, tracker, splits, scorings, knn):
     """The dataset's `split` pairs: retrieval, and mining among `distractor_split` sentences."""
     split, distractor_split = splits
     rows, metrics = [], {}
     for target in targets:
         _, src_texts, tgt_texts = parallel_pairs(data, split, source, target,
                                                  purpose=Purpose.evaluation,
-                                                 limit=cfg.dataset.limit)  # fmt: skip
+                                                 limit=job.dataset.limit)  # fmt: skip
         extra_src, extra_tgt = distractor_pools(data, distractor_split, source, target,
-                                                cfg.dataset.limit)  # fmt: skip
+                                                job.dataset.limit)  # fmt: skip
         src = encoder.sentences(src_texts + extra_src)
         tgt = encoder.sentences(tgt_texts + extra_tgt)
         n = len(src_texts)

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from xlt.align.adversarial import AdversarialSettings, unsupervised_map
 from xlt.align.dictionary import dictionary_pairs
 from xlt.align.embed import cached_word_vectors
+from xlt.align.job import AlignJob
 from xlt.align.procrustes import apply_map, procrustes, refine
 from xlt.align.retrieval import Scoring, normalize, precision_at_k, retrieve
 from xlt.align.tasks.common import markdown, text_encoder
@@ -100,12 +101,12 @@ def encoder_vocabulary(vocabulary: dict | None, train, test, langs: tuple[str, s
     return spaces[0], spaces[1]
 
 
-def word_vectors(cfg: DictConfig, src_words, tgt_words, source_layer: int, target_layer: int):
+def word_vectors(job: AlignJob, src_words, tgt_words, source_layer: int, target_layer: int):
     """Static word vectors of both vocabularies from the encoders (cached), normalised as MUSE
     does."""
-    cache = cfg.paths.cache_dir
-    src_enc = text_encoder(cfg.source_encoder, "source_encoder")
-    tgt_enc = text_encoder(cfg.encoder, "encoder")
+    cache = job.cache_dir
+    src_enc = text_encoder(job.source_encoder, "source_encoder")
+    tgt_enc = text_encoder(job.encoder, "encoder")
     X = preprocess(
         cached_word_vectors(src_enc, src_words, source_layer, cache, src_enc.bundle.name)
     )
@@ -159,7 +160,7 @@ def learn_maps(X, Y, train_pairs, methods, knn, refinement, adversarial, tracker
     return maps
 
 
-def vectors_and_pairs(cfg, train, test, vectors, vocabulary, max_vocab, layers, langs, tracker):
+def vectors_and_pairs(job, train, test, vectors, vocabulary, max_vocab, layers, langs, tracker):
     """Both spaces' vectors (files, or encoders over a vocabulary) and the dictionary over them:
     training index pairs and the test gold. Pairs outside the vocabularies are dropped and
     counted, as MUSE does."""
@@ -168,7 +169,7 @@ def vectors_and_pairs(cfg, train, test, vectors, vocabulary, max_vocab, layers, 
         src_words, tgt_words, X, Y = file_vectors(vectors, max_vocab)
     else:
         src_words, tgt_words = encoder_vocabulary(vocabulary, train, test, langs)
-        X, Y = word_vectors(cfg, src_words, tgt_words, *layers)
+        X, Y = word_vectors(job, src_words, tgt_words, *layers)
     train_pairs, test_gold, dropped = index_pairs(train, test, src_words, tgt_words)
     if any(dropped.values()):
         print(f"dictionary pairs with a word outside the vocabularies, dropped as MUSE does: "
@@ -215,15 +216,15 @@ def export_alignment(spaces: Spaces, maps: dict, method: str, n_words: int, lang
     tracker.set_tags({"alignment.export_method": method})
 
 
-def check_options(cfg: DictConfig, methods, export_method: str | None) -> None:
+def check_options(job: AlignJob, methods, export_method: str | None) -> None:
     unknown = (set(methods) | ({export_method} if export_method else set())) - set(METHODS)
     if unknown:
         raise ConfigError(f"task.methods: unknown {sorted(unknown)}; choose from {list(METHODS)}")
-    if cfg.dataset.limit is not None:
+    if job.dataset.limit is not None:
         log.warning(
             "dataset.limit=%s does not apply to task=bli: it reads a dictionary, not dataset "
             "rows (task.test_words sets the test size)",
-            cfg.dataset.limit,
+            job.dataset.limit,
         )
 
 
@@ -238,7 +239,7 @@ def score_methods(spaces: Spaces, maps: dict, methods, test_gold, knn: int):
 
 
 def run(
-    cfg: DictConfig,
+    job: AlignJob,
     tracker,
     source_lang: str = "en",
     target_lang: str = "zh",
@@ -260,7 +261,7 @@ def run(
     adversarial: dict | None = None,
     name: str = "bli",
 ) -> dict[str, float]:
-    check_options(cfg, methods, export_method)
+    check_options(job, methods, export_method)
     train, test, origin = dictionary_pairs(dictionary, source_lang, cedict, test_words,
                                            split_seed)  # fmt: skip
     files = {f"dictionary.{k}": str(v) for k, v in (dictionary or {}).items() if v}
@@ -268,7 +269,7 @@ def run(
     tracker.set_tags({"dictionary": origin, "source_lang": source_lang,
                       "target_lang": target_lang, **files})  # fmt: skip
     spaces, train_pairs, test_gold = vectors_and_pairs(
-        cfg, train, test, vectors, vocabulary, max_vocab, (source_layer, target_layer),
+        job, train, test, vectors, vocabulary, max_vocab, (source_layer, target_layer),
         (source_lang, target_lang), tracker)  # fmt: skip
     refine_with = {"iterations": refinement_iterations, **(refinement or {})}
     maps = learn_maps(spaces.X, spaces.Y, train_pairs, methods, knn, refine_with, adversarial,
@@ -277,7 +278,7 @@ def run(
     tracker.log_metrics(metrics)
     tracker.log_table("bli.csv", rows)
     export_alignment(spaces, maps, export_method or methods[-1], export_vocab,
-                     (source_lang, target_lang), cfg.paths.output_dir, tracker)  # fmt: skip
+                     (source_lang, target_lang), job.output_dir, tracker)  # fmt: skip
     table = markdown(rows)
     tracker.log_text("bli.md", table + "\n")
     print(f"\nBLI {source_lang}->{target_lang}: {len(test_gold)} held-out source words\n{table}")

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
-
 from xlt.align.embed import TextEncoder
-from xlt.config.validate import instantiate_spec
+from xlt.config.instantiate import instantiate_spec
+from xlt.config.schema import ModelConfig
 from xlt.data.access import Purpose
 from xlt.data.dataset_splits import DatasetSplits
 
 
-def text_encoder(model_cfg: DictConfig, key: str, weights: str | None = None, client=None):
-    """A TextEncoder for a conf/model config, optionally with other weights loaded."""
+def text_encoder(model: ModelConfig, key: str, weights: str | None = None, client=None):
+    """A TextEncoder for a conf/model config (`key` names it in errors), optionally with other
+    weights loaded."""
     from xlt.models.init_encoder import load_encoder_weights, model_source, resolve
     from xlt.models.network import encoder_architecture
 
-    bundle = instantiate_spec(model_cfg.source, f"{key}.source")
+    bundle = instantiate_spec(model.source, f"{key}.source")
     if weights:
-        expected = encoder_architecture(bundle.encoder, model_source(model_cfg))
+        expected = encoder_architecture(bundle.encoder, model_source(model))
         load_encoder_weights(bundle.encoder, resolve(str(weights), client), expected)
     return TextEncoder(
         bundle,
-        prefix=model_cfg.text_prefix,
-        max_length=model_cfg.max_length,
-        pooling=model_cfg.pooling,
+        prefix=model.text_prefix,
+        max_length=model.max_length,
+        pooling=model.pooling,
     )
 
 

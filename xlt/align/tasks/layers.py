@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
-
+from xlt.align.job import AlignJob
 from xlt.align.tasks.bitext import layer_accuracy, pair_embeddings
 from xlt.align.tasks.common import markdown, text_encoder
-from xlt.config.validate import instantiate_spec, resolve_languages
+from xlt.config.instantiate import instantiate_spec
+from xlt.config.validate import resolve_languages
 
 
 def plot(curves: dict[str, list[float]], title: str, path: Path) -> None:
@@ -26,24 +26,24 @@ def plot(curves: dict[str, list[float]], title: str, path: Path) -> None:
 
 
 def run(
-    cfg: DictConfig,
+    job: AlignJob,
     tracker,
     split: str = "test",
     scoring: str = "cosine",
     weights: str | None = None,
     name: str = "layers",
 ) -> dict[str, float]:
-    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
-    source, targets = resolve_languages(cfg, data)
+    data = instantiate_spec(job.dataset.loader, "dataset.loader")
+    source, targets = resolve_languages(job.dataset, data)
     variants = {"pretrained": None} | ({"fine-tuned": weights} if weights else {})
     rows, metrics = [], {}
     for target in targets:
         curves = {}
         for label, spec in variants.items():
-            encoder = text_encoder(cfg.encoder, "encoder", spec, tracker.client)
+            encoder = text_encoder(job.encoder, "encoder", spec, tracker.client)
             layers = list(range(encoder.num_layers + 1))
             src, tgt = pair_embeddings(encoder, data, split, source, target, layers,
-                                       cfg.dataset.limit)  # fmt: skip
+                                       job.dataset.limit)  # fmt: skip
             curves[label] = layer_accuracy(src, tgt, scoring)
             key = f"layers/{source}-{target}/{label}/p1"
             for layer, value in enumerate(curves[label]):
@@ -52,8 +52,8 @@ def run(
                     {"pair": f"{source}-{target}", "weights": label, "layer": layer, "p1": value}
                 )
             metrics[f"{key}_best_layer"] = max(layers, key=lambda i: curves[label][i])
-        path = Path(cfg.paths.output_dir) / f"layers_{source}-{target}.png"
-        plot(curves, f"{cfg.encoder.name}: {source}-{target} {split} pairs ({scoring})", path)
+        path = Path(job.output_dir) / f"layers_{source}-{target}.png"
+        plot(curves, f"{job.encoder.name}: {source}-{target} {split} pairs ({scoring})", path)
         tracker.log_file(path)
     tracker.log_metrics(metrics)
     tracker.log_table("layers.csv", rows)

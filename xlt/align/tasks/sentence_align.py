@@ -7,16 +7,20 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
+from typing import Any
 
 import lightning as L
-from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from xlt.align.bitext import retrieval_accuracy
+from xlt.align.job import AlignJob
 from xlt.align.sentence_training import AlignmentLoss, PairCollator, ParallelAlignment
 from xlt.align.tasks.bitext import SCORINGS
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
-from xlt.config.validate import instantiate_spec, resolve_languages
+from xlt.config.instantiate import instantiate_spec
+from xlt.config.schema import ModelConfig
+from xlt.config.settings import typed
+from xlt.config.validate import resolve_languages
 from xlt.data.access import RECORD_FILE, DataAccess, Purpose
 from xlt.evaluation.protocol import protocol_flags, protocol_label
 
@@ -39,12 +43,12 @@ def retrieval_rows(encoder, pairs_by_target, label: str, scorings) -> list[dict]
     return rows
 
 
-def translation_pairs(cfg: DictConfig, eval_split: str):
+def translation_pairs(job: AlignJob, eval_split: str):
     """TRAIN translation pairs to align on, and held-out pairs per language pair to measure."""
-    data = instantiate_spec(cfg.dataset.loader, "dataset.loader")
-    source, targets = resolve_languages(cfg, data)
+    data = instantiate_spec(job.dataset.loader, "dataset.loader")
+    source, targets = resolve_languages(job.dataset, data)
     train_pairs, held_out = [], {}
-    limit = cfg.dataset.limit
+    limit = job.dataset.limit
     for target in targets:  # training pairs from TRAIN only; test sentences are never seen
         _, src, tgt = parallel_pairs(data, "train", source, target, purpose=Purpose.parallel,
                                      limit=limit)  # fmt: skip
@@ -68,14 +72,14 @@ def align(student, teacher_enc, train_pairs, tracker, settings: dict) -> None:
     trainer.fit(module, loader)
 
 
-def save_aligned(cfg: DictConfig, student, tracker, loss: str, access: DataAccess) -> Path:
+def save_aligned(job: AlignJob, student, tracker, loss: str, access: DataAccess) -> Path:
     """The aligned encoder, with the record of what it read: xlt-train runs that start from it
     inherit that (target TRAIN text), so they are not reported as plain zero-shot."""
 
-    out = Path(cfg.paths.output_dir) / "aligned_encoder"
+    out = Path(job.output_dir) / "aligned_encoder"
     student.bundle.encoder.save_pretrained(out)
     student.bundle.tokenizer.save_pretrained(out)
-    flags = protocol_flags(access.entries(), cfg.dataset.source_lang)
+    flags = protocol_flags(access.entries(), job.dataset.source_lang)
     flags["no_selection"] = False  # an encoder, not a tested model: selection is the user's run
     (out / RECORD_FILE).write_text(access.to_json(flags=flags, protocol=protocol_label(flags)))
     tracker.set_tags({"aligned_encoder": str(out), "align.loss": loss})
@@ -83,10 +87,10 @@ def save_aligned(cfg: DictConfig, student, tracker, loss: str, access: DataAcces
 
 
 def run(
-    cfg: DictConfig,
+    job: AlignJob,
     tracker,
     loss: str = "ranking",
-    teacher: DictConfig | None = None,
+    teacher: Any = None,  # a conf/model config (task=sentence_align loss=distill)
     epochs: int = 1,
     batch_size: int = 32,
     lr: float = 2e-5,
@@ -96,20 +100,21 @@ def run(
     scorings: list[str] = SCORINGS,
     name: str = "sentence_align",
 ) -> dict[str, float]:
-    train_pairs, held_out, _, access = translation_pairs(cfg, eval_split)
+    train_pairs, held_out, _, access = translation_pairs(job, eval_split)
     tracker.log_metrics({"align/train_pairs": len(train_pairs)})
-    student = text_encoder(cfg.encoder, "encoder")
-    if cfg.encoder.freeze_embeddings:
+    student = text_encoder(job.encoder, "encoder")
+    if job.encoder.freeze_embeddings:
         student.bundle.encoder.get_input_embeddings().weight.requires_grad_(False)
     rows = retrieval_rows(student, held_out, "before", scorings)
     teacher_enc = None
     if AlignmentLoss(loss) == AlignmentLoss.distill:
         # Default teacher: a frozen copy of the student's starting point (keeps its space).
-        teacher_enc = text_encoder(teacher, "task.teacher") if teacher else copy.deepcopy(student)
+        teacher_enc = (text_encoder(typed(teacher, ModelConfig), "task.teacher") if teacher
+                       else copy.deepcopy(student))  # fmt: skip
     settings = {"loss": loss, "lr": lr, "scale": scale, "warmup_ratio": warmup_ratio,
                 "batch_size": batch_size, "epochs": epochs}  # fmt: skip
     align(student, teacher_enc, train_pairs, tracker, settings)
-    out = save_aligned(cfg, student, tracker, loss, access)
+    out = save_aligned(job, student, tracker, loss, access)
     rows += retrieval_rows(student, held_out, "after", scorings)
     metrics = {f"align/{r['encoder']}/{r['pair']}/{r['scoring']}/{k}": r[k]
                for r in rows for k in ("p1_fwd", "p1_bwd", "xsim_error")}  # fmt: skip

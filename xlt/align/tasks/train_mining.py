@@ -49,14 +49,14 @@ def mine_train_text(data, source: str, target: str, encoder, knn: int, mining: d
     return sorted(rows, key=lambda r: -r["score"])
 
 
-def run_train_mining(cfg, data, source: str, targets: list[str], encoder, tracker, knn: int,
+def run_train_mining(job, data, source: str, targets: list[str], encoder, tracker, knn: int,
                      mining: dict) -> dict[str, float]:  # fmt: skip
     """The mined table for each target language (one TSV; a `lang` column), its size and its
     share of gold translations."""
     tracker.set_tags({POOL_TAG: "train", "mining.source_lang": source})
     rows, metrics = [], {}
     for target in targets:
-        mined = mine_train_text(data, source, target, encoder, knn, mining, cfg.seed)
+        mined = mine_train_text(data, source, target, encoder, knn, mining, job.seed)
         rows += [{"lang": target, **r} for r in mined]
         key = f"mining/{source}-{target}"
         metrics[f"{key}/pairs"] = len(mined)
