@@ -6,9 +6,14 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
+import regex
+
 from xlt.errors import ConfigError
 
-_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
+# A word in any script (letters with their combining marks: Devanagari's vowel signs, Arabic's
+# harakat), a number, or one other character.
+_WORD = regex.compile(r"[\p{L}\p{M}]+(?:'[\p{L}\p{M}]+)?|\d+|[^\s\p{L}\p{M}\d]")
+LONGEST_WORD = 8  # characters, for dictionary segmentation of unspaced scripts
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 NO_SPACE = {"zh", "ja", "th"}
 # Dictionary senses that are references, not translations (CC-CEDICT and HSK glosses).
@@ -24,15 +29,39 @@ NOT_A_TRANSLATION = (
 )  # scripts written without spaces between words
 
 
-def segment(text: str, lang: str, gold: dict[str, list[str]] | None = None) -> list[str]:
-    """Words of `text`: the data's gold segmentation when it has one, jieba for Chinese."""
+def segment(
+    text: str,
+    lang: str,
+    gold: dict[str, list[str]] | None = None,
+    vocabulary: dict[str, str] | None = None,
+) -> list[str]:
+    """Words of `text`: the data's gold segmentation when it has one, jieba for Chinese, the
+    longest dictionary words first for other unspaced scripts (Japanese, Thai: `vocabulary`
+    is the dictionary's side in `lang`), else letter runs of any script."""
     if gold and text in gold:
         return list(gold[text])
     if lang == "zh":
         import jieba
 
         return [w for w in jieba.lcut(text) if w.strip()]
+    if lang in NO_SPACE and vocabulary:
+        return longest_matches(text, vocabulary)
     return _WORD.findall(text)
+
+
+def longest_matches(text: str, vocabulary: dict[str, str]) -> list[str]:
+    """Forward maximum matching (the classic segmenter for unspaced scripts): at each position
+    the longest dictionary word, else one character."""
+    words, i = [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        end = next((j for j in range(min(len(text), i + LONGEST_WORD), i, -1)
+                    if text[i:j] in vocabulary), i + 1)  # fmt: skip
+        words.append(text[i:end])
+        i = end
+    return words
 
 
 def join(words: Iterable[str], lang: str) -> str:

@@ -157,7 +157,7 @@ class DictionaryTranslator(Translator):
         lexicon = self.lexicon(data)
         results = []
         for text in texts:
-            words = segment(text, src, data.segmentation)
+            words = segment(text, src, data.segmentation, lexicon.table.get((src, tgt)))
             translated = self.translate_words(words, src, tgt, lexicon)
             changed = any(lexicon.lookup(w, src, tgt) for w in words)
             results.append(join(translated, tgt) if changed else None)

@@ -87,6 +87,11 @@ def run_on_dataset(job, data, source, targets, encoder, tracker, splits, scoring
             metrics |= {f"bitext/{source}-{target}/{scoring}/{k}": v for k, v in scores.items()}
         tracker.log_metrics({f"bitext/{source}-{target}/pairs": n,
                              f"bitext/{source}-{target}/distractors": len(extra_src)})  # fmt: skip
+    if len(targets) > 1:  # XTREME's retrieval column: the mean over the target languages
+        averaged = average_rows(rows, source)
+        rows += averaged
+        metrics |= {f"bitext/{source}-avg/{r['scoring']}/{k}": v for r in averaged
+                    for k, v in r.items() if k not in ("pair", "scoring")}  # fmt: skip
     tracker.log_metrics(metrics)
     tracker.log_table("bitext.csv", rows)
     table = markdown(rows)
@@ -94,6 +99,17 @@ def run_on_dataset(job, data, source, targets, encoder, tracker, splits, scoring
     print(f"\nBitext retrieval on {split} pairs, mining with {distractor_split} distractors\n"
           f"{table}")  # fmt: skip
     return metrics
+
+
+def average_rows(rows: list[dict], source: str) -> list[dict]:
+    """Per scoring, each score's mean over the language pairs (pair `<source>-avg`)."""
+    out = []
+    for scoring in dict.fromkeys(r["scoring"] for r in rows):
+        same = [r for r in rows if r["scoring"] == scoring]
+        keys = [k for k in same[0] if k not in ("pair", "scoring")]
+        out.append({"pair": f"{source}-avg", "scoring": scoring,
+                    **{k: sum(r[k] for r in same) / len(same) for k in keys}})  # fmt: skip
+    return out
 
 
 @dataclass

@@ -1,0 +1,196 @@
+"""Many languages at once, offline (issue 33): gettext_domains with four targets in four
+scripts (Han, Japanese, Cyrillic, Latin) through every strategy, code-switching into three
+languages, translate-test with each language's gettext dictionary, and retrieval over all of
+them; the loader on a catalogue folder the test writes (a language xlt ships nothing for)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.gettext_fixtures import write_catalogues
+from tests.golden import run_in_process
+from xlt.config.options import group_options
+from xlt.data.sources.gettext_catalogues import SCRIPTS, script_of
+from xlt.data.sources.gettext_domains import load_gettext_domains
+from xlt.errors import DataError
+
+TARGETS = ["zh", "ja", "ru", "de"]
+MANY = ["experiment=smoke", "dataset=gettext_domains",
+        f"dataset.target_langs=[{','.join(TARGETS)}]", "dataset.loader.domains=4",
+        "dataset.loader.per_domain=40", "dataset.limit=16",
+        "trainer.max_steps=2", "dataset.eval_batch_size=256", "torch_threads=1"]  # fmt: skip
+EXTRA = {"freeze_lower": ["strategy.freeze_layers=1"],
+         "few_shot": ["strategy.k=1", "strategy.target_epochs=1"],
+         "sequential": ["strategy.k=1"], "madx": ["strategy.mlm.steps=2"]}  # fmt: skip
+
+
+def four_languages():
+    """The real catalogues (outside CI a machine without them skips; in CI it fails)."""
+    try:
+        return load_gettext_domains(domains=4, per_domain=40, targets=TARGETS)
+    except DataError as err:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(err))
+
+
+def test_every_message_is_in_every_language_in_one_split_in_its_own_script():
+    data = four_languages()
+    assert set(data.languages) == {"en", *TARGETS}
+    seen: dict[str, str] = {}
+    for split, rows in data.splits.items():
+        ids = {lang: [i for i, x in zip(rows["id"], rows["lang"], strict=True) if x == lang]
+               for lang in data.languages}  # fmt: skip
+        assert all(found == ids["en"] for found in ids.values())  # each message in all five
+        assert not any(seen.get(i, split) != split for i in ids["en"])  # and in one split
+        seen |= dict.fromkeys(ids["en"], split)
+        for text, lang in zip(rows["text"], rows["lang"], strict=True):
+            if lang != "en":
+                assert re.search(f"[{SCRIPTS[script_of(lang)]}]", text), (lang, text)
+    lexicon_langs = {lang for _, lang, _, _ in data.lexicon}
+    assert lexicon_langs == set(TARGETS)  # a one-word dictionary per language
+    assert data.info["packages"] or not os.environ.get("CI")  # dpkg names what was read
+
+
+def test_a_language_with_too_few_messages_is_refused_with_its_count():
+    four_languages()
+    with pytest.raises(DataError, match=r"\(\w+\) has \d+ such catalogues alone, \d+ with"):
+        load_gettext_domains(domains=8, per_domain=400, targets=TARGETS)
+
+
+def test_your_own_catalogues_in_a_language_xlt_ships_nothing_for(tmp_path):
+    """Swedish and Russian catalogues written here: read through `root`; one changed
+    translation is other data (another fingerprint)."""
+    words = {"Open": ("Öppna", "Открыть"), "Close": ("Stäng", "Закрыть")}
+
+    def catalogues(changed: str = ""):
+        out = {"sv": {}, "ru": {}}
+        for name in ("alpha", "beta"):
+            for locale, column in (("sv", 0), ("ru", 1)):
+                messages = {f"Could not read the {name} file number {i}":
+                            (f"Kunde inte läsa {name} filen nummer {i}{changed}",
+                             f"Не удалось прочитать файл {name} номер {i}")[column]
+                            for i in range(12)}  # fmt: skip
+                messages |= {en: pair[column] for en, pair in words.items()}
+                out[locale][name] = messages
+        return out
+
+    first = load_gettext_domains(
+        domains=2,
+        per_domain=10,
+        targets=["sv", "ru"],
+        root=str(write_catalogues(tmp_path / "a", catalogues())),
+    )
+    assert set(first.languages) == {"en", "sv", "ru"} and first.label_names == ["alpha", "beta"]
+    assert ("öppna", "sv", "open", "en") in first.lexicon
+    assert ("открыть", "ru", "open", "en") in first.lexicon
+    other = load_gettext_domains(
+        domains=2,
+        per_domain=10,
+        targets=["sv", "ru"],
+        root=str(write_catalogues(tmp_path / "b", catalogues("!"))),
+    )
+    assert other.fingerprint != first.fingerprint
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("many")  # one store: `sequential` starts from zero_shot's run
+
+
+@pytest.mark.parametrize("strategy", sorted(group_options("strategy"), key="zero_shot".__ne__))
+def test_every_strategy_transfers_to_four_languages_in_four_scripts(
+    strategy, store_root, token_cache
+):
+    four_languages()
+    overrides = [*MANY, f"strategy={strategy}", *EXTRA.get(strategy, [])]
+    results, _ = run_in_process(overrides, store_root, token_cache, strategy)
+    assert {f"test/acc/{lang}" for lang in TARGETS} <= set(results["test"])
+
+
+def run_metrics(tmp_path, overrides: list[str], token_cache) -> dict[str, float]:
+    import mlflow
+
+    from tests.conftest import compose_train
+
+    results, _ = run_in_process(overrides, tmp_path, token_cache, "run")
+    client = mlflow.MlflowClient(compose_train(overrides, root=tmp_path).logger.tracking_uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    return run.data.metrics | results["test"]
+
+
+def test_code_switching_into_three_languages_with_their_own_dictionaries(tmp_path, token_cache):
+    four_languages()
+    metrics = run_metrics(tmp_path, [*MANY, "augmentation=code_switch",
+                                     "augmentation.languages=[zh,ja,ru]"], token_cache)  # fmt: skip
+    assert metrics["augment/switch_rate"] > 0 and metrics["augment/n_switched_words"] > 0
+
+
+def test_translate_test_with_each_languages_dictionary(tmp_path, token_cache):
+    four_languages()
+    metrics = run_metrics(tmp_path, [*MANY, "evaluation.translate_test=true"], token_cache)
+    for lang in TARGETS:
+        assert f"test/acc/{lang}.translate_test" in metrics
+        assert metrics[f"translate_test/untranslated/test/{lang}"] < 16  # some words found
+
+
+def test_retrieval_over_four_languages_with_their_average(tmp_path):
+    """XTREME's retrieval column offline: each language's messages against English (gold
+    alignment by message), P@1 per language and averaged."""
+    from tests.test_align_tasks import compose_align
+    from xlt.align.cli import run
+
+    four_languages()
+    cfg = compose_align(["task=bitext", "model@encoder=tiny_random", "dataset=gettext_domains",
+                         f"dataset.target_langs=[{','.join(TARGETS)}]", "dataset.limit=30",
+                         "dataset.loader.domains=4", "dataset.loader.per_domain=40",
+                         "task.scorings=[cosine]"], tmp_path)  # fmt: skip
+    metrics = run(cfg)
+    per_language = [metrics[f"bitext/en-{lang}/cosine/p1_fwd"] for lang in TARGETS]
+    assert metrics["bitext/en-avg/cosine/p1_fwd"] == pytest.approx(sum(per_language) / 4)
+
+
+SV = ["filmen var bra", "en dålig film", "fantastiskt skådespeleri", "tråkig historia",
+      "jag älskade den", "jag hatade den", "en fin dag", "en hemsk dag"]  # fmt: skip
+EN_SV = "film film\ngood bra\nbad dålig\ngreat fantastiskt\nboring tråkig\nstory historia\n" \
+        "loved älskade\nhated hatade\nday dag\nfine fin\nawful hemsk\n"  # fmt: skip
+
+
+def en_sv_run(folder: Path, dictionary: Path) -> list[str]:
+    """A user's EN/SV corpus (xlt ships nothing for Swedish) and their MUSE-format dictionary."""
+    from tests.test_ledger import EN
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for split in ("train", "dev", "test"):
+        rows = [{"text": t, "label": "pos" if i % 2 == 0 else "neg", "lang": lang}
+                for lang, texts in (("en", EN), ("sv", SV))
+                for i, t in enumerate(texts)]  # fmt: skip
+        path = folder / f"{split}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        files.append(f"dataset.files.{split}={path}")
+    return ["dataset=local", "model=tiny_random", *files, "dataset.target_langs=[sv]",
+            "trainer.max_steps=2", "trainer.enable_progress_bar=false",
+            f"+augmentation.translator.dictionaries.sv={dictionary}"]  # fmt: skip
+
+
+def test_your_own_dictionary_for_a_pair_xlt_ships_nothing_for(tmp_path, token_cache):
+    """EN-SV in MUSE's format: code-switching and translate-test use it with no code change;
+    a malformed line is refused naming the file and the line."""
+    dictionary = tmp_path / "en-sv.txt"
+    dictionary.write_text(EN_SV, encoding="utf-8")
+    overrides = en_sv_run(tmp_path / "data", dictionary)
+    switched = run_metrics(tmp_path / "a", [*overrides, "augmentation=code_switch"], token_cache)
+    assert switched["augment/switch_rate"] > 0
+    translate_test = [o.replace("augmentation.translator", "evaluation.translator")
+                      for o in overrides] + ["evaluation.translate_test=true"]  # fmt: skip
+    tested = run_metrics(tmp_path / "b", translate_test, token_cache)
+    assert tested["translate_test/untranslated/test/sv"] < 8
+    dictionary.write_text(EN_SV + "one two three\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{dictionary}:12: expected 'source target'"):
+        run_metrics(tmp_path / "c", [*overrides, "augmentation=code_switch"], token_cache)
