@@ -113,6 +113,32 @@ def test_every_strategy_transfers_to_four_languages_in_four_scripts(
     assert {f"test/acc/{lang}" for lang in TARGETS} <= set(results["test"])
 
 
+def test_the_report_draws_languages_x_configurations_and_the_typology_table(store_root):
+    """Over the strategy runs above: the heatmap, and each target's gap beside its URIEL
+    distances with rank correlations (4 targets known to URIEL)."""
+    import mlflow
+
+    from tests.conftest import compose_train
+    from xlt.reporting.collect import fetch_runs
+    from xlt.reporting.report import build_report
+
+    client = mlflow.MlflowClient(compose_train(MANY, root=store_root).logger.tracking_uri)
+    collected = fetch_runs(client, filter_string="tags.dataset = 'gettext_domains'")
+    files = build_report(client, collected, store_root / "report")
+    assert files["languages"].stat().st_size > 5000  # by_language_heatmap.png
+    text = files["typology"].read_text()
+    assert all(f"| {lang} " in text for lang in TARGETS) and "Not in URIEL" not in text
+    assert "- syntactic: " in text and "- geographic: " in text
+
+
+def test_languages_unknown_to_uriel_are_listed_not_dropped():
+    from xlt.reporting.typology import distances
+
+    found, unknown = distances("en", ["de", "qqq"])
+    assert list(found.index) == ["de"] and unknown == ["qqq"]
+    assert 0 < found.loc["de", "syntactic"] < found.loc["de", "genetic"] <= 1
+
+
 def run_metrics(tmp_path, overrides: list[str], token_cache) -> dict[str, float]:
     import mlflow
 

@@ -6,6 +6,7 @@ such as RUN_ID or a user's file names are checked where they are read, by other 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def readme_commands() -> list[tuple[str, list[str]]]:
     blocks = [b for page in PAGES for b in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S)]
     for block in blocks:
         for line in block.replace("\\\n", " ").splitlines():
-            words = line.split("#")[0].split()
+            words = shlex.split(line, comments=True)  # as the shell reads it (quotes)
             found = (
                 re.fullmatch(r"(?:\.venv/bin/)?(xlt-train|xlt-align)", words[0]) if words else None
             )

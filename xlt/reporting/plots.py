@@ -75,6 +75,27 @@ def transfer_heatmap(runs: pd.DataFrame, metric: str, path: Path) -> Path | None
     return save_figure(fig, path)
 
 
+def language_heatmap(summary: pd.DataFrame, metric: str, path: Path) -> Path | None:
+    """Configurations x languages (and the target average): the primary metric's estimate in
+    each cell; the intervals are in report.md beside it. Needs two or more targets."""
+    columns = [c for c in summary.columns
+               if c.startswith(f"{metric} ") and not c.endswith((" low", " high"))]  # fmt: skip
+    if len(columns) < 4:  # the source, two targets and their average
+        return None
+    grid = summary[columns].to_numpy(float)
+    names = [f"{c} ({p})" for c, p in zip(summary["configuration"], summary["protocol"],
+                                          strict=True)]  # fmt: skip
+    fig, ax = plt.subplots(figsize=(2 + 0.8 * len(columns), 1.5 + 0.45 * len(names)))
+    image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(columns)), [c.removeprefix(f"{metric} ") for c in columns])
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    for (i, j), value in np.ndenumerate(grid):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="w", fontsize=7)
+    ax.set_title(f"test {metric}: configuration x language")
+    fig.colorbar(image)
+    return save_figure(fig, path)
+
+
 def learning_curves(
     client: MlflowClient, runs: pd.DataFrame, metric: str, colour: dict, path: Path
 ) -> Path | None:

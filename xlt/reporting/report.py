@@ -20,6 +20,7 @@ from xlt.reporting.aggregate import (
     summarize_runs,
 )
 from xlt.reporting.collect import Collected, fetch_runs, predictions
+from xlt.reporting.typology import typology_table
 
 
 def notes(collected: Collected) -> list[str]:
@@ -63,7 +64,19 @@ def build_report(
     compared.to_csv(files["comparisons"], index=False)
     runs.drop(columns=["config"]).to_csv(files["runs_csv"], index=False)
     files.update(write_plots(client, runs, summary, metric, out_dir))
+    files.update(write_typology(summary, metric, runs["source_lang"].iloc[0], out_dir))
     return files
+
+
+def write_typology(summary: pd.DataFrame, metric: str, source: str, out_dir: Path) -> dict:
+    """typology.md/.csv where the runs have two or more targets (xlt/reporting/typology.py)."""
+    if sum(c.startswith(f"{metric} ") and not c.endswith((" low", " high"))
+           for c in summary.columns) < 4:  # fmt: skip
+        return {}
+    text, table = typology_table(summary, metric, source)
+    (out_dir / "typology.md").write_text(text)
+    table.to_csv(out_dir / "typology.csv")
+    return {"typology": out_dir / "typology.md", "typology_csv": out_dir / "typology.csv"}
 
 
 def write_plots(client, runs, summary, metric: str, out_dir: Path) -> dict[str, Path]:
@@ -73,6 +86,7 @@ def write_plots(client, runs, summary, metric: str, out_dir: Path) -> dict[str, 
     made = {
         "bars": plots.language_bars(summary, metric, colour, out_dir / "by_language.png"),
         "heatmap": plots.transfer_heatmap(runs, metric, out_dir / "transfer_heatmap.png"),
+        "languages": plots.language_heatmap(summary, metric, out_dir / "by_language_heatmap.png"),
         "curves": plots.learning_curves(client, runs, metric, colour,
                                         out_dir / "learning_curves.png"),
     }  # fmt: skip
