@@ -205,6 +205,13 @@ def test_bli_on_dictionary_files_in_muses_format(tmp_path):
         bli_run.data.metrics["dict/train_pairs"] == 10
         and bli_run.data.tags["dictionary"] == "files"
     )
+    # The induced table over the exported vocabulary, in the format the translator reads.
+    induced = Path(bli_run.data.tags["induced_dictionary"])
+    assert induced.name == "induced-en-zh.txt" and len(read_dictionary(induced)) >= 10
+    from xlt.augment.translators import DictionaryTranslator
+
+    entries = DictionaryTranslator(dictionaries={"en-zh": str(induced)}).user_entries(["en"])
+    assert entries and all(src == "en" and tgt == "zh" for _, src, _, tgt in entries)
     bad = tmp_path / "bad.txt"
     bad.write_text("cat 猫\nthree words here\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"bad.txt:2: expected 'source target'"):

@@ -220,3 +220,20 @@ def test_your_own_dictionary_for_a_pair_xlt_ships_nothing_for(tmp_path, token_ca
     dictionary.write_text(EN_SV + "one two three\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"{dictionary}:12: expected 'source target'"):
         run_metrics(tmp_path / "c", [*overrides, "augmentation=code_switch"], token_cache)
+
+
+def test_bli_with_a_gettext_dictionary_for_another_language(tmp_path):
+    """task=bli for EN-RU from the Russian catalogues' one-word messages (split by source
+    word), with the induced table written for the translator."""
+    from tests.test_align_tasks import compose_align
+    from xlt.align.cli import run
+
+    four_languages()
+    cfg = compose_align(["task=bli", "model@source_encoder=tiny_random",
+                         "model@encoder=tiny_random", "task.target_lang=ru",
+                         "task.dictionary.gettext=true", "task.test_words=50",
+                         "task.methods=[identity,procrustes]", "task.vocabulary.source=null",
+                         "task.vocabulary.target=null"], tmp_path)  # fmt: skip
+    metrics = run(cfg)
+    assert 0 <= metrics["bli/procrustes/csls/p1"] <= 1
+    assert (tmp_path / "run" / "alignment" / "induced-en-ru.txt").stat().st_size > 0

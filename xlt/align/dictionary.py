@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from xlt.augment.lexicon import _PAREN, NOT_A_TRANSLATION, cedict_entries
+from xlt.data.sources.gettext_catalogues import CATALOGUES, locale_of, word_pairs
 from xlt.data.text_files import read_lines
 from xlt.errors import ConfigError, DataError
 
@@ -80,12 +81,40 @@ def read_dictionary(path: str | Path) -> list[Pair]:
     return sorted(set(pairs))
 
 
+def gettext_dictionary(source_lang: str, target_lang: str) -> list[Pair]:
+    """The one-word messages of the non-English language's gettext catalogues, oriented
+    source -> target (one side must be English)."""
+    if "en" not in (source_lang, target_lang):
+        raise ConfigError(f"task.dictionary.gettext: the catalogues pair English with another "
+                          f"language, not {source_lang}-{target_lang}")  # fmt: skip
+    other = target_lang if source_lang == "en" else source_lang
+    pairs = word_pairs(locale_of(other), other)
+    if len(pairs) < 20:
+        raise DataError(f"task.dictionary.gettext: {CATALOGUES}/{locale_of(other)} has "
+                        f"{len(pairs)} one-word messages; install Debian packages with "
+                        f"{other} translations or give task.dictionary.train=PATH")  # fmt: skip
+    return pairs if source_lang == "en" else sorted((w, en) for en, w in pairs)
+
+
 def dictionary_pairs(
-    files: dict | None, source_lang: str, cedict: bool, test_words: int, split_seed: int
+    files: dict | None,
+    source_lang: str,
+    cedict: bool,
+    test_words: int,
+    split_seed: int,
+    target_lang: str = "zh",
 ) -> tuple[list[Pair], list[Pair], str]:
     """(train pairs, test pairs, where they came from): both files as given; one file split by
-    source word; without files, HSK's glosses split by source word."""
+    source word; `gettext: true`, the catalogues' one-word messages split by source word;
+    without files, HSK's glosses split by source word."""
     files = {k: v for k, v in (files or {}).items() if v}
+    if files.pop("gettext", False):
+        if files:
+            raise ConfigError("task.dictionary.gettext=true replaces task.dictionary.train/test: "
+                              "give one or the other")  # fmt: skip
+        pairs = gettext_dictionary(source_lang, target_lang)
+        train, test = split_by_source(pairs, test_words, split_seed)
+        return train, test, "gettext one-word messages"
     if "test" in files and "train" not in files:
         raise ConfigError("task.dictionary.test needs task.dictionary.train as well")
     if "train" in files and "test" in files:

@@ -213,7 +213,24 @@ def export_alignment(spaces: Spaces, maps: dict, method: str, n_words: int, lang
     for lang, words, vectors in ((langs[0], spaces.src_words, mapped),
                                  (langs[1], spaces.tgt_words, spaces.Y[:n_words])):  # fmt: skip
         tracker.log_file(write_vec(folder / f"vectors-{lang}.vec", words[:n_words], vectors))
-    tracker.set_tags({"alignment.export_method": method})
+    induced = write_induced_dictionary(spaces, apply_map(spaces.X, maps[method]), n_words,
+                                       folder / f"induced-{langs[0]}-{langs[1]}.txt")  # fmt: skip
+    tracker.log_file(induced)
+    tracker.set_tags({"alignment.export_method": method,
+                      "induced_dictionary": str(induced.resolve())})  # fmt: skip
+
+
+def write_induced_dictionary(spaces: Spaces, mapped: torch.Tensor, n_words: int, path: Path):
+    """The induced translation table (MUSE's format, `source target` per line): each of the
+    first `n_words` source words and its CSLS nearest target word in the whole target
+    vocabulary. `augmentation.translator.dictionaries.<target>=PATH` reads it: align, induce,
+    then code-switch or translate, with no dictionary for the pair."""
+    _, nearest = retrieve(normalize(mapped[:n_words]), spaces.Y, k=1, scoring=Scoring.csls,
+                          query_space=normalize(mapped))  # fmt: skip
+    lines = [f"{spaces.src_words[i]} {spaces.tgt_words[int(j)]}\n"
+             for i, j in enumerate(nearest[:, 0].tolist())]  # fmt: skip
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
 
 
 def check_options(job: AlignJob, methods, export_method: str | None) -> None:
@@ -263,7 +280,7 @@ def run(
 ) -> dict[str, float]:
     check_options(job, methods, export_method)
     train, test, origin = dictionary_pairs(dictionary, source_lang, cedict, test_words,
-                                           split_seed)  # fmt: skip
+                                           split_seed, target_lang)  # fmt: skip
     files = {f"dictionary.{k}": str(v) for k, v in (dictionary or {}).items() if v}
     files |= {f"vectors.{k}": str(v) for k, v in (vectors or {}).items() if v}
     tracker.set_tags({"dictionary": origin, "source_lang": source_lang,
