@@ -15,6 +15,7 @@ import xlt.config  # noqa: F401  (registers the config schema and resolvers)
 from xlt.config.paths import CONFIG_DIR
 from xlt.errors import Requeued, XltError
 from xlt.tracking.service_client import tracking_service
+from xlt.tracking.store import check_local_store_writable
 from xlt.training.stop_signals import Stopped, stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def preflight(cfg: DictConfig) -> None:
 
     check_required(cfg)  # unknown keys, values out of range: one line, before anything loads
     check_accelerator(str(cfg.trainer.accelerator))
+    check_local_store_writable(str(cfg.logger.tracking_uri))
     for spec in (cfg.model.source, cfg.dataset.loader):
         module_name = str(spec._target_).rpartition(".")[0]
         check = getattr(importlib.import_module(module_name), "preflight", None)

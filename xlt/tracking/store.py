@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 from unittest import mock
@@ -15,6 +18,48 @@ if TYPE_CHECKING:  # MLflow's import costs ~1 s: training reaches the store thro
     from mlflow import MlflowClient
 
 
+MIN_FREE_BYTES = 64 * 2**20  # a run's metrics, tags and tables: far less; a full disk: none
+
+
+def check_local_store_writable(uri: str) -> None:
+    """A local (sqlite) store this process cannot write, said in one line before anything loads:
+    a read-only folder or file system, a full disk, a lock another program holds. (MLflow's
+    writer would otherwise fail minutes later, deep inside SQLAlchemy.)"""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    fix = "make it writable for this user, or set logger.tracking_uri=sqlite:///WRITABLE/mlflow.db"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".xlt-write-probe-"):
+            pass  # sqlite writes its journal beside the database
+    except OSError as err:
+        raise TrackingError(f"cannot write the MLflow store {uri!r}: its folder {path.parent} "
+                            f"is not writable ({err.strerror}); {fix}") from err  # fmt: skip
+    free = shutil.disk_usage(path.parent).free
+    if free < MIN_FREE_BYTES:
+        raise TrackingError(f"cannot write the MLflow store {uri!r}: {path.parent} has "
+                            f"{free // 2**20} MB free; free some space or {fix}")  # fmt: skip
+    if path.exists():
+        probe_database_lock(path, uri, fix)
+
+
+def probe_database_lock(path: Path, uri: str, fix: str) -> None:
+    """Take (and give back) sqlite's write lock: a read-only file or a lock held elsewhere."""
+    connection = None
+    try:
+        connection = sqlite3.connect(path, timeout=10)
+        connection.execute("BEGIN IMMEDIATE")
+        connection.rollback()
+    except sqlite3.Error as err:
+        raise TrackingError(f"cannot write the MLflow store {uri!r} ({err}); "
+                            f"{'wait for the other program or ' if 'locked' in str(err) else ''}"
+                            f"{fix}") from err  # fmt: skip
+    finally:
+        if connection is not None:
+            connection.close()
+
+
 def default_tracking_uri() -> str:
     """The store `xlt-train` writes by default: outputs/mlflow.db under XLT_ROOT or here."""
     root = os.environ.get("XLT_ROOT", os.getcwd())
@@ -25,13 +70,7 @@ def check_tracking_store(uri: str) -> MlflowClient:
     """A client for `uri`, after one real request; a failure names the URI and the fix."""
 
     if uri.startswith("sqlite:///"):
-        try:
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise TrackingError(
-                f"cannot open the MLflow store {uri!r}: its folder cannot be made ({err}). "
-                "Fix logger.tracking_uri or XLT_ROOT."
-            ) from err
+        check_local_store_writable(uri)
     elif uri.startswith("file:") or "://" not in uri:
         raise TrackingError(
             f"logger.tracking_uri={uri!r}: MLflow 3 refuses plain file stores; use "
