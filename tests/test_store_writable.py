@@ -1,7 +1,7 @@
 """A store xlt-train cannot write is refused before anything loads, in one line naming the URI,
 the cause and the fix, with exit 2 (it used to fail after minutes inside SQLAlchemy). The
 read-only folder is a real read-only file system: a tmpfs mounted in a private mount namespace
-(`unshare -rm`), so the test needs no privileges beyond the kernel's user namespaces."""
+(`unshare -m` as root, `unshare -rm` otherwise: the kernel's user namespaces)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def in_read_only_folder(folder, command: list[str], with_database: bool):
     seed = f"touch {folder}/mlflow.db && " if with_database else ""
     script = (f"mount -t tmpfs -o size=1m none {folder} && {seed}"
               f"mount -o remount,ro {folder} && exec {shlex.join(command)}")  # fmt: skip
-    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True,
+    private = "-m" if os.geteuid() == 0 else "-rm"  # root needs no user namespace
+    proc = subprocess.run(["unshare", private, "sh", "-c", script], capture_output=True,
                           text=True, timeout=120, cwd=folder.parent,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
     if "unshare:" in proc.stderr or "mount:" in proc.stderr:
@@ -55,7 +56,7 @@ def test_a_store_locked_by_another_program_is_named(tmp_path):
     release = threading.Timer(15, holder.rollback)
     release.start()
     try:
-        with pytest.raises(TrackingError, match=r"\(database is locked\); wait for the other program"):
+        with pytest.raises(TrackingError, match=r"\(database is locked\); wait for the other"):
             check_local_store_writable(f"sqlite:///{path}")
     finally:
         release.cancel()
