@@ -220,3 +220,25 @@ def test_language_adapter_masking_runs_in_a_sweep_worker_process_with_the_same_m
     assert worker.exitcode == 0
     here = {k: v.tolist() for k, v in _first_masked_batch().items()}
     assert from_worker == here and any(x != -100 for row in here["labels"] for x in row)
+
+
+def test_the_corpus_vocabulary_head_scores_the_same_logits_over_fewer_pieces():
+    """output_vocabulary=corpus: the full head's logits at the corpus's pieces, every label
+    mapped to its row; the softmax is over those pieces only."""
+    import torch
+    from torch import nn
+
+    from xlt.training.masked_lm import TiedMaskedLMHead, corpus_vocabulary
+
+    torch.manual_seed(0)
+    table = nn.Embedding(50, 8)
+    rows = [[3, 7, 7, 21], [9, 3, 40]]
+    vocabulary = corpus_vocabulary(rows)
+    assert vocabulary.tolist() == [3, 7, 9, 21, 40]
+    full, corpus = TiedMaskedLMHead(table), TiedMaskedLMHead(table, vocabulary)
+    corpus.transform.load_state_dict(full.transform.state_dict())
+    states = torch.randn(4, 8)
+    assert torch.allclose(corpus(states), full(states)[:, vocabulary])
+    labels = torch.tensor([21, 3, 40])
+    assert corpus.targets(labels).tolist() == [3, 0, 4]
+    assert torch.equal(vocabulary[corpus.targets(labels)], labels)

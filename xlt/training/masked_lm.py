@@ -3,14 +3,16 @@ adapter and a fresh head whose output layer is the encoder's input embedding tab
 
 multilingual-e5 ships without its MLM head, so the head's transform (dense, GELU, LayerNorm)
 and output bias start from scratch and train with the adapter; the tied output keeps the
-vocabulary space the encoder already has. Logits are computed only at masked positions: the
-vocabulary has 250k rows and a full [batch, tokens, vocab] tensor would dominate a step."""
+vocabulary space the encoder already has. Logits are computed only at masked positions, and by
+default only over the pieces the language's corpus uses (`output_vocabulary=corpus`): the
+encoder's table has 250k rows, a few thousand of which occur in one language's text, and the
+softmax over all of them dominated a step (docs/benchmarks.md, benchmarks/masked_lm.py)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,33 +31,57 @@ class MaskedLMSettings:
     batch_size: Annotated[int, Range(ge=1)] = 32
     mask_probability: Annotated[float, Range(gt=0, lt=1)] = 0.15  # BERT's 80/10/10 rule
     seed: Annotated[int, Range(ge=0)] = 0  # fixed, so one adapter serves every run seed
+    # The softmax's candidates: the pieces the language's corpus uses (every label is one), or
+    # the encoder's whole vocabulary (MAD-X's original objective; several times slower).
+    output_vocabulary: Literal["corpus", "full"] = "corpus"
 
     def describe(self) -> dict[str, Any]:
         return {"steps": self.steps, "lr": self.lr, "batch_size": self.batch_size,
-                "mask_probability": self.mask_probability, "seed": self.seed}  # fmt: skip
+                "mask_probability": self.mask_probability, "seed": self.seed,
+                "output_vocabulary": self.output_vocabulary}  # fmt: skip
 
 
 class TiedMaskedLMHead(nn.Module):
-    """BERT's MLM head shape with its decoder tied to (and frozen as) the input embeddings."""
+    """BERT's MLM head shape with its decoder tied to (and frozen as) the input embeddings;
+    `vocabulary`: the token ids it scores (None: all)."""
 
-    def __init__(self, embeddings: nn.Embedding, eps: float = 1e-12) -> None:
+    def __init__(
+        self, embeddings: nn.Embedding, vocabulary: torch.Tensor | None = None, eps: float = 1e-12
+    ) -> None:
         super().__init__()
-        hidden = embeddings.weight.shape[1]
+        hidden, size = embeddings.weight.shape[1], embeddings.weight.shape[0]
         self.transform = nn.Sequential(
             nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=eps)
         )
-        self.bias = nn.Parameter(torch.zeros(embeddings.weight.shape[0]))
+        self.vocabulary = vocabulary
+        self.bias = nn.Parameter(torch.zeros(size if vocabulary is None else len(vocabulary)))
+        self.position = None  # token id -> its row among the scored ones
+        if vocabulary is not None:
+            self.position = torch.full((size,), -100, dtype=torch.long)
+            self.position[vocabulary] = torch.arange(len(vocabulary))
         self._table = (embeddings,)  # a reference, not a submodule: never trained or saved here
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.transform(states), self._table[0].weight.detach(), self.bias)
+        weight = self._table[0].weight.detach()
+        if self.vocabulary is not None:
+            weight = weight[self.vocabulary]
+        return F.linear(self.transform(states), weight, self.bias)
+
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        return labels if self.position is None else self.position[labels]
+
+
+def corpus_vocabulary(rows: list[list[int]]) -> torch.Tensor:
+    """The distinct token ids of the corpus, sorted (every MLM label is among them)."""
+    return torch.tensor(sorted({token for row in rows for token in row}), dtype=torch.long)
 
 
 def masked_lm_loss(encoder: nn.Module, head: TiedMaskedLMHead, batch: dict) -> torch.Tensor:
     """Cross-entropy at the masked positions only."""
     states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     masked = batch["labels"] != -100
-    return F.cross_entropy(head(states.last_hidden_state[masked]), batch["labels"][masked])
+    labels = head.targets(batch["labels"][masked])
+    return F.cross_entropy(head(states.last_hidden_state[masked]), labels)
 
 
 def check_tokenizer(tokenizer) -> None:
@@ -97,7 +123,8 @@ def train_masked_lm(
     losses: list[float] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
-        head = TiedMaskedLMHead(encoder.get_input_embeddings())
+        vocabulary = corpus_vocabulary(rows) if settings.output_vocabulary == "corpus" else None
+        head = TiedMaskedLMHead(encoder.get_input_embeddings(), vocabulary)
         params = [p for p in encoder.parameters() if p.requires_grad] + list(head.parameters())
         optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
         decay = torch.optim.lr_scheduler.LambdaLR(
