@@ -35,11 +35,23 @@ EXTERNAL: dict[str, dict[str, Range]] = {
 SKIP = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 
 
+def import_target(target: str):
+    """The class or function a `_target_` names; one line when it names none."""
+    module, _, name = str(target).rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError, TypeError) as err:
+        raise ConfigError(f"_target_={target!r}: not an importable class or function "
+                          f"(module.Name; {type(err).__name__})") from None  # fmt: skip
+    if not callable(obj):
+        raise ConfigError(f"_target_={target!r}: not a class or function")
+    return obj
+
+
 @cache
 def target_parameters(target: str) -> tuple[dict[str, Range], set[str] | None]:
     """(ranges, accepted keys or None when it takes **kwargs) of a `_target_` callable."""
-    module, _, name = target.rpartition(".")
-    obj = getattr(importlib.import_module(module), name)
+    obj = import_target(target)
     init = obj.__init__ if inspect.isclass(obj) else obj
     signature = inspect.signature(init)
     accepted = None if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()) else {
@@ -58,8 +70,7 @@ def target_parameters(target: str) -> tuple[dict[str, Range], set[str] | None]:
 def target_sections(target: str) -> dict[str, type]:
     """Parameters of a `_target_` typed by a dataclass (a nested section, e.g. MAD-X's `mlm`):
     their keys and ranges are checked against that dataclass."""
-    module, _, name = target.rpartition(".")
-    obj = getattr(importlib.import_module(module), name)
+    obj = import_target(target)
     try:
         hints = typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
     except Exception:  # library code with unresolvable annotations
@@ -82,7 +93,10 @@ def schema_ranges(schema: type) -> dict[str, Range]:
 
 def _unknown_target_keys(node: DictConfig, where: str) -> None:
     check_retired(str(node._target_), node.get("message", ""))  # a renamed option: say so
-    _, accepted = target_parameters(str(node._target_))
+    try:
+        _, accepted = target_parameters(str(node._target_))
+    except ConfigError as err:
+        raise ConfigError(f"{where}.{err}") from None
     for key in map(str, node):
         if key not in SKIP and accepted is not None and key not in accepted:
             raise ConfigError(

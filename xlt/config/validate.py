@@ -3,7 +3,10 @@ settings that only make sense together. All of it runs before any model loads.""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from xlt.config.options import group_classes
 from xlt.config.ranges import check_config
@@ -16,11 +19,28 @@ from xlt.tasks.base import TaskFamily
 def check_required(cfg: DictConfig) -> None:
     """Every `???` value given, every key known, every number in its declared range: said in
     one line before anything loads."""
+    check_interpolations(cfg)
     missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra"))
     if missing:
         listed = ", ".join(missing)
         raise ConfigError(f"required config value(s) not set: {listed} (e.g. `{missing[0]}=...`)")
     check_config(cfg)
+
+
+def check_interpolations(node: Any, where: str = "") -> None:
+    """Every `${...}` resolves (an unset environment variable, a key that is not there). Hydra's
+    own `${hydra:...}` values resolve only inside the app, so outside it they are left."""
+    for key in node.keys() if isinstance(node, DictConfig) else range(len(node)):
+        path = f"{where}.{key}" if where else str(key)
+        try:
+            value = node[key]
+        except OmegaConfBaseException as err:
+            cause = str(err.__cause__ or err).strip().splitlines()[0].strip("\"'")
+            if "HydraConfig was not set" not in cause:
+                raise ConfigError(f"{path}: cannot be resolved ({cause})") from None
+            continue
+        if isinstance(value, DictConfig | ListConfig):
+            check_interpolations(value, path)
 
 
 def check_max_length(max_length: int, encoder_config) -> None:
