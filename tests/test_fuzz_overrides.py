@@ -91,6 +91,7 @@ def outcome(argv: list[str], tmp_path) -> str:
     return "accepted"
 
 
+@pytest.mark.slow  # 50 s: in `make test`, not in the inner loop
 @pytest.mark.filterwarnings("ignore")
 def test_generated_overrides_are_accepted_or_refused_in_one_line(tmp_path):
     seen: Counter = Counter()

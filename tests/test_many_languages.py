@@ -113,17 +113,24 @@ def test_every_strategy_transfers_to_four_languages_in_four_scripts(
     assert {f"test/acc/{lang}" for lang in TARGETS} <= set(results["test"])
 
 
-def test_the_report_draws_languages_x_configurations_and_the_typology_table(store_root):
-    """Over the strategy runs above: the heatmap, and each target's gap beside its URIEL
-    distances with rank correlations (4 targets known to URIEL)."""
+def test_the_report_draws_languages_x_configurations_and_the_typology_table(
+    store_root, token_cache
+):
+    """Over the strategy runs above (two of its own when run alone): the heatmap, and each
+    target's gap beside its URIEL distances with rank correlations (4 targets known to URIEL)."""
     import mlflow
 
     from tests.conftest import compose_train
     from xlt.reporting.collect import fetch_runs
     from xlt.reporting.report import build_report
 
+    four_languages()
     client = mlflow.MlflowClient(compose_train(MANY, root=store_root).logger.tracking_uri)
     collected = fetch_runs(client, filter_string="tags.dataset = 'gettext_domains'")
+    if collected.runs.empty:
+        for strategy in ("zero_shot", "linear_probe"):
+            run_in_process([*MANY, f"strategy={strategy}"], store_root, token_cache, strategy)
+        collected = fetch_runs(client, filter_string="tags.dataset = 'gettext_domains'")
     files = build_report(client, collected, store_root / "report")
     assert files["languages"].stat().st_size > 5000  # by_language_heatmap.png
     text = files["typology"].read_text()

@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import (
+    InterpolationToMissingValueError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
 from xlt.config.options import group_classes
 from xlt.config.ranges import check_config
@@ -34,6 +38,8 @@ def check_interpolations(node: Any, where: str = "") -> None:
         path = f"{where}.{key}" if where else str(key)
         try:
             value = node[key]
+        except (MissingMandatoryValue, InterpolationToMissingValueError):
+            continue  # `???` (or an interpolation to one): said below as not set
         except OmegaConfBaseException as err:
             cause = str(err.__cause__ or err).strip().splitlines()[0].strip("\"'")
             if "HydraConfig was not set" not in cause:
