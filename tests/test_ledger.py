@@ -22,13 +22,15 @@ JA = ["映画は良かった", "悪い映画", "素晴らしい演技", "退屈�
       "良い日", "ひどい日"]  # fmt: skip
 
 
-def en_ja_files(folder: Path) -> list[str]:
+def corpus_files(folder: Path, texts: dict[str, list[str]]) -> list[str]:
+    """A user's labelled corpus in `dataset=local` files (the same sentences in every split,
+    alternating labels), as the overrides that read it."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for split in ("train", "dev", "test"):
         rows = [{"text": t, "label": "pos" if i % 2 == 0 else "neg", "lang": lang}
-                for lang, texts in (("en", EN), ("ja", JA))
-                for i, t in enumerate(texts)]  # fmt: skip
+                for lang, sentences in texts.items()
+                for i, t in enumerate(sentences)]  # fmt: skip
         path = folder / f"{split}.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         files[split] = path
@@ -37,6 +39,10 @@ def en_ja_files(folder: Path) -> list[str]:
         "model=tiny_random",
         *(f"dataset.files.{s}={p}" for s, p in files.items()),
     ]
+
+
+def en_ja_files(folder: Path) -> list[str]:
+    return corpus_files(folder, {"en": EN, "ja": JA})
 
 
 @pytest.mark.parametrize("augmentation", [

@@ -5,7 +5,6 @@ them; the loader on a catalogue folder the test writes (a language xlt ships not
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -196,18 +195,9 @@ EN_SV = "film film\ngood bra\nbad dålig\ngreat fantastiskt\nboring tråkig\nsto
 
 def en_sv_run(folder: Path, dictionary: Path) -> list[str]:
     """A user's EN/SV corpus (xlt ships nothing for Swedish) and their MUSE-format dictionary."""
-    from tests.test_ledger import EN
+    from tests.test_ledger import EN, corpus_files
 
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for split in ("train", "dev", "test"):
-        rows = [{"text": t, "label": "pos" if i % 2 == 0 else "neg", "lang": lang}
-                for lang, texts in (("en", EN), ("sv", SV))
-                for i, t in enumerate(texts)]  # fmt: skip
-        path = folder / f"{split}.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        files.append(f"dataset.files.{split}={path}")
-    return ["dataset=local", "model=tiny_random", *files, "dataset.target_langs=[sv]",
+    return [*corpus_files(folder, {"en": EN, "sv": SV}), "dataset.target_langs=[sv]",
             "trainer.max_steps=2", "trainer.enable_progress_bar=false",
             f"+augmentation.translator.dictionaries.sv={dictionary}"]  # fmt: skip
 
