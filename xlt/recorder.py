@@ -16,6 +16,7 @@ from xlt.errors import TrackingError
 from xlt.evaluation.protocol import protocol_flags, protocol_label, protocol_tags
 from xlt.evaluation.results_table import language_rows, print_results
 from xlt.evaluation.translated_inputs import is_translated, original_language
+from xlt.models.export import cannot_export, export_model, input_example, model_meta
 from xlt.strategies.base import Pretrained
 from xlt.tracking.inputs import dataset_inputs
 from xlt.tracking.job import record_job
@@ -122,7 +123,6 @@ class Recorder:
     def _model(self, parts: Components) -> None:
         """The selected weights as the run's MLflow model; a store that refuses it costs the run
         nothing (the folder stays in the run folder, `xlt-predict` reads it)."""
-        from xlt.models.export import cannot_export, export_model, input_example, model_meta
 
         config = parts.config
         if reason := cannot_export(parts.net):

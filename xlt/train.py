@@ -12,10 +12,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import xlt.config  # noqa: F401  (registers the config schema and resolvers)
+from xlt.config.cli_errors import composition_problem
 from xlt.config.paths import CONFIG_DIR
 from xlt.errors import Requeued, XltError
+from xlt.tasks import get_task
 from xlt.tracking.service_client import tracking_service
 from xlt.tracking.store import check_local_store_writable
+from xlt.tracking.sweep import stop_parent
 from xlt.training.stop_signals import Stopped, stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -70,8 +73,6 @@ def main(cfg: DictConfig) -> float | None:
         print(f"xlt: {stopped}; its last checkpoint is kept (resume=auto continues)",
               file=sys.stderr)  # fmt: skip
         if in_sweep:
-            from xlt.tracking.sweep import stop_parent
-
             stop_parent(HydraConfig.get().sweep.dir, stopped.signal.name)
         raise SystemExit(stopped.exit_status) from None
     except XltError as err:
@@ -84,7 +85,6 @@ def main(cfg: DictConfig) -> float | None:
             raise
         log.exception("trial %s failed; the sweep goes on", HydraConfig.get().job.num)
         return None
-    from xlt.tasks import get_task
 
     primary = get_task(cfg.dataset.task, **cfg.dataset.task_options).primary_metric
     return results.get("dev", {}).get(f"dev/{primary}/{cfg.dataset.source_lang}")  # objective
@@ -92,7 +92,6 @@ def main(cfg: DictConfig) -> float | None:
 
 def cli() -> None:
     """`xlt-train`: a command line that cannot compose is one line (exit 2), then Hydra's main."""
-    from xlt.config.cli_errors import composition_problem
 
     if problem := composition_problem(sys.argv[1:]):
         print(f"xlt: error: {problem}", file=sys.stderr)

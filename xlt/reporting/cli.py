@@ -10,7 +10,7 @@ from pathlib import Path
 from xlt.errors import XltError
 from xlt.reporting.configs import configuration, label, parse_overrides
 from xlt.tracking.registry import ALIAS, register_best
-from xlt.tracking.store import default_tracking_uri
+from xlt.tracking.store import check_tracking_store, default_tracking_uri
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from xlt.reporting.collect import fetch_runs
     from xlt.reporting.report import build_report, report_on_parent
-    from xlt.tracking.store import check_tracking_store
 
     if args.register:
         return register(args)
@@ -116,7 +115,6 @@ def baseline_label(text: str, configurations: set[str]) -> str | None:
 
 def register(args: argparse.Namespace) -> int:
     """--register: the sweep's best trial into the registry (its model logged if needed)."""
-    from xlt.tracking.store import check_tracking_store
 
     if not args.parent:
         print("xlt-report: error: --register needs --parent SWEEP_RUN_ID", file=sys.stderr)

@@ -12,7 +12,7 @@ from pathlib import Path
 from xlt.config.retired import rename_override
 from xlt.errors import ConfigError
 from xlt.tracking.manifest import MASK, git_state, unmasked
-from xlt.tracking.store import default_tracking_uri
+from xlt.tracking.store import check_tracking_store, default_tracking_uri
 
 
 def load_manifest(client, run_id: str) -> dict:
@@ -54,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracking-uri", default=default_tracking_uri())
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides (e.g. trainer=gpu)")
     args = parser.parse_args(argv)
-
-    from xlt.tracking.store import check_tracking_store
 
     client = check_tracking_store(args.tracking_uri)
     original = client.get_run(args.run_id)

@@ -22,6 +22,7 @@ from xlt.errors import TrackingError
 from xlt.tracking.manifest import mask_secrets
 from xlt.tracking.service_client import forget, tracking_service
 from xlt.tracking.service_logger import ServiceLogger
+from xlt.tracking.store import check_tracking_store, default_tracking_uri
 from xlt.tracking.sweep import parent_of_current_job
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,6 @@ class RunTracker:
     def client(self):  # noqa: ANN201  (mlflow.MlflowClient, imported only on this path)
         """An in-process client, for the few steps that read the store (init_encoder=RUN_ID,
         sequential strategies): they pay MLflow's import, the default path does not."""
-        from xlt.tracking.store import check_tracking_store
 
         return check_tracking_store(self.uri)
 
@@ -192,7 +192,6 @@ class RunTracker:
     def ui_command(self) -> str:
         """The command that serves this store's UI on loopback, and where this run is in it:
         `make ui` in a checkout (the Makefile's target), else xlt's own `xlt-ui`."""
-        from xlt.tracking.store import default_tracking_uri
 
         in_checkout = "\nui:" in _read(Path.cwd() / "Makefile")
         if in_checkout and self.uri == default_tracking_uri():

@@ -25,6 +25,8 @@ from typing import Any, BinaryIO
 
 from xlt.errors import TrackingError
 from xlt.tracking.model_log import log_model_folder
+from xlt.tracking.store import check_tracking_store
+from xlt.tracking.store import experiment_id as find_or_create
 
 log = logging.getLogger("xlt.tracking.service")
 
@@ -83,8 +85,6 @@ class StoreWriter:
         """A new run (or, resuming, the given one set back to RUNNING); its ids and experiment.
         The OS user name is recorded only with `log_user`."""
         from mlflow.tracking.context.registry import resolve_tags
-
-        from xlt.tracking.store import experiment_id as find_or_create
 
         self.spool = spool
         if run_id:
@@ -183,7 +183,6 @@ def reply(out: BinaryIO, status: str, value: Any) -> None:
 
 
 def serve(uri: str, inp: BinaryIO, out: BinaryIO) -> None:
-    from xlt.tracking.store import check_tracking_store
 
     try:
         writer = StoreWriter(check_tracking_store(uri))

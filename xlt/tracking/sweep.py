@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from xlt.config.launcher import check_launcher
 from xlt.errors import XltError
 from xlt.tracking.manifest import mask_secrets
+from xlt.tracking.store import check_tracking_store, experiment_id
 from xlt.training import stop_signals
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,6 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Launcher and store checked first (one line, exit 2), then the parent run opened; a
         launcher that fails after that (sbatch refusing the jobs) leaves it FAILED, not RUNNING."""
-        from xlt.tracking.store import check_tracking_store
 
         try:
             check_launcher(config)
@@ -113,7 +113,6 @@ class MlflowSweepCallback(Callback):
         fail_parent(parent, f"stopped by {received.name}" if received else "the launcher stopped")
 
     def _open_parent(self, config: DictConfig, client) -> dict[str, str]:
-        from xlt.tracking.store import experiment_id
 
         uri = config.logger.tracking_uri
         location = config.logger.artifact_location if uri.startswith("sqlite") else None

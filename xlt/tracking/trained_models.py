@@ -11,6 +11,7 @@ from pathlib import Path
 
 from xlt.config.saved import saved_config
 from xlt.errors import ConfigError
+from xlt.models.export import export_model, input_example, model_meta
 from xlt.models.init_encoder import RUN_ID
 from xlt_serving.bundle import META_FILE
 
@@ -20,7 +21,6 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
     import torch
 
     from xlt.components import build, prepare
-    from xlt.models.export import export_model, input_example, model_meta
 
     folder = out_dir / "model"
     if (folder / META_FILE).is_file() and folder.stat().st_mtime >= checkpoint.stat().st_mtime:

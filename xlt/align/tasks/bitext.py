@@ -11,6 +11,7 @@ import torch
 from xlt.align.bitext import mine, mined_pairs, retrieval_accuracy
 from xlt.align.job import AlignJob
 from xlt.align.tasks.common import markdown, parallel_pairs, text_encoder
+from xlt.align.tasks.train_mining import run_train_mining
 from xlt.config.instantiate import instantiate_spec
 from xlt.config.validate import resolve_languages
 from xlt.data.access import Purpose
@@ -59,8 +60,6 @@ def run(
     data = instantiate_spec(job.dataset.loader, "dataset.loader")
     source, targets = resolve_languages(job.dataset, data)
     if pool_split == "train":
-        from xlt.align.tasks.train_mining import run_train_mining
-
         return run_train_mining(job, data, source, targets, encoder, tracker, knn, mining)
     return run_on_dataset(job, data, source, targets, encoder, tracker,
                           (split, distractor_split), scorings, knn)  # fmt: skip

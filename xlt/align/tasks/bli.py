@@ -18,6 +18,7 @@ from xlt.align.job import AlignJob
 from xlt.align.procrustes import apply_map, procrustes, refine
 from xlt.align.retrieval import Scoring, normalize, precision_at_k, retrieve
 from xlt.align.tasks.common import markdown, text_encoder
+from xlt.align.vectors import frequency_words, read_vec, read_word_list, write_vec
 from xlt.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,6 @@ def index_pairs(train, test, src_words, tgt_words):
 
 def file_vectors(vectors: dict, max_vocab: int):
     """`task.vectors.source/target`: fastText `.vec` files, the first `max_vocab` words."""
-    from xlt.align.vectors import read_vec
 
     if not (vectors.get("source") and vectors.get("target")):
         raise ConfigError("task.vectors: give both source= and target= .vec files")
@@ -87,7 +87,6 @@ def file_vectors(vectors: dict, max_vocab: int):
 def encoder_vocabulary(vocabulary: dict | None, train, test, langs: tuple[str, str]):
     """The words the encoders embed, most frequent first: `frequency` (an offline frequency
     list of the language), a word-list file, or null (the dictionary's own words)."""
-    from xlt.align.vectors import frequency_words, read_word_list
 
     spaces = list(dictionary_vocabulary(train, test))
     vocabulary = vocabulary or {}
@@ -200,8 +199,6 @@ def export_alignment(spaces: Spaces, maps: dict, method: str, n_words: int, lang
     as `x @ W.T`), and the first `n_words` words of both spaces in the aligned space as `.vec`
     files (the source mapped by `method`)."""
     import numpy as np
-
-    from xlt.align.vectors import write_vec
 
     folder = Path(out_dir) / "alignment"
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,13 +7,13 @@ from xlt.config.instantiate import instantiate_spec
 from xlt.config.schema import ModelConfig
 from xlt.data.access import Purpose
 from xlt.data.dataset_splits import DatasetSplits
+from xlt.models.init_encoder import load_encoder_weights, model_source, resolve
+from xlt.models.network import encoder_architecture
 
 
 def text_encoder(model: ModelConfig, key: str, weights: str | None = None, client=None):
     """A TextEncoder for a conf/model config (`key` names it in errors), optionally with other
     weights loaded."""
-    from xlt.models.init_encoder import load_encoder_weights, model_source, resolve
-    from xlt.models.network import encoder_architecture
 
     bundle = instantiate_spec(model.source, f"{key}.source")
     if weights:
