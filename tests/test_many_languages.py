@@ -145,6 +145,22 @@ def test_languages_unknown_to_uriel_are_listed_not_dropped():
     assert 0 < found.loc["de", "syntactic"] < found.loc["de", "genetic"] <= 1
 
 
+def test_the_typology_table_never_averages_protocols_together():
+    import pandas as pd
+
+    from xlt.reporting.typology import typology_table
+
+    scores = {"acc en": 0.8, "acc de": 0.7, "acc ru": 0.6, "acc avg_target": 0.65}
+    worse_ru = {k: v - 0.3 * (k == "acc ru") for k, v in scores.items()}
+    summary = pd.DataFrame([{"configuration": "a", "protocol": "zero-shot", **scores},
+                            {"configuration": "b", "protocol": "translate-train", **worse_ru}])  # fmt: skip
+    text, table = typology_table(summary, "acc", "en")
+    assert "## zero-shot" in text and "## translate-train" in text
+    gaps = table.set_index("protocol", append=True)["transfer gap"]
+    assert gaps[("ru", "zero-shot")] == pytest.approx(0.2)
+    assert gaps[("ru", "translate-train")] == pytest.approx(0.5)
+
+
 def run_metrics(tmp_path, overrides: list[str], token_cache) -> dict[str, float]:
     import mlflow
 

@@ -56,7 +56,8 @@ def distances(source: str, targets: list[str]) -> tuple[pd.DataFrame, list[str]]
 
 
 def transfer_gaps(summary: pd.DataFrame, metric: str, source: str) -> pd.Series:
-    """Per target language: source score minus target score, averaged over configurations."""
+    """Per target language: source score minus target score, averaged over the configurations
+    of `summary` (one protocol's)."""
     langs = [c.removeprefix(f"{metric} ") for c in summary.columns
              if c.startswith(f"{metric} ") and not c.endswith((" low", " high"))]  # fmt: skip
     targets = [lang for lang in langs if lang not in (source, "avg_target")]
@@ -84,12 +85,26 @@ def rank_correlation(gaps: np.ndarray, distance: np.ndarray) -> tuple[float, flo
 
 
 def typology_table(summary: pd.DataFrame, metric: str, source: str) -> tuple[str, pd.DataFrame]:
-    """Markdown (the table, the correlations, the languages left out) and the table."""
-    gaps = transfer_gaps(summary, metric, source)
+    """Markdown and table, one section per protocol (protocols are never averaged together):
+    each target's gap over that protocol's configurations, its distances, the correlations."""
+    texts, tables = [], []
+    for protocol, rows in summary.groupby("protocol", sort=True):
+        text, table = protocol_typology(rows, metric, source, str(protocol))
+        texts.append(text)
+        tables.append(table.assign(protocol=protocol))
+    return "\n".join(texts), pd.concat(tables)
+
+
+def protocol_typology(
+    rows: pd.DataFrame, metric: str, source: str, protocol: str
+) -> tuple[str, pd.DataFrame]:
+    """One protocol's typology section (the table, the correlations, languages left out)."""
+    gaps = transfer_gaps(rows, metric, source)
     found, unknown = distances(source, list(gaps.index))
     table = pd.concat([gaps, found], axis=1, join="inner").round(4)
     table.index.name = "target"
-    text = f"Transfer gap ({metric}, {source} minus target) and URIEL distances from {source}\n\n"
+    text = (f"## {protocol}\n\nTransfer gap ({metric}, {source} minus target, mean over "
+            f"{len(rows)} configuration(s)) and URIEL distances from {source}\n\n")  # fmt: skip
     text += table.to_markdown(floatfmt=".4f") + "\n\n"
     if unknown:
         text += f"Not in URIEL (left out of the correlations): {', '.join(unknown)}.\n\n"
