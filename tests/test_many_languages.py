@@ -152,8 +152,9 @@ def test_the_typology_table_never_averages_protocols_together():
 
     scores = {"acc en": 0.8, "acc de": 0.7, "acc ru": 0.6, "acc avg_target": 0.65}
     worse_ru = {k: v - 0.3 * (k == "acc ru") for k, v in scores.items()}
-    summary = pd.DataFrame([{"configuration": "a", "protocol": "zero-shot", **scores},
-                            {"configuration": "b", "protocol": "translate-train", **worse_ru}])  # fmt: skip
+    rows = [{"configuration": "a", "protocol": "zero-shot", **scores},
+            {"configuration": "b", "protocol": "translate-train", **worse_ru}]  # fmt: skip
+    summary = pd.DataFrame(rows)
     text, table = typology_table(summary, "acc", "en")
     assert "## zero-shot" in text and "## translate-train" in text
     gaps = table.set_index("protocol", append=True)["transfer gap"]
