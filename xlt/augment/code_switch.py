@@ -86,7 +86,8 @@ class CodeSwitch(Augmentation):
         self.lexicon = self.translator.lexicon(data)
         self.check_coverage(self.switchable(train["text"], ctx))
         for lang in self.languages or ctx.targets:  # the word list of TRAIN glosses
-            detail = f"code_switch:{ctx.source}->{lang}"
+            via = self.translator.describe(ctx.source, lang)
+            detail = f"code_switch {via}:{ctx.source}->{lang}"
             data.access.record("train", lang, labelled=False, purpose="dictionary",
                                rows=len(train), detail=detail)  # fmt: skip
         self.cache_status = "dynamic"

@@ -12,12 +12,11 @@ import json
 from functools import cached_property
 from typing import Annotated
 
-from xlt.align.dictionary import read_dictionary
+from xlt.augment.dictionary_sources import DictionarySource
 from xlt.augment.lexicon import Lexicon, join, segment
 from xlt.config.bounds import Range
 from xlt.data.access import Purpose
 from xlt.data.dataset_splits import DatasetSplits
-from xlt.errors import ConfigError
 from xlt.hub import load_from_hub, preflight
 
 
@@ -44,6 +43,10 @@ class Translator:
         trying tells), said before anything loads."""
         return None
 
+    def describe(self, src: str, tgt: str) -> str:
+        """What translated src -> tgt, as the data-access record names it."""
+        return self.name
+
     def fingerprint(self) -> str:
         key = json.dumps([self.name, self.params()], sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -54,22 +57,12 @@ class Translator:
         """Into the run's data-access record: `rows` TRAIN texts translated src -> tgt (target
         text made for training), or dev/test texts of `src` translated to be scored."""
         if self.split != "train":
-            detail = f"translate-test {self.name}:{src}->{tgt}"
+            detail = f"translate-test {self.describe(src, tgt)}:{src}->{tgt}"
             data.access.record(self.split, src, labelled=False, rows=rows, detail=detail,
                                purpose=Purpose.test_translation)  # fmt: skip
             return
         data.access.record("train", tgt, labelled=False, purpose=Purpose.translation, rows=rows,
-                           detail=f"{self.name}:{src}->{tgt}")  # fmt: skip
-
-
-def file_digest(path: str) -> str:
-    """A dictionary file's content digest (a changed file is another translator)."""
-    from pathlib import Path
-
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ConfigError(f"augmentation.translator.dictionaries: file not found: {file}")
-    return hashlib.sha256(file.read_bytes()).hexdigest()[:12]
+                           detail=f"{self.describe(src, tgt)}:{src}->{tgt}")  # fmt: skip
 
 
 class ParallelTranslator(Translator):
@@ -97,10 +90,12 @@ class DictionaryTranslator(Translator):
     optionally, CC-CEDICT. Chinese is segmented with the data's gold tokens where it has them,
     jieba otherwise.
 
-    `dictionaries`: files in MUSE's format (`word translation` per line), by language pair
-    (`{en-de: PATH}`: English words, German translations) or by the language of the second
-    column (`{de: PATH}`: the first column in any other language of the data). Either way both
-    directions are used (a one-word translation gives the reverse entry too)."""
+    `dictionaries`: by language pair (`{en-de: ...}`: English words, German translations) or
+    by the language of the second column (`{de: ...}`: the first column in any other language
+    of the data); each a file in MUSE's format (`word translation` per line), `gettext` (the
+    language's one-word catalogue messages) or the id of an `xlt-align task=bli` run (the table
+    it induced). Both directions are used (a one-word translation gives the reverse entry too).
+    `tracking_uri`: where a run id is looked up."""
 
     name = "dictionary"
 
@@ -109,26 +104,34 @@ class DictionaryTranslator(Translator):
         cedict: bool = False,
         keep_unknown: bool = True,
         dictionaries: dict[str, str] | None = None,
+        tracking_uri: str | None = None,
     ) -> None:
         self.cedict, self.keep_unknown = cedict, keep_unknown
-        self.dictionaries = {str(k): str(v) for k, v in (dictionaries or {}).items()}
+        self.sources = [DictionarySource(str(key), str(spec), tracking_uri)
+                        for key, spec in sorted((dictionaries or {}).items())]  # fmt: skip
         self._lexicons: dict[int, Lexicon] = {}
 
     def params(self) -> dict:
-        files = {key: file_digest(path) for key, path in sorted(self.dictionaries.items())}
+        files = {source.key: source.digest() for source in self.sources}
         return {"cedict": self.cedict, "keep_unknown": self.keep_unknown, "dictionaries": files}
 
     def user_entries(self, languages: list[str]) -> list[tuple[str, str, str, str]]:
-        """(word, its language, translation, its language) from every dictionary file."""
+        """(word, its language, translation, its language) from every dictionary."""
 
         entries = []
-        for key, path in self.dictionaries.items():
-            src, _, tgt = key.rpartition("-")
-            sources = [src] if src else [lang for lang in languages if lang != tgt]
-            pairs = read_dictionary(path)
-            entries += [(word, lang, translation, tgt) for word, translation in pairs
-                        for lang in sources]  # fmt: skip
+        for source in self.sources:
+            tgt = source.target_lang
+            firsts = source.first_column_languages(languages)
+            entries += [(word, lang, translation, tgt) for word, translation in source.pairs
+                        for lang in firsts]  # fmt: skip
         return entries
+
+    def describe(self, src: str, tgt: str) -> str:
+        """The dictionaries that hold the pair (either direction), for the data-access record."""
+        names = [s.describe() for s in self.sources
+                 if {s.source_lang or src, s.target_lang} == {src, tgt}]  # fmt: skip
+        names += ["cc-cedict"] if self.cedict and {src, tgt} == {"en", "zh"} else []
+        return f"{self.name}[{', '.join(names) or 'data word list'}]"
 
     def lexicon(self, data: DatasetSplits) -> Lexicon:
         key = id(data)

@@ -220,7 +220,7 @@ def export_alignment(spaces: Spaces, maps: dict, method: str, n_words: int, lang
 def write_induced_dictionary(spaces: Spaces, mapped: torch.Tensor, n_words: int, path: Path):
     """The induced translation table (MUSE's format, `source target` per line): each of the
     first `n_words` source words and its CSLS nearest target word in the whole target
-    vocabulary. `augmentation.translator.dictionaries.<target>=PATH` reads it: align, induce,
+    vocabulary. `augmentation.translator.dictionaries.<target>=RUN_ID` reads it: align, induce,
     then code-switch or translate, with no dictionary for the pair."""
     _, nearest = retrieve(normalize(mapped[:n_words]), spaces.Y, k=1, scoring=Scoring.csls,
                           query_space=normalize(mapped))  # fmt: skip
