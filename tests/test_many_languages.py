@@ -251,3 +251,84 @@ def test_bli_with_a_gettext_dictionary_for_another_language(tmp_path):
     metrics = run(cfg)
     assert 0 <= metrics["bli/procrustes/csls/p1"] <= 1
     assert (tmp_path / "run" / "alignment" / "induced-en-ru.txt").stat().st_size > 0
+
+
+SOFTWARE_EN = [
+    "open the file",
+    "save the file",
+    "close the window",
+    "delete the folder",
+    "print the page",
+    "copy the text",
+    "cancel the search",
+    "rename the image",
+]
+SOFTWARE_DE = ["öffne die Datei", "speichere die Datei", "schließe das Fenster",
+               "lösche den Ordner", "drucke die Seite", "kopiere den Text",
+               "breche die Suche ab", "benenne das Bild um"]  # fmt: skip
+
+
+def access_details(run_dir: Path) -> list[str]:
+    import json
+
+    reads = json.loads((run_dir / "data_access.json").read_text())["reads"]
+    return [entry["detail"] for entry in reads]
+
+
+def test_align_induce_then_code_switch_with_no_dictionary_for_the_pair(tmp_path, token_cache):
+    """The dictionary-free pipeline: an xlt-align task=bli run induces an EN-DE table, and
+    code-switching on a user's corpus without a word list reads it by the run's id (then the
+    German catalogues' own one-word messages by name); the data-access record names each.
+    A run that induced nothing, or another pair, is refused in one line."""
+    import mlflow
+
+    from tests.test_align_tasks import compose_align
+    from tests.test_ledger import corpus_files
+    from xlt.align.cli import run
+    from xlt.errors import ConfigError
+
+    four_languages()
+    cfg = compose_align(["task=bli", "model@source_encoder=tiny_random",
+                         "model@encoder=tiny_random", "task.target_lang=de",
+                         "task.dictionary.gettext=true", "task.test_words=50",
+                         "task.methods=[identity,procrustes]", "task.vocabulary.source=null",
+                         "task.vocabulary.target=null"], tmp_path / "align")  # fmt: skip
+    run(cfg)
+    store = cfg.logger.tracking_uri  # the translator looks the run id up there
+    client = mlflow.MlflowClient(store)
+    (bli,) = client.search_runs([client.get_experiment_by_name("xlt-align").experiment_id])
+    corpus = [*corpus_files(tmp_path / "data", {"en": SOFTWARE_EN, "de": SOFTWARE_DE}),
+              "dataset.target_langs=[de]", "trainer.max_steps=2", "augmentation=code_switch",
+              f"augmentation.translator.tracking_uri={store}",
+              "trainer.enable_progress_bar=false"]  # fmt: skip
+    for name, spec, named in (("induced", bli.info.run_id, f"bli run {bli.info.run_id}"),
+                              ("gettext", "gettext", "gettext de@")):  # fmt: skip
+        overrides = [*corpus, f"+augmentation.translator.dictionaries.de={spec}"]
+        metrics = run_metrics(tmp_path / name, overrides, token_cache)
+        assert metrics["augment/switch_rate"] > 0, name
+        details = access_details(tmp_path / name / "runs" / "run")
+        (detail,) = [d for d in details if "code_switch" in d]
+        assert named in detail, detail
+    wrong_pair = f"+augmentation.translator.dictionaries.fr={bli.info.run_id}"
+    with pytest.raises(ConfigError, match="induced en-de, not fr"):
+        run_metrics(tmp_path / "wrong", [*corpus, wrong_pair], token_cache)
+
+
+def test_multilingual_alignment_through_english(tmp_path):
+    """MUSE's multilingual setting over three catalogue languages in two scripts: a table of
+    languages x methods, and translation between the three non-English pairs through English."""
+    from tests.test_align_tasks import compose_align
+    from xlt.align.cli import run
+
+    four_languages()
+    cfg = compose_align(["task=bli_multilingual", "model@encoder=tiny_random",
+                         "task.langs=[de,ru,ja]", "task.test_words=60", "task.extra_words=0",
+                         "task.methods=[identity,procrustes,procrustes+refine]",
+                         "task.refinement.iterations=1"], tmp_path)  # fmt: skip
+    metrics = run(cfg)
+    for pair in ("de-ru", "de-ja", "ru-ja"):
+        for method in ("identity", "procrustes", "procrustes_refine"):
+            assert 0 <= metrics[f"pivot/{pair}/{method}/csls/p1"] <= 1
+    for lang in ("de", "ru", "ja"):
+        assert 0 <= metrics[f"bli/{lang}-en/procrustes/csls/p1"] <= 1
+    assert (tmp_path / "run" / "bli_pivot.md").read_text().count("|") > 10
