@@ -37,6 +37,23 @@ def test_small_data_stretches_to_the_step_budget(compose_cfg, extra, epochs):
     assert tags["epochs.train"] == epochs
 
 
+@pytest.mark.parametrize(
+    ("extra", "validations"),
+    [([], 2), (["trainer.check_val_every_n_epoch=4"], 1)],
+    ids=["as_many_as_asked", "the_users_cadence"],
+)
+def test_a_stretched_stage_validates_as_often_as_its_epochs_asked(compose_cfg, extra,
+                                                                  validations):  # fmt: skip
+    """2 epochs of 2 steps stretched to 7 steps: 4 epochs, validated every 2 (twice, as the 2
+    epochs asked, the last epoch among them); a cadence the user set is kept."""
+    cfg = compose_cfg(*QUICK, "trainer.max_epochs=2", "trainer.min_train_steps=7", *extra)
+    tags = run_tags(cfg)
+    client = mlflow.MlflowClient(cfg.logger.tracking_uri)
+    (only,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    history = client.get_metric_history(only.info.run_id, "dev/acc/en")
+    assert tags["epochs.train"] == "4" and len(history) == validations
+
+
 def test_the_default_budget_leaves_hsk_topic_alone(compose_cfg, monkeypatch):
     """HSK topic's 3,048 English training rows take 384 steps in the default 4 epochs: more
     than the default budget, so the default run is what it was."""

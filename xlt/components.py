@@ -38,6 +38,7 @@ from xlt.training.last_checkpoint import CheckpointEveryValidation
 from xlt.training.module import TransferModule
 from xlt.training.precision import check_accelerator, trainer_precision
 from xlt.training.preemption import RequeueOnSignal, in_slurm_job, slurm_environment
+from xlt.training.step_budget import NO_BUDGET, StepBudget
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Components:
     source_lang: str
     targets: list[str]
     selection_metric: str  # the dev score that picks the checkpoint, e.g. dev/acc/en
-    min_train_steps: int = 0  # the stages' step budget (0: epochs as configured)
+    step_budget: StepBudget = field(default_factory=StepBudget)  # small data's longer stages
     # What building resolved against the store (the run a strategy starts from, the encoder's
     # initial weights), as tags for the Recorder.
     resolved: dict[str, str] = field(default_factory=dict)
@@ -201,7 +202,7 @@ def test_translator(cfg, task, data: DatasetSplits, source: str, targets: list[s
 
 
 def build_module(
-    net, task, strategy, datamodule, data, source, targets, min_train_steps: int = 0
+    net, task, strategy, datamodule, data, source, targets, budget: StepBudget = NO_BUDGET
 ) -> TransferModule:
     scorers = {
         key: task.scorer(data.label_names, datamodule.eval_sets[key], datamodule.eval_examples[key])
@@ -210,7 +211,7 @@ def build_module(
     return TransferModule(net, task=task, scorers=scorers, strategy=strategy,
                           val_keys=datamodule.val_keys, test_keys=datamodule.test_keys,
                           source_lang=source, target_langs=targets,
-                          min_train_steps=min_train_steps)  # fmt: skip
+                          step_budget=budget)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -286,23 +287,27 @@ def prepare(parts: Components) -> Components:
     datamodule.setup("fit")
     parts.pretrained = strategy.pretrain(parts.net, datamodule.training_data(), parts.tokenizer)
     module = build_module(parts.net, parts.task, strategy, datamodule, parts.data,
-                          parts.source_lang, parts.targets, parts.min_train_steps)  # fmt: skip
+                          parts.source_lang, parts.targets, parts.step_budget)  # fmt: skip
     datamodule.strategy_loader = lambda view: strategy.train_dataloader(view, module.stage)
     parts.module = module
     return parts
 
 
-def step_budget(cfg: DictConfig) -> int:
+def step_budget(cfg: DictConfig) -> StepBudget:
     """`trainer.min_train_steps`, unless the command line set `trainer.max_epochs` and not the
-    budget: an explicit epoch count is never stretched behind the user's back."""
+    budget: an explicit epoch count is never stretched behind the user's back. A stretched
+    stage validates as often as its epochs asked for, unless the user set a cadence."""
 
     budget = cfg.trainer.get("min_train_steps") or 0
     given = {o.lstrip("+~").partition("=")[0] for o in hydra_overrides()}
     if budget and "trainer.max_epochs" in given and "trainer.min_train_steps" not in given:
         log.info("trainer.max_epochs=%s given: trainer.min_train_steps=%d does not stretch it",
                  cfg.trainer.max_epochs, budget)  # fmt: skip
-        return 0
-    return budget
+        return StepBudget(0)
+    cadence_set = ("trainer.check_val_every_n_epoch" in given
+                   or cfg.trainer.get("check_val_every_n_epoch", 1) != 1
+                   or cfg.trainer.get("val_every_n_steps") is not None)  # fmt: skip
+    return StepBudget(budget, keep_validations=not cadence_set)
 
 
 def make_trainer(

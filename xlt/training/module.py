@@ -17,6 +17,7 @@ from xlt.models.network import TransferNetwork
 from xlt.strategies.base import Stage, StepContext, TransferStrategy
 from xlt.tasks.base import EvalKey, Scorer, TaskFamily
 from xlt.training.rng_state import rng_state, set_rng_state
+from xlt.training.step_budget import NO_BUDGET, StepBudget
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class TransferModule(L.LightningModule):
         test_keys: list[EvalKey],
         source_lang: str,
         target_langs: list[str],
-        min_train_steps: int = 0,
+        step_budget: StepBudget = NO_BUDGET,
     ) -> None:
         super().__init__()
         self.net, self.task = net, task
@@ -47,7 +48,7 @@ class TransferModule(L.LightningModule):
         self.dev_history: list[tuple[int, dict[str, float]]] = []  # (step, dev summary) in fit
         self.test_rows: dict[str, dict[str, list]] = {}  # lang -> per-row scores of the test
         self._total_steps = 1
-        self.min_train_steps = min_train_steps  # trainer.min_train_steps
+        self.step_budget = step_budget  # trainer.min_train_steps
         self.stage_epochs: dict[str, int] = {}  # stage name -> epochs it was set to train
         # Checkpoints hold trainable weights only (frozen ones are rebuilt from the model source).
         self.strict_loading = False
@@ -139,11 +140,12 @@ class TransferModule(L.LightningModule):
     def stretch_to_step_budget(self) -> None:
         """A stage on small data (76 steps in 4 epochs on 608 rows) leaves LoRA and the probe
         under-trained, or collapsed to one class: raise its epochs to reach `min_train_steps`
-        optimizer steps. Dev still picks the checkpoint, so the longer run stops, in effect,
-        where source dev peaked. Stages with their own epochs keep them."""
+        optimizer steps, validating as often as the configured epochs would have. Dev still
+        picks the checkpoint, so the longer run stops, in effect, where source dev peaked. Stages
+        with their own epochs keep them."""
         loop, limit = self.trainer.fit_loop, self.trainer.limit_train_batches
         if (
-            not self.min_train_steps
+            not self.step_budget.min_steps
             or self.stage.max_epochs is not None
             or not self.stage.follows_step_budget
             or loop.max_steps != -1
@@ -153,14 +155,17 @@ class TransferModule(L.LightningModule):
         ):  # fmt: skip (an int 1 is one batch, the float 1.0 every batch)
             return  # a step limit or batch limit set by the user wins
         total = int(self.trainer.estimated_stepping_batches)
-        if total >= self.min_train_steps or total < 1:
+        if total >= self.step_budget.min_steps or total < 1:
             return
         per_epoch = math.ceil(total / loop.max_epochs)
-        epochs = math.ceil(self.min_train_steps / per_epoch)
+        epochs, every = self.step_budget.stretch(per_epoch, loop.max_epochs)
         log.info("stage %s: %d steps per epoch, %d epochs instead of %d to reach "
-                 "trainer.min_train_steps=%d", self.stage.name, per_epoch, epochs,
-                 loop.max_epochs, self.min_train_steps)  # fmt: skip
+                 "trainer.min_train_steps=%d, validating every %s", self.stage.name, per_epoch,
+                 epochs, loop.max_epochs, self.step_budget.min_steps,
+                 f"{every} epochs" if every else "epoch as configured")  # fmt: skip
         loop.max_epochs = epochs
+        if every:
+            self.trainer.check_val_every_n_epoch = every
 
     def configure_optimizers(self):
         self.stretch_to_step_budget()
