@@ -75,8 +75,10 @@ def test_report_cli_and_reproduce_from_the_manifest(tmp_path, token_cache):
     # batch 32 is the default: no override; batch 8 is its own configuration. Columns: only
     # the keys that differ among the runs (the common tiny-model overrides are not shown)
     shown = sorted(zip(summary["dataset.batch_size"], summary["strategy"], strict=True))
-    assert shown == [("(default)", "(default)"), ("(default)", "multitask"),
-                     ("8", "(default)"), ("8", "multitask")]  # fmt: skip
+    assert shown == [("32 (default)", "multitask"), ("32 (default)", "zero_shot (default)"),
+                     ("8", "multitask"), ("8", "zero_shot (default)")]  # fmt: skip
+    for _, rows in summary.groupby("protocol", sort=False):  # best target average first
+        assert list(rows["acc avg_target"]) == sorted(rows["acc avg_target"], reverse=True)
     assert "model" not in summary.columns
     assert set(summary["protocol"]) == {"zero-shot", "multilingual"}
     assert (summary["n_seeds"] == 2).all() and (summary["interval"] == "seeds x test rows").all()

@@ -134,3 +134,29 @@ def test_runs_that_computed_differently_never_share_a_cell():
     assert fp32["commits"] == "aaaa1111,bbbb2222 (golden numbers differ!)"
     alike = split_by_numerics(pd.DataFrame(rows[1:2]))
     assert list(alike["configuration"]) == ["default"]  # nothing varies: nothing is added
+
+
+def test_plot_legends_sit_beside_the_data():
+    """The report's legends go right of the axes, so no bar or curve is hidden under one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from xlt.reporting.plots import outside_legend
+
+    fig, ax = plt.subplots()
+    for i in range(6):
+        ax.plot([0, 1], [i / 6, 1 - i / 6], label=f"configuration {i} with a long name")
+    outside_legend(ax)
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1
+    plt.close(fig)
+
+
+def test_the_default_is_named_in_the_report():
+    from xlt.reporting.configs import default_of
+
+    assert default_of("strategy") == "zero_shot (default)"
+    assert default_of("dataset.batch_size") == "32 (default)"

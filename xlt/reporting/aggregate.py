@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from xlt.reporting.configs import default_of
 from xlt.reporting.uncertainty import (
     Combination,
     Rows,
@@ -22,6 +23,7 @@ from xlt.reporting.uncertainty import (
 from xlt.reporting.verdicts import ADVISED_SEEDS, MIN_SEEDS, best_by_dev, holm, seed_tests, verdict
 
 TablesOf = Callable[[str], pd.DataFrame | None]  # run id -> its per-row test scores
+DEFAULT = object()  # an override a run did not give
 BOUNDS = (" low", " high")  # a cell's interval columns, beside its estimate
 
 
@@ -40,7 +42,7 @@ def languages(runs: pd.DataFrame, metric: str = "acc", split: str = "test") -> l
 def varying_keys(runs: pd.DataFrame) -> list[str]:
     """Override keys whose value differs among the runs (absent means the default)."""
     keys = sorted({k for config in runs["config"] for k in config})
-    return [k for k in keys if len({config.get(k, "(default)") for config in runs["config"]}) > 1]
+    return [k for k in keys if len({config.get(k, DEFAULT) for config in runs["config"]}) > 1]
 
 
 def combinations(runs: pd.DataFrame, metric: str) -> dict[str, Combination]:
@@ -93,7 +95,7 @@ def summarize_runs(runs: pd.DataFrame, tables_of: TablesOf, metric: str | None =
         group = group.sort_values("seed")
         rows = group_rows(group, metric, tables_of)
         record = {"protocol": protocol, "configuration": name,
-                  **{k: group["config"].iloc[0].get(k, "(default)") for k in keys},
+                  **{k: group["config"].iloc[0].get(k) or default_of(k) for k in keys},
                   "n_seeds": group["seed"].nunique(),
                   "seeds": ",".join(map(str, sorted(group["seed"].unique()))),
                   "interval": "seeds x test rows" if rows else "seeds only",
@@ -103,7 +105,18 @@ def summarize_runs(runs: pd.DataFrame, tables_of: TablesOf, metric: str | None =
                      else seeds_only(metric_values(group, metric, weights)))  # fmt: skip
             record.update(zip([column, *(column + b for b in BOUNDS)], value, strict=True))
         out.append(record)
-    return pd.DataFrame(out), keys
+    return by_headline(pd.DataFrame(out), metric), keys
+
+
+def by_headline(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Protocols in order, and within each the best headline estimate first."""
+    columns = [c for c in summary.columns
+               if c.startswith(f"{metric} ") and not c.endswith(BOUNDS)]  # fmt: skip
+    if not columns:
+        return summary
+    key = headline(dict.fromkeys(columns), metric)
+    ordered = summary.sort_values(["protocol", key], ascending=[True, False], kind="stable")
+    return ordered.reset_index(drop=True)
 
 
 def cell_provenance(group: pd.DataFrame) -> dict[str, str]:

@@ -80,6 +80,19 @@ def configuration(overrides: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
+def default_of(key: str) -> str:
+    """What a run that did not override `key` used, as the report names it: the default group
+    option (`zero_shot (default)`) or value (`32 (default)`)."""
+    try:
+        config, choices = _defaults(())
+    except Exception:  # a config tree that no longer composes: say only that it is the default
+        return "(default)"
+    value = choices.get(key) if "." not in key else _lookup(config, key)
+    if value is KeyError or value is None:
+        return "(default)"
+    return f"{value} (default)"
+
+
 def label(config: dict[str, str]) -> str:
     """A configuration in one line, e.g. `strategy=few_shot strategy.k=4` (or `default`)."""
     return " ".join(f"{k}={v}" for k, v in sorted(config.items())) or "default"

@@ -18,9 +18,14 @@ from xlt.reporting.aggregate import languages  # noqa: E402
 
 def save_figure(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # legends sit beside the axes, kept in
     plt.close(fig)
     return path
+
+
+def outside_legend(ax) -> None:
+    """The legend to the right of the axes, where it never covers a bar or a curve."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
 def colours(names: list[str]) -> dict[str, tuple]:
@@ -50,7 +55,7 @@ def language_bars(summary: pd.DataFrame, metric: str, colour: dict, path: Path) 
     )
     ax.set_ylabel(f"test {metric} (95% interval)")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=7)
+    outside_legend(ax)
     ax.set_title(f"{metric} per language")
     return save_figure(fig, path)
 
@@ -114,6 +119,6 @@ def learning_curves(
         return None
     ax.set_xlabel("training step")
     ax.set_ylabel(f"source dev {metric}")
-    ax.legend(fontsize=7)
+    outside_legend(ax)
     ax.set_title("Learning curves (selection metric)")
     return save_figure(fig, path)
