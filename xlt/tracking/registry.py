@@ -1,5 +1,6 @@
 """`xlt-report --parent ID --register NAME`: the best trial of a sweep into MLflow's model
-registry with the alias `champion`.
+registry with the alias `champion`; `xlt-register RUN_ID NAME`: one run, which becomes the
+champion only if its source dev score beats the current one's under the same protocol.
 
 "Best" is the source-language dev score that selected each trial's checkpoint (the tag
 `selection_metric`, read from the `best/` metrics), never a test score. Trials run under
@@ -100,3 +101,57 @@ def register_best(
              best.info.run_id, source_dev_metric(best),
              best.data.metrics[source_dev_metric(best)], name, ALIAS)  # fmt: skip
     return best.info.run_id, version
+
+
+def finished_run(client, run_id: str):
+    try:
+        run = client.get_run(run_id)
+    except Exception as err:
+        raise ConfigError(f"no run {run_id} in this store (give --tracking-uri)") from err
+    if run.info.status != "FINISHED":
+        raise ConfigError(f"run {run_id} is {run.info.status}, not FINISHED: only a finished "
+                          "run's selected weights can be registered")  # fmt: skip
+    if run.data.metrics.get(source_dev_metric(run)) is None:
+        raise ConfigError(f"run {run_id} has no source-dev score ({source_dev_metric(run)}): "
+                          "it cannot be ranked against a champion")  # fmt: skip
+    return run
+
+
+def champion_run(client, name: str):
+    """The run behind NAME@champion, or None where NAME has no champion yet."""
+    try:
+        version = client.get_model_version_by_alias(name, ALIAS)
+    except Exception:
+        return None
+    run_id = version.tags.get("run_id") or version.run_id
+    return client.get_run(run_id) if run_id else None
+
+
+def should_crown(run, champion) -> tuple[bool, str]:
+    """Whether `run` takes the alias: no champion yet, or a higher source dev score under the
+    same protocol (another protocol is not comparable, and keeps the champion)."""
+    if champion is None:
+        return True, "no champion yet"
+    mine, theirs = run.data.tags.get("protocol"), champion.data.tags.get("protocol")
+    if mine != theirs:
+        return False, f"protocol {mine} is not comparable with the champion's {theirs}"
+    score = run.data.metrics[source_dev_metric(run)]
+    best = champion.data.metrics.get(source_dev_metric(champion), float("-inf"))
+    if score > best:
+        return True, f"{source_dev_metric(run)} {score:.4f} > the champion's {best:.4f}"
+    return False, f"{source_dev_metric(run)} {score:.4f} <= the champion's {best:.4f}"
+
+
+def register_run(client, run_id: str, name: str, tracking_uri: str) -> tuple[object, bool, str]:
+    """Register one finished run as a version of NAME; (version, whether it is now the
+    champion, why)."""
+    import mlflow
+
+    run = finished_run(client, run_id)
+    crown, why = should_crown(run, champion_run(client, name))
+    uri = ensure_logged(client, run, tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    version = mlflow.register_model(uri, name, tags=version_tags(client, run))
+    if crown:
+        client.set_registered_model_alias(name, ALIAS, version.version)
+    return version, crown, why

@@ -1,0 +1,93 @@
+"""From one run to an HTTP answer: `xlt-register RUN_ID NAME` (the champion moves only to a
+better source dev score), then `xlt-serve NAME@champion` (MLflow's scoring server in this
+environment) answers Chinese and English text with the labels the run predicted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.test_cli_end_to_end import run_cli
+from tests.test_logged_models import SMOKE, hsk_test_rows, run_predictions, store
+from tests.test_report_and_reproduce import BIN
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, server: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"the server exited {server.returncode}: "
+                                 f"{server.stdout.read()[-3000:]}")  # fmt: skip
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+def register(run_id: str, root: Path) -> str:
+    proc = subprocess.run([str(BIN / "xlt-register"), run_id, "topics", "--tracking-uri",
+                           store(root)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "XLT_ROOT": str(root)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_register_one_run_serve_it_and_ask_over_http(tmp_path, token_cache):
+    proc = run_cli(["-m", *SMOKE, "seed=0,1"], tmp_path, token_cache, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(store(tmp_path))
+    runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
+    first, second = sorted((r for r in runs if "mlflow.parentRunId" in r.data.tags),
+                           key=lambda r: r.data.tags["seed"])  # fmt: skip
+    assert "now models:/topics@champion (no champion yet)" in register(first.info.run_id, tmp_path)
+    said = register(second.info.run_id, tmp_path)
+    dev = "best/dev/acc/en"
+    better = second.data.metrics[dev] > first.data.metrics[dev]
+    assert ("now models:/topics@champion" in said) == better, said
+    champion = second if better else first
+    assert client.get_model_version_by_alias("topics", "champion").run_id == champion.info.run_id
+
+    rows = hsk_test_rows(tmp_path, SMOKE)
+    asked = [next(r for r in rows if r["lang"] == lang) for lang in ("zh", "en")]
+    expected = run_predictions(client.get_run(champion.info.run_id)).set_index(["lang", "id"])
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "xlt-serve"), "topics@champion", "--port", str(port), "--tracking-uri",
+         store(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", server)
+        answer = post(f"http://127.0.0.1:{port}/invocations",
+                      {"dataframe_records": [{"text": r["text"]} for r in asked]})  # fmt: skip
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    labels = [p["label"] for p in answer["predictions"]]
+    assert labels == [expected.loc[(r["lang"], r["id"]), "label"] for r in asked]
