@@ -125,3 +125,44 @@ def test_trials_that_died_before_tracking_count_as_failed(tmp_path):
     assert run.info.status == "FAILED"
     assert run.data.metrics["sweep/n_trials"] == 3 and run.data.metrics["sweep/n_failed"] == 2
     assert run.data.params["sweep/seed"] == "0,1,2"
+
+
+def test_an_arm_crosses_only_the_axes_it_leaves_free():
+    """experiment=many_languages: the grid (10 strategies x 3 seeds), then its one arm,
+    zero-shot with code-switching, x the same 3 seeds: 33 jobs, not 60."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from xlt.config.paths import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", ["experiment=many_languages"], return_hydra_config=True)
+    # After Hydra's plugin scan, which executes plugin modules anew (as xlt-train meets them).
+    from hydra_plugins.xlt_arms_sweeper.sweeper import XltArmsSweeper
+
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("XltArmsSweeper")
+    params = [f"{k}={v}" for k, v in sweeper.params.items()]
+    overrides = OverridesParser.create().parse_overrides([*params, "experiment=many_languages"])
+    (jobs,) = XltArmsSweeper(None, dict(sweeper.params), list(sweeper.arms)).split_arguments(
+        overrides, None
+    )
+    assert len(jobs) == 33
+    arm = [sorted(job) for job in jobs[30:]]
+    assert arm == [sorted(["experiment=many_languages", f"seed={s}", "strategy=zero_shot",
+                           "augmentation=code_switch"]) for s in (0, 1, 2)]  # fmt: skip
+    with pytest.raises(ValueError, match="an arm is one configuration"):
+        XltArmsSweeper(None, {}, ["strategy=a,b"]).split_arguments(overrides, None)
+
+
+@pytest.mark.slow
+def test_a_sweep_with_an_arm_runs_it_under_the_same_parent(tmp_path, token_cache):
+    args = ["-m", "hydra/sweeper=xlt_arms", "strategy=zero_shot", "seed=0,1",
+            'hydra.sweeper.arms=["strategy=linear_probe_lbfgs"]', *TINY]  # fmt: skip
+    proc = run_cli(args, tmp_path, token_cache, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, (parent,), children = sweep_runs(tmp_path)
+    strategies = sorted((c.data.tags["strategy"], c.data.tags["seed"]) for c in children)
+    assert strategies == [("linear_probe_lbfgs", "0"), ("linear_probe_lbfgs", "1"),
+                          ("zero_shot", "0"), ("zero_shot", "1")]  # fmt: skip
+    assert parent.data.metrics["sweep/n_trials"] == 4 and parent.info.status == "FINISHED"

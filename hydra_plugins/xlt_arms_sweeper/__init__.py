@@ -1,0 +1,1 @@
+"""Hydra's grid sweep plus arms: extra configurations crossed with the grid's other axes."""
