@@ -91,3 +91,20 @@ def test_register_one_run_serve_it_and_ask_over_http(tmp_path, token_cache):
         server.wait(timeout=60)
     labels = [p["label"] for p in answer["predictions"]]
     assert labels == [expected.loc[(r["lang"], r["id"]), "label"] for r in asked]
+    # No path of this machine in MLmodel but the two MLflow writes itself: its store location
+    # and the staged code file it copied (neither is read when the model loads elsewhere).
+    for mlmodel in (tmp_path / "outputs").rglob("MLmodel"):
+        recorded = [
+            line
+            for line in mlmodel.read_text().splitlines()
+            if not line.strip().startswith(("artifact_path:", "model_code_path:"))
+        ]
+        assert not [
+            line
+            for line in recorded
+            if "/" in line.partition(": ")[2].lstrip("/")
+            and (str(tmp_path) in line or REPO in line or "/tmp/" in line)
+        ]
+
+
+REPO = str(Path(__file__).resolve().parents[1])

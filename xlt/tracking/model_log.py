@@ -8,6 +8,11 @@ Imports MLflow only (no torch): the MLflow writer process calls it too.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -68,18 +73,45 @@ def log_model_folder(folder: str, run_id: str, tracking_uri: str, tags: dict[str
     mlflow.set_tracking_uri(tracking_uri)
     # The LoggedModel belongs to the run's experiment (MLflow would use the active one).
     mlflow.set_experiment(experiment_id=mlflow.MlflowClient().get_run(run_id).info.experiment_id)
-    info = Model.log(
-        artifact_path=None,  # `name` below (the positional parameter MLflow deprecates)
-        name=MODEL_NAME,
-        flavor=mlflow.pyfunc,
-        run_id=run_id,
-        python_model=str(MODEL_CODE),
-        artifacts={"bundle": str(folder)},
-        code_paths=[str(SERVING_DIR)],
-        pip_requirements=requirements(meta),
-        signature=signature(meta["task"]),
-        input_example=pd.DataFrame(example) if example else None,
-        metadata={"xlt_task": meta["task"], "labels": meta["labels"]},
-        tags=tags,
-    )
+    with staged(Path(folder)) as (bundle, code):
+        info = Model.log(
+            artifact_path=None,  # `name` below (the positional parameter MLflow deprecates)
+            name=MODEL_NAME,
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
+            python_model=code,
+            artifacts={"bundle": bundle},
+            code_paths=[SERVING_DIR.name],
+            pip_requirements=requirements(meta),
+            signature=signature(meta["task"]),
+            input_example=pd.DataFrame(example) if example else None,
+            metadata={"xlt_task": meta["task"], "labels": meta["labels"]},
+            tags=tags,
+        )
     return info.model_uri
+
+
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link where both sides share a file system (no copy of 100 MB), else a copy
+    (MLflow refuses symbolic links that lead out of the folder it copies)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+@contextmanager
+def staged(folder: Path) -> Iterator[tuple[str, str]]:
+    """The bundle and the serving code under relative names, from a staging folder made the
+    working directory while MLflow copies them: the MLmodel file records the paths it was
+    given, and a build machine's absolute paths mean nothing where the model is served."""
+    previous = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="xlt-model-") as stage:
+        shutil.copytree(folder, Path(stage) / "bundle", copy_function=link_or_copy)
+        shutil.copytree(SERVING_DIR, Path(stage) / SERVING_DIR.name, copy_function=link_or_copy,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        os.chdir(stage)
+        try:
+            yield "bundle", f"{SERVING_DIR.name}/{MODEL_CODE.name}"
+        finally:
+            os.chdir(previous)
