@@ -145,6 +145,21 @@ def test_languages_unknown_to_uriel_are_listed_not_dropped():
     assert 0 < found.loc["de", "syntactic"] < found.loc["de", "genetic"] <= 1
 
 
+def test_uriel_loads_where_xlt_report_runs_from():
+    """lang2vec also installs a `lang2vec.py` script into the environment's bin folder, first on
+    sys.path for a console script such as `.venv/bin/xlt-report`; it used to shadow the package
+    there (a FileNotFoundError from the script), so the sweep report lost its typology table."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from xlt.reporting.typology import uriel_vectors; "
+            "print(sorted(uriel_vectors(('en', 'de'), 'syntax_knn')))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, str(Path(sys.executable).parent)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and "['de', 'en']" in proc.stdout, proc.stderr[-2000:]
+
+
 def test_the_typology_table_never_averages_protocols_together():
     import pandas as pd
 

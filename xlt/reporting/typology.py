@@ -9,8 +9,11 @@ membership; geographic: the geo-coordinate features)."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 import warnings
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,13 +23,27 @@ FEATURES = {"syntactic": "syntax_knn", "phonological": "phonology_knn",
 MIN_LANGUAGES = 4  # a rank correlation over fewer targets says nothing
 
 
+def import_lang2vec():
+    """lang2vec's module, not its namesake script: lang2vec also installs `lang2vec.py` into the
+    environment's bin folder, which a console script (`.venv/bin/xlt-report`) has first on
+    sys.path, and which then shadows the package."""
+    scripts = Path(sys.executable).parent.resolve()  # the venv's bin (not the interpreter's)
+    if not hasattr(sys.modules.get("lang2vec"), "__path__"):
+        sys.modules.pop("lang2vec", None)  # the script, imported as a module
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != scripts]
+    try:
+        return importlib.import_module("lang2vec.lang2vec")
+    finally:
+        sys.path[:] = saved
+
+
 @cache
 def uriel_vectors(langs: tuple[str, ...], features: str) -> dict[str, np.ndarray]:
     """URIEL vectors of the languages it knows (ISO 639-1 or -3 codes), one database read."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pkg_resources' deprecation, inside lang2vec
-        import lang2vec.lang2vec as l2v
-
+        l2v = import_lang2vec()
         known = [lang for lang in langs if lang in l2v.LETTER_CODES or len(lang) == 3]
         try:
             found = l2v.get_features(known, features)
