@@ -160,3 +160,23 @@ def test_the_default_is_named_in_the_report():
 
     assert default_of("strategy") == "zero_shot (default)"
     assert default_of("dataset.batch_size") == "32 (default)"
+
+
+def test_overrides_every_run_shares_leave_the_labels():
+    """A declared sweep's trials all carry `experiment=...`: labels keep what differs, the note
+    says what is shared; one configuration alone keeps its full label."""
+    import pandas as pd
+
+    from xlt.reporting.cli import baseline_label
+    from xlt.reporting.collect import without_shared_overrides
+
+    configs = [{"experiment": "many_languages", "strategy": "few_shot"},
+               {"experiment": "many_languages"}]  # fmt: skip
+    runs = pd.DataFrame({"config": configs, "configuration": [label(c) for c in configs]})
+    runs, shared = without_shared_overrides(runs)
+    assert shared == {"experiment": "many_languages"}
+    assert list(runs["configuration"]) == ["strategy=few_shot", "default"]
+    assert baseline_label("experiment=many_languages strategy=few_shot",
+                          set(runs["configuration"]), shared) == "strategy=few_shot"  # fmt: skip
+    alone = pd.DataFrame({"config": configs[:1], "configuration": [label(configs[0])]})
+    assert without_shared_overrides(alone)[0]["configuration"][0] == label(configs[0])

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     baseline = None
     if args.baseline is not None:
-        baseline = baseline_label(args.baseline, set(collected.runs["configuration"]))
+        baseline = baseline_label(args.baseline, set(collected.runs["configuration"]),
+                                  collected.shared)  # fmt: skip
         if baseline is None:
             return 2
     files = build_report(client, collected, out, baseline)
@@ -100,11 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def baseline_label(text: str, configurations: set[str]) -> str | None:
-    """`--baseline` as the report labels configurations (defaults dropped), or None with one
-    line naming the configurations there are."""
+def baseline_label(
+    text: str, configurations: set[str], shared: dict[str, str] | None = None
+) -> str | None:
+    """`--baseline` as the report labels configurations (defaults and the overrides every run
+    shares dropped), or None with one line naming the configurations there are."""
 
-    name = label(configuration(parse_overrides(text)))
+    given = configuration(parse_overrides(text))
+    name = label({k: v for k, v in given.items() if (shared or {}).get(k) != v})
     if name not in configurations:
         known = ", ".join(sorted(configurations))
         print(f"xlt-report: error: --baseline {text!r} ({name}) matches no configuration of "

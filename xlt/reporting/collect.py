@@ -24,6 +24,7 @@ class Collected:
     runs: pd.DataFrame  # one row per finished run
     left_out: Counter = field(default_factory=Counter)  # status -> runs not reported
     repeats: int = 0  # runs set aside because a later run of the same seed exists
+    shared: dict[str, str] = field(default_factory=dict)  # overrides every run gave alike
 
 
 def experiment_ids(client: MlflowClient, names: list[str] | None, parent: str | None) -> list:
@@ -106,7 +107,24 @@ def fetch_runs(
             left_out[run.info.status] += 1
             continue
         rows.append(run_row(run))
-    return latest_per_seed(split_by_numerics(pd.DataFrame(rows)), left_out)
+    runs, shared = without_shared_overrides(split_by_numerics(pd.DataFrame(rows)))
+    collected = latest_per_seed(runs, left_out)
+    collected.shared = shared
+    return collected
+
+
+def without_shared_overrides(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Overrides every run gave alike (`experiment=many_languages` in each trial of its sweep)
+    say nothing about how configurations differ: out of the labels, into the report's notes.
+    Kept where the runs are one configuration (its label would read `default`)."""
+    if runs.empty or runs["configuration"].nunique() < 2:
+        return runs, {}
+    first, *others = list(runs["config"])
+    shared = {k: v for k, v in first.items() if all(o.get(k) == v for o in others)}
+    if shared:
+        runs["config"] = [{k: v for k, v in c.items() if k not in shared} for c in runs["config"]]
+        runs["configuration"] = [label(c) for c in runs["config"]]
+    return runs, shared
 
 
 def latest_per_seed(runs: pd.DataFrame, left_out: Counter) -> Collected:

@@ -29,6 +29,9 @@ def notes(collected: Collected) -> list[str]:
     if collected.left_out:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(collected.left_out.items()))
         lines.append(f"Left out (not finished): {counts}.")
+    if collected.shared:
+        given = " ".join(f"{k}={v}" for k, v in sorted(collected.shared.items()))
+        lines.append(f"Every run: `{given}` (left out of the configuration labels).")
     if collected.repeats:
         lines.append(f"{collected.repeats} repeated run(s) of a seed set aside: the latest run "
                      "of each seed and configuration is used.")  # fmt: skip
