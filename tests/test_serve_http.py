@@ -6,40 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from tests.servers import background, free_port
 from tests.test_cli_end_to_end import run_cli
 from tests.test_logged_models import SMOKE, hsk_test_rows, run_predictions, store
 from tests.test_report_and_reproduce import BIN
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(url: str, server: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"the server exited {server.returncode}: "
-                                 f"{server.stdout.read()[-3000:]}")  # fmt: skip
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
 def post(url: str, body: dict) -> dict:
@@ -77,18 +54,11 @@ def test_register_one_run_serve_it_and_ask_over_http(tmp_path, token_cache):
     asked = [next(r for r in rows if r["lang"] == lang) for lang in ("zh", "en")]
     expected = run_predictions(client.get_run(champion.info.run_id)).set_index(["lang", "id"])
     port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "xlt-serve"), "topics@champion", "--port", str(port), "--tracking-uri",
-         store(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        wait_for(f"http://127.0.0.1:{port}/ping", server)
+    serve = [str(BIN / "xlt-serve"), "topics@champion", "--port", str(port), "--tracking-uri",
+             store(tmp_path)]  # fmt: skip
+    with background(serve, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log"):
         answer = post(f"http://127.0.0.1:{port}/invocations",
                       {"dataframe_records": [{"text": r["text"]} for r in asked]})  # fmt: skip
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
     labels = [p["label"] for p in answer["predictions"]]
     assert labels == [expected.loc[(r["lang"], r["id"]), "label"] for r in asked]
     # No path of this machine in MLmodel but the two MLflow writes itself: its store location
