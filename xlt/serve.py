@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from xlt.errors import XltError
+from xlt.tracking.registry import ALIAS, register_run
 from xlt.tracking.store import check_tracking_store, default_tracking_uri
 
 
@@ -22,8 +23,6 @@ def register_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracking-uri", default=default_tracking_uri())
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from xlt.tracking.registry import ALIAS, register_run
-
     try:
         client = check_tracking_store(args.tracking_uri)
         version, crowned, why = register_run(client, args.run_id, args.name, args.tracking_uri)

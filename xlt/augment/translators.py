@@ -107,8 +107,9 @@ class DictionaryTranslator(Translator):
         tracking_uri: str | None = None,
     ) -> None:
         self.cedict, self.keep_unknown = cedict, keep_unknown
+        # In the order given: a word two dictionaries translate takes the first one's entry.
         self.sources = [DictionarySource(str(key), str(spec), tracking_uri)
-                        for key, spec in sorted((dictionaries or {}).items())]  # fmt: skip
+                        for key, spec in (dictionaries or {}).items()]  # fmt: skip
         self._lexicons: dict[int, Lexicon] = {}
 
     def params(self) -> dict:
