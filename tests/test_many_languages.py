@@ -324,6 +324,9 @@ def test_align_induce_then_code_switch_with_no_dictionary_for_the_pair(tmp_path,
         details = access_details(tmp_path / name / "runs" / "run")
         (detail,) = [d for d in details if "code_switch" in d]
         assert named in detail, detail
+    missing = "+augmentation.translator.dictionaries.de=" + "0" * 32
+    with pytest.raises(ConfigError, match="dictionaries.de=0{32}: no such run in sqlite"):
+        run_metrics(tmp_path / "missing", [*corpus, missing], token_cache)
     wrong_pair = f"+augmentation.translator.dictionaries.fr={bli.info.run_id}"
     with pytest.raises(ConfigError, match="induced en-de, not fr"):
         run_metrics(tmp_path / "wrong", [*corpus, wrong_pair], token_cache)

@@ -18,6 +18,7 @@ from xlt.align.dictionary import read_dictionary
 from xlt.data.sources.gettext_catalogues import CATALOGUES, locale_of, word_pairs
 from xlt.errors import ConfigError, DataError
 from xlt.models.init_encoder import RUN_ID
+from xlt.tracking.store import run_in_store
 
 Pair = tuple[str, str]
 GETTEXT = "gettext"
@@ -97,11 +98,7 @@ class DictionarySource:
         from mlflow import MlflowClient
 
         client = MlflowClient(self.tracking_uri)
-        try:
-            run = client.get_run(self.spec)
-        except Exception as err:
-            raise ConfigError(f"augmentation.translator.dictionaries.{self.key}={self.spec}: "
-                              f"no such run in {self.tracking_uri}") from err  # fmt: skip
+        run = run_in_store(client, self.spec, f"augmentation.translator.dictionaries.{self.key}")
         name = Path(run.data.tags.get(INDUCED_TAG, "")).name
         if not name:
             raise ConfigError(f"run {self.spec} induced no dictionary (no {INDUCED_TAG} tag): "

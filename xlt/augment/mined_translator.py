@@ -18,6 +18,7 @@ from xlt.augment.translators import Translator
 from xlt.data.access import Purpose
 from xlt.errors import ConfigError, DataError
 from xlt.models.init_encoder import RUN_ID
+from xlt.tracking.store import run_in_store
 
 TABLE_FILE = "mined_pairs.tsv"  # what xlt-align writes (xlt/align/tasks/train_mining.py)
 POOL_TAG = "mining.pool"  # the mining run's tag: which split its pools came from
@@ -52,11 +53,7 @@ class MinedTranslator(Translator):
         from mlflow import MlflowClient
 
         client = MlflowClient(self.tracking_uri)
-        try:
-            run = client.get_run(self.pairs)
-        except Exception as err:
-            raise ConfigError(f"augmentation.translator.pairs={self.pairs}: no such run in "
-                              f"{self.tracking_uri}") from err  # fmt: skip
+        run = run_in_store(client, self.pairs, "augmentation.translator.pairs")
         pool = run.data.tags.get(POOL_TAG)
         if pool != "train":
             raise DataError(f"run {self.pairs} did not mine TRAIN text (tag {POOL_TAG}={pool}); "

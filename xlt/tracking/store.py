@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from unittest import mock
 
-from xlt.errors import TrackingError
+from xlt.errors import ConfigError, TrackingError
 from xlt.tracking.manifest import mask_value
 from xlt.tracking.service_client import fail_fast_env
 
@@ -140,3 +140,12 @@ def experiment_id(client: MlflowClient, name: str, artifact_location: str | None
         return client.create_experiment(name, artifact_location, tags=EXPERIMENT_KIND)
     except Exception:  # a parallel trial created it first
         return client.get_experiment_by_name(name).experiment_id
+
+
+def run_in_store(client: MlflowClient, run_id: str, setting: str):
+    """The run `run_id` of the client's store, or one line naming the setting that gave the
+    id and the store it was looked up in."""
+    try:
+        return client.get_run(run_id)
+    except Exception as err:
+        raise ConfigError(f"{setting}={run_id}: no such run in {client.tracking_uri}") from err

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xlt.errors import ConfigError
-from xlt.tracking.store import check_tracking_store
+from xlt.tracking.store import check_tracking_store, run_in_store
 from xlt.training.checkpoint_files import last_checkpoint
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,7 @@ def resume_target(spec: str, output_dir: Path, tracking_uri: str) -> ResumePoint
             return None
         spec, here = marker.read_text().strip(), marker.parent
     client = check_tracking_store(tracking_uri)
-    try:
-        run = client.get_run(spec)
-    except Exception as err:
-        raise ConfigError(f"resume={spec}: no such run in {tracking_uri}") from err
+    run = run_in_store(client, spec, "resume")
     if run.info.status == "FINISHED":
         raise ConfigError(f"resume={spec}: that run already finished; nothing to resume")
     # A job killed right after it started (SLURM requeues kill the MLflow writer with it) may
