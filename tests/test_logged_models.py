@@ -61,14 +61,20 @@ def hsk_test_rows(root: Path, overrides: list[str]) -> list[dict]:
     return [{"id": str(r["id"]), "lang": r["lang"], "text": r["text"]} for r in test]
 
 
-@pytest.mark.slow
-def test_register_the_best_trial_and_predict_without_xlt(tmp_path, token_cache):
-    proc = run_cli(["-m", *SMOKE, "seed=0,1"], tmp_path, token_cache, timeout=600)
+def two_trial_sweep(root: Path, token_cache: Path) -> tuple[MlflowClient, object, list]:
+    """A tiny sweep of seeds 0 and 1: the store's client, the parent run and its trials by seed."""
+    proc = run_cli(["-m", *SMOKE, "seed=0,1"], root, token_cache, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client = MlflowClient(store(tmp_path))
+    client = MlflowClient(store(root))
     runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
     parent = next(r for r in runs if r.data.tags.get("xlt.sweep") == "true")
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    return client, parent, sorted(trials, key=lambda r: r.data.tags["seed"])
+
+
+@pytest.mark.slow
+def test_register_the_best_trial_and_predict_without_xlt(tmp_path, token_cache):
+    client, parent, trials = two_trial_sweep(tmp_path, token_cache)
     assert len(trials) == 2 and not any("model_uri" in t.data.tags for t in trials)  # auto: off
 
     from xlt.reporting.cli import main as report

@@ -11,11 +11,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from mlflow import MlflowClient
 
 from tests.servers import background, free_port
-from tests.test_cli_end_to_end import run_cli
-from tests.test_logged_models import SMOKE, hsk_test_rows, run_predictions, store
+from tests.test_logged_models import (
+    SMOKE,
+    hsk_test_rows,
+    run_predictions,
+    store,
+    two_trial_sweep,
+)
 from tests.test_report_and_reproduce import BIN
 
 
@@ -36,12 +40,7 @@ def register(run_id: str, root: Path) -> str:
 
 @pytest.mark.slow
 def test_register_one_run_serve_it_and_ask_over_http(tmp_path, token_cache):
-    proc = run_cli(["-m", *SMOKE, "seed=0,1"], tmp_path, token_cache, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    client = MlflowClient(store(tmp_path))
-    runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
-    first, second = sorted((r for r in runs if "mlflow.parentRunId" in r.data.tags),
-                           key=lambda r: r.data.tags["seed"])  # fmt: skip
+    client, _, (first, second) = two_trial_sweep(tmp_path, token_cache)
     assert "now models:/topics@champion (no champion yet)" in register(first.info.run_id, tmp_path)
     said = register(second.info.run_id, tmp_path)
     dev = "best/dev/acc/en"
