@@ -6,11 +6,6 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-# Tests pick their epochs on tiny data: no stretching to trainer.min_train_steps (its own tests
-# set it explicitly).
-os.environ.setdefault("XLT_MIN_TRAIN_STEPS", "0")
-# Golden numbers are fp32's (to 1e-5 on any CPU; trainer.precision=auto's own tests unset it).
-os.environ.setdefault("XLT_PRECISION", "32-true")
 
 from pathlib import Path  # noqa: E402
 
@@ -21,9 +16,40 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 import xlt.config  # noqa: E402,F401  (registers the schema)
 from xlt.config.paths import CONFIG_DIR  # noqa: E402
 
+# What the suite sets on every run it starts, as overrides a user could type (no environment
+# variable changes a default): golden numbers are fp32's (to 1e-5 on any CPU), and tiny runs
+# train the epochs they ask for, not stretched to the 300-step budget. A test that sets one of
+# these keys itself keeps its value; `as_user=True` runs the defaults exactly as users get them.
+SUITE_SETTINGS = {"trainer.precision": "32-true", "trainer.min_train_steps": "0"}
 
-def compose_train(overrides: list[str], root: Path | None = None) -> DictConfig:
-    """The config `xlt-train` would run with these overrides, composed in-process."""
+
+def _chosen_trainer_sets(key: str, overrides: list[str]) -> bool:
+    """Whether a `trainer=NAME` override picks a file that sets this trainer key itself."""
+    field = key.removeprefix("trainer.")
+    for override in overrides:
+        if override.startswith("trainer="):
+            text = (Path(CONFIG_DIR) / "trainer" / f"{override.split('=', 1)[1]}.yaml").read_text()
+            if any(line.startswith(f"{field}:") for line in text.splitlines()):
+                return True
+    return False
+
+
+def with_suite_settings(overrides: list[str]) -> list[str]:
+    """The overrides plus SUITE_SETTINGS' keys they leave unset (a resume reuses its run's)."""
+    if any(o.startswith("resume=") for o in overrides):
+        return list(overrides)
+    named = {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+    extra = [f"{key}={value}" for key, value in SUITE_SETTINGS.items()
+             if key not in named and not _chosen_trainer_sets(key, overrides)]  # fmt: skip
+    return [*overrides, *extra]
+
+
+def compose_train(
+    overrides: list[str], root: Path | None = None, as_user: bool = False
+) -> DictConfig:
+    """The config `xlt-train` would run with these overrides, composed in-process (with the
+    suite's settings unless `as_user`)."""
+    overrides = list(overrides) if as_user else with_suite_settings(overrides)
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     if root is not None:
@@ -35,8 +61,8 @@ def compose_train(overrides: list[str], root: Path | None = None) -> DictConfig:
 
 @pytest.fixture
 def compose_cfg(tmp_path: Path):
-    def make(*overrides: str) -> DictConfig:
-        return compose_train(list(overrides), root=tmp_path)
+    def make(*overrides: str, as_user: bool = False) -> DictConfig:
+        return compose_train(list(overrides), root=tmp_path, as_user=as_user)
 
     return make
 

@@ -12,10 +12,14 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.conftest import with_suite_settings
+
 XLT_TRAIN = str(Path(sys.executable).parent / "xlt-train")
 
 
-def run_cli(args: list[str], root: Path, cache: Path, timeout: int = 300):
+def run_cli(args: list[str], root: Path, cache: Path, timeout: int = 300, as_user: bool = False):
+    """`xlt-train ARGS` in a child process, with the suite's settings unless `as_user`."""
+    args = list(args) if as_user else with_suite_settings(args)
     env = {
         **os.environ,
         "XLT_ROOT": str(root),

@@ -114,14 +114,13 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(compose_cfg, m
 
     from xlt.pipeline import settle_precision
 
-    monkeypatch.delenv("XLT_PRECISION")
     units = {"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False}
     for name in units:
         monkeypatch.setattr(torch.cpu, name, lambda name=name: units[name], raising=False)
     chosen = {}
     for amx in (False, True):
         units["_is_amx_tile_supported"] = amx
-        cfg = compose_cfg("trainer.accelerator=cpu")
+        cfg = compose_cfg("trainer.accelerator=cpu", as_user=True)
         assert cfg.trainer.precision == "auto" and settle_precision(cfg)
         chosen[amx] = cfg.trainer.precision
     assert chosen == {False: "32-true", True: "bf16-mixed"}

@@ -131,9 +131,8 @@ def test_the_default_precision_is_chosen_for_this_machine_and_tagged(compose_cfg
     from xlt.pipeline import run
     from xlt.training.precision import fastest_precision
 
-    monkeypatch.delenv("XLT_PRECISION")
     cfg = compose_cfg("model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
-                      "trainer.enable_progress_bar=false")  # fmt: skip
+                      "trainer.enable_progress_bar=false", as_user=True)  # fmt: skip
     expected = fastest_precision(cfg.trainer.accelerator)
     assert "test/acc/zh" in run(cfg)["test"]
     client = mlflow.MlflowClient(cfg.logger.tracking_uri)

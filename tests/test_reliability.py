@@ -16,13 +16,15 @@ import torch
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
+from tests.conftest import with_suite_settings
 from tests.test_cli_end_to_end import XLT_TRAIN, run_cli
 from xlt.errors import ConfigError
 from xlt.training.checkpoint_files import AtomicCheckpointIO
 
-LEARN = ["model=tiny_random", "dataset.limit=600", "strategy.optimizer.lr=1e-3",
-         "trainer.max_epochs=6", "trainer.deterministic=true", "trainer.log_every_n_steps=1",
-         "trainer.enable_progress_bar=false", "trainer.checkpoint_every_n_steps=7"]  # fmt: skip
+LEARN = with_suite_settings(
+    ["model=tiny_random", "dataset.limit=600", "strategy.optimizer.lr=1e-3",
+     "trainer.max_epochs=6", "trainer.deterministic=true", "trainer.log_every_n_steps=1",
+     "trainer.enable_progress_bar=false", "trainer.checkpoint_every_n_steps=7"])  # fmt: skip
 
 
 def env(root: Path, cache: Path) -> dict[str, str]:

@@ -121,7 +121,7 @@ def test_runs_that_computed_differently_never_share_a_cell():
                                             (1, "32-true", "aaaa1111", "g1"),
                                             (2, "32-true", "bbbb2222", "g2")):  # fmt: skip
         numerics = {"precision": numerics_value("precision", precision), "attention": "sdpa",
-                    "fused_qkv": "true", "defaults_env": "none"}  # fmt: skip
+                    "fused_qkv": "true"}  # fmt: skip
         rows.append({"run_id": str(seed), "protocol": "zero-shot", "config": {},
                      "configuration": "default", "seed": seed, "source_lang": "en",
                      "test/acc/zh": 0.5, "numerics": numerics, "git_commit": commit,

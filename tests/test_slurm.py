@@ -17,12 +17,14 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.conftest import with_suite_settings
 from tests.slurm_cluster import missing_binaries, slurm_cluster
 from tests.test_cli_end_to_end import XLT_TRAIN
 
-TRIAL = ["model=tiny_random", "dataset.limit=600", "trainer.max_epochs=6",
-         "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "torch_threads=1",
-         "trainer.checkpoint_every_n_steps=5", "trainer.deterministic=true"]  # fmt: skip
+TRIAL = with_suite_settings(
+    ["model=tiny_random", "dataset.limit=600", "trainer.max_epochs=6",
+     "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "torch_threads=1",
+     "trainer.checkpoint_every_n_steps=5", "trainer.deterministic=true"])  # fmt: skip
 LAUNCHER = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=debug",
             "hydra.launcher.timeout_min=15", "hydra.launcher.cpus_per_task=1",
             "hydra.launcher.mem_gb=1"]  # fmt: skip
@@ -83,7 +85,8 @@ def xlt_env(env: dict, root: Path, cache: Path) -> dict[str, str]:
 
 
 def sweep_cli(args: list[str], env: dict, root: Path) -> subprocess.CompletedProcess:
-    command = [XLT_TRAIN, "-m", *LAUNCHER, *args, "model=tiny_random", "seed=0,1"]
+    command = [XLT_TRAIN, *with_suite_settings(["-m", *LAUNCHER, *args, "model=tiny_random",
+                                                 "seed=0,1"])]  # fmt: skip
     return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -60,8 +60,7 @@ def test_the_default_budget_leaves_hsk_topic_alone(compose_cfg, monkeypatch):
     from xlt.components import build_data
     from xlt.data.access import Purpose
 
-    monkeypatch.delenv("XLT_MIN_TRAIN_STEPS")
-    cfg = compose_cfg()
+    cfg = compose_cfg(as_user=True)
     data, *_ = build_data(cfg)
     rows = len(data.subset("train", "en", purpose=Purpose.evaluation))
     steps = -(-rows // cfg.dataset.batch_size) * cfg.trainer.max_epochs
@@ -77,12 +76,11 @@ def test_an_explicit_max_epochs_on_the_command_line_is_never_stretched(
     stretches."""
     from tests.test_cli_end_to_end import run_cli
 
-    monkeypatch.delenv("XLT_MIN_TRAIN_STEPS")  # the users' default budget, in the child
     for extra, epochs in (([], "1"), (["trainer.min_train_steps=7"], "4")):
         args = ["model=tiny_random", "dataset.limit=40", "trainer.max_epochs=1",
                 "trainer.enable_progress_bar=false", "logger.log_model=false",
                 f"hydra.run.dir={tmp_path}/run{len(extra)}", *extra]  # fmt: skip
-        proc = run_cli(args, tmp_path, token_cache)
+        proc = run_cli(args, tmp_path, token_cache, as_user=True)  # the users' defaults
         assert proc.returncode == 0, proc.stderr[-2000:]
         client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/outputs/mlflow.db")
         run_id = (tmp_path / f"run{len(extra)}" / "mlflow_run_id").read_text().strip()

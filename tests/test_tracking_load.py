@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import with_suite_settings
 from tests.servers import background, free_port, postgres_server
 from tests.test_cli_end_to_end import XLT_TRAIN
 
 N_TRIALS = 8
-SWEEP = ["-m", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={N_TRIALS}", "torch_threads=1",
-         "model=tiny_random", "dataset.limit=300", "trainer.max_epochs=3",
-         "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false",
-         f"seed=range(0,{N_TRIALS})"]  # fmt: skip
+SWEEP = with_suite_settings(
+    ["-m", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={N_TRIALS}", "torch_threads=1",
+     "model=tiny_random", "dataset.limit=300", "trainer.max_epochs=3",
+     "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false",
+     f"seed=range(0,{N_TRIALS})"])  # fmt: skip
 
 
 def query(backend: str, sql: str, *args) -> list[tuple]:

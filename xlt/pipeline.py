@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -37,7 +36,6 @@ from xlt.training.stages import Selected, run_stages, select
 log = logging.getLogger(__name__)
 PREDICTIONS_FILE = "test_predictions.csv"  # per test row: lang, id, its score and prediction
 MODEL_DIR = "model"  # the exported model folder in the run folder (logger.log_model)
-DEFAULTS_ENV = ("XLT_PRECISION", "XLT_MIN_TRAIN_STEPS")  # conf/trainer/default.yaml reads them
 
 
 def _choice(cfg: DictConfig, group: str) -> str:
@@ -143,13 +141,11 @@ def run_tags(cfg: DictConfig, git: dict) -> dict[str, str]:
 
 def numerics_tags(cfg: DictConfig) -> dict[str, str]:
     """What changes a run's numbers without being an override: the attention and projection
-    implementations, and environment variables that set defaults (reports pool only alike)."""
+    implementations (reports pool only alike)."""
     attention = "sdpa"
     if cfg.model.get("cpu_attention") and not cfg.get("compile"):
         attention = "xlt_cpu (training)"
-    env = " ".join(f"{k}={os.environ[k]}" for k in DEFAULTS_ENV if k in os.environ)
-    return {"attention": attention, "fused_qkv": str(bool(cfg.model.get("fused_qkv"))).lower(),
-            "defaults_env": env or "none"}  # fmt: skip
+    return {"attention": attention, "fused_qkv": str(bool(cfg.model.get("fused_qkv"))).lower()}
 
 
 def golden_digest(root: Path) -> str | None:

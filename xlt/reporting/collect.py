@@ -16,7 +16,7 @@ from xlt.reporting.configs import configuration, label, parse_overrides
 
 PREDICTIONS = "test_predictions.csv"
 UNRECORDED = "unrecorded"  # runs from before xlt recorded protocols
-NUMERICS = ("precision", "attention", "fused_qkv", "defaults_env")  # tags: how it computed
+NUMERICS = ("precision", "attention", "fused_qkv")  # tags: how it computed
 
 
 @dataclass
