@@ -30,7 +30,7 @@ test: install
 
 # Speed, measured side by side in one session (docs/benchmarks.md has the latest numbers).
 bench: install
-	for b in kernels train_throughput step_pairs attention_kernel data_cache hub_data eval_throughput predict_throughput probe_cache freeze_lower_cache masked_lm startup profile_step sweep_overhead step_vs_commit; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+	for b in kernels train_throughput step_pairs attention_kernel data_cache hub_data eval_throughput predict_throughput served_model probe_cache freeze_lower_cache masked_lm startup profile_step sweep_overhead step_vs_commit; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 # Time-to-result of the whole strategy comparison, sequential vs parallel trials (long: its own
 # target, not part of `make bench`).

@@ -33,6 +33,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "reproduced (in bf16, up to rows on a tie that the batch's shape can "
                         "tip); auto: bf16 autocast where the CPU has bf16 units (AMX, "
                         "AVX512-BF16), fp32 elsewhere")  # fmt: skip
+    parser.add_argument("--engine", choices=("torch", "onnx", "onnx_int8"), default=None,
+                        help="what runs the encoder: torch, or onnxruntime in fp32 (onnx) or "
+                        "with int8 matrix products (onnx_int8; fastest where the CPU has no bf16 "
+                        "units, labels may move: docs/benchmarks.md); default: the model's own "
+                        "(torch unless logged with logger.model_engine)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
         table_format(output)
         frame = read_rows(args.input)  # bad input fails before the model loads
-        model = load_model(args.model, args.tracking_uri)
+        model = load_model(args.model, args.tracking_uri, args.engine)
         start = time.perf_counter()
         rows = predict_file(model, frame, args, output)
     except (XltError, MissingColumn) as err:

