@@ -75,7 +75,7 @@ def test_empty_and_non_utf8_files_are_reported(tmp_path):
         load_local({"train": str(empty)})
     latin = tmp_path / "latin.csv"
     latin.write_bytes("text,label,lang\ncaf\xe9,a,fr\n".encode("latin-1"))
-    with pytest.raises(DataError, match="latin.csv: not valid UTF-8"):
+    with pytest.raises(DataError, match="latin.csv line 2: not valid UTF-8"):
         load_local({"train": str(latin)})
 
 

@@ -6,42 +6,44 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from datasets import Dataset
 
 from xlt.data.dataset_splits import SPLITS, DatasetSplits
+from xlt.data.sources.user_tables import read_table
 from xlt.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-_READERS = {
-    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
-    ".json": lambda p: pd.read_json(p, lines=True, dtype=False),
-    ".csv": lambda p: pd.read_csv(p, dtype=str, keep_default_na=False),
-    ".tsv": lambda p: pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False),
-    ".parquet": pd.read_parquet,
-}
+
+def check_values(frame: pd.DataFrame, path: Path, columns: dict[str, str | None]) -> None:
+    """Texts are strings, labels names or integers, languages non-empty strings: anything else
+    (a list, a number where a text belongs, a missing label) is refused naming file and row."""
+    texts = [c for c in (columns["text"], columns["pair"]) if c]
+    lang = columns["lang"] if columns["lang"] in frame.columns else None
+    for column in [*texts, *(c for c in (columns["label"], lang) if c)]:
+        for row, value in enumerate(frame[column]):
+            problem = _cell_problem(value, column in texts, column == columns["label"])
+            if problem:
+                raise DataError(f"{path} row {row + 1}: {column} {problem}")
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise DataError(f"dataset file not found: {path} (check dataset.files.*)")
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise DataError(f"{path}: unsupported format {path.suffix!r}; use {sorted(_READERS)}")
-    try:
-        frame = reader(path)
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
-    except ValueError as err:
-        raise DataError(f"{path}: cannot be parsed as {path.suffix} ({err})") from err
-    if frame.empty:
-        raise DataError(f"{path}: the file has no rows")
-    return frame
+def _cell_problem(value: object, is_text: bool, is_label: bool) -> str | None:
+    """Why a cell cannot be used, or None (an empty text is dropped later, with a warning)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None if is_text else "is missing"
+    if isinstance(value, str):
+        return None if is_text or value.strip() else "is empty"
+    if is_label and isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return None
+    kind = "a name or an integer" if is_label else "a string"
+    return f"is {str(value)[:40]!r} ({type(value).__name__}); it must be {kind}"
 
 
 def _drop_empty_texts(frame: pd.DataFrame, path: Path, columns: list[str | None]) -> pd.DataFrame:
@@ -53,6 +55,9 @@ def _drop_empty_texts(frame: pd.DataFrame, path: Path, columns: list[str | None]
         rows = (frame.loc[empty, "_row"] + 1).tolist()
         shown = ", ".join(map(str, rows[:20]))
         log.warning("%s: dropped %d row(s) with an empty text: row %s", path, len(rows), shown)
+    if empty.all():
+        raise DataError(f"{path}: no row has a text (every {' / '.join(filter(None, columns))} "
+                        "cell is empty)")  # fmt: skip
     return frame[~empty]
 
 
@@ -83,7 +88,7 @@ def _read_split(
     of each other unless `dataset.loader.id_column` says so."""
     parts = []
     for path, lang in entries:
-        frame = _read_table(path)
+        frame = read_table(path)
         digest.update(path.read_bytes())
         wanted = [columns["text"], columns["label"]] + (
             [columns["pair"]] if columns["pair"] else []
@@ -96,6 +101,7 @@ def _read_split(
                 f"{path}: missing column(s) {missing}; it has {list(frame.columns)}. "
                 "Set dataset.loader.text_column / label_column / lang_column."
             )
+        check_values(frame, path, columns)
         frame = frame.assign(_file=str(path), _row=range(len(frame)))
         frame = _drop_empty_texts(frame, path, [columns["text"], columns["pair"]])
         frame["lang"] = lang if lang is not None else frame[columns["lang"] or "lang"]

@@ -17,7 +17,8 @@ import pandas as pd
 from datasets import Dataset
 
 from xlt.data.dataset_splits import DatasetSplits
-from xlt.data.sources.local_files import _read_table, _split_files
+from xlt.data.sources.local_files import _split_files
+from xlt.data.sources.user_tables import read_table
 from xlt.errors import DataError
 
 
@@ -26,7 +27,7 @@ def _frames(files: Mapping[str, Any], columns: list[str], lang_column: str):
     for split, entries in _split_files(files).items():
         parts = []
         for path, lang in entries:
-            frame = _read_table(path)
+            frame = read_table(path)
             digest.update(path.read_bytes())
             missing = [
                 c for c in columns + ([lang_column] if lang is None else []) if c not in frame
