@@ -72,6 +72,9 @@ def test_train_cli_logs_a_complete_mlflow_run(tmp_path, token_cache, monkeypatch
     )
     assert table.read_text().splitlines()[0] == "language,role,test_acc,test_macro_f1,dev_acc"
     assert "system/cpu_utilization_percentage" in run.data.metrics  # logger.system_metrics
+    plots = {a.path: a.file_size for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert set(plots) == {"plots/learning_curve.png", "plots/test_by_language.png"}
+    assert all(size > 10_000 for size in plots.values())  # drawn, not blank
 
 
 def test_the_run_logs_its_datasets_as_mlflow_inputs(tmp_path, token_cache):

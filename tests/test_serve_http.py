@@ -58,8 +58,11 @@ def test_register_one_run_serve_it_and_ask_over_http(tmp_path, token_cache):
     with background(serve, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log"):
         answer = post(f"http://127.0.0.1:{port}/invocations",
                       {"dataframe_records": [{"text": r["text"]} for r in asked]})  # fmt: skip
+        columns = post(f"http://127.0.0.1:{port}/invocations",
+                       {"inputs": {"text": [r["text"] for r in asked]}})  # fmt: skip
     labels = [p["label"] for p in answer["predictions"]]
     assert labels == [expected.loc[(r["lang"], r["id"]), "label"] for r in asked]
+    assert [p["label"] for p in columns["predictions"]] == labels  # the columnar form
     # No path of this machine in MLmodel but the two MLflow writes itself: its store location
     # and the staged code file it copied (neither is read when the model loads elsewhere).
     for mlmodel in (tmp_path / "outputs").rglob("MLmodel"):

@@ -79,7 +79,8 @@ def test_mlflow_ui_shows_the_sweep_with_its_nested_children(tmp_path, token_cach
     port = free_port()
     ui = [str(Path(sys.executable).parent / "xlt-ui"), "--port", str(port), "--tracking-uri", store]
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    shots = [SCREENSHOT_DIR / "mlflow_ui_sweep.png", SCREENSHOT_DIR / "mlflow_ui_champion.png"]
+    shots = [SCREENSHOT_DIR / "mlflow_ui_sweep.png", SCREENSHOT_DIR / "mlflow_ui_champion.png",
+             SCREENSHOT_DIR / "mlflow_ui_run_plots.png"]  # fmt: skip
     with (
         background(ui, f"http://127.0.0.1:{port}/health", tmp_path / "ui.log"),
         sync_playwright() as playwright,
@@ -100,15 +101,28 @@ def test_mlflow_ui_shows_the_sweep_with_its_nested_children(tmp_path, token_cach
         page.get_by_text("champion").first.wait_for(timeout=30_000)
         page.screenshot(path=str(shots[1]))
         model_page = page.inner_text("body")
+        child = children[0].info.run_id  # its page shows the run's plots
+        page.goto(f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs/{child}/artifacts/"
+                  "plots/learning_curve.png")  # fmt: skip
+        page.wait_for_function(SHOWN_IMAGE_WIDTH + " > 300", timeout=60_000)  # the PNG, drawn
+        page.screenshot(path=str(shots[2]))
+        artifacts_page = page.inner_text("body")
+        plot_width = page.evaluate(SHOWN_IMAGE_WIDTH)
         browser.close()
     assert parents[0].info.run_name in text
     assert all(child.info.run_name in text for child in children)
     fingerprint = children[0].data.tags["data_fingerprint"]
     assert f"hsk_topic/test/zh ({fingerprint})" in text  # the Dataset column: name (digest)
     assert "Version 1" in model_page and "champion" in model_page
+    assert "test_by_language.png" in artifacts_page and plot_width > 300  # the image loaded
     assert all(shot.stat().st_size > 10_000 for shot in shots)
 
 
+# The widest image the artifact viewer shows (it renders a PNG artifact from a blob: URL).
+SHOWN_IMAGE_WIDTH = (
+    "Math.max(0, ...Array.from(document.images)"
+    ".filter(i => i.src.startsWith('blob:')).map(i => i.naturalWidth))"
+)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]  # fmt: skip

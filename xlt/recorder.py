@@ -20,6 +20,7 @@ from xlt.models.export import cannot_export, export_model, input_example, model_
 from xlt.strategies.base import Pretrained
 from xlt.tracking.inputs import dataset_inputs
 from xlt.tracking.job import record_job
+from xlt.tracking.run_plots import PLOTS_DIR, write_run_plots
 from xlt.tracking.run_tracker import RunTracker
 from xlt.training.checkpoint_files import resume_point
 from xlt.training.stages import Selected
@@ -162,6 +163,10 @@ class Recorder:
         rows = language_rows(results, [*parts.languages, *translated], parts.source_lang,
                              task.metric_names, task.primary_metric)  # fmt: skip
         self.tracker.log_table("metrics_per_language.csv", rows)
+        if trainer.is_global_zero:  # the run page's pictures
+            plots = write_run_plots(self.tracker.out_dir, rows, task.primary_metric)
+            if plots is not None:
+                self.tracker.log_folder(plots, PLOTS_DIR)
         per_row = [{"lang": lang, **dict(zip(scores, values, strict=True))}
                    for lang, scores in parts.module.test_rows.items()
                    for values in zip(*scores.values(), strict=True)]  # fmt: skip
