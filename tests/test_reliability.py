@@ -314,3 +314,38 @@ def test_a_stop_signal_ends_with_its_status_and_a_failed_run_naming_it(
         assert parent.data.tags["error"] == f"stopped by {sig.name} before the sweep ended"
     assert not [r for r in client.search_runs([trial.info.experiment_id])
                 if r.info.status == "RUNNING"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_joblib_sweep_stopped_by_sigterm_fails_then_its_retry_finishes_in_the_same_parent(
+    tmp_path, token_cache
+):
+    """The joblib launcher (trials in worker processes): SIGTERM to the sweep ends it with
+    143, leaves no run RUNNING and the parent FAILED; `sweep_retry=PARENT` then runs what did
+    not finish into the same parent, which ends FINISHED with no failed trial."""
+    sweep = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "torch_threads=1",
+             *LEARN, "trainer.max_epochs=3", "seed=0,1",
+             f"hydra.sweep.dir={tmp_path}/sweep"]  # fmt: skip
+    proc = subprocess.Popen([XLT_TRAIN, *sweep], cwd=tmp_path, env=env(tmp_path, token_cache),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    wait_for(tmp_path / "sweep" / "0" / "checkpoints" / "last.ckpt", timeout=240)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    experiment = client.get_experiment_by_name("xlt-hsk_topic").experiment_id
+    runs = client.search_runs([experiment])
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    (parent,) = [r for r in runs if r.data.tags.get("xlt.sweep") == "true"]
+    assert parent.info.status == "FAILED" and "SIGTERM" in parent.data.tags["error"]
+
+    retry = run_cli([*sweep, f"sweep_retry={parent.info.run_id}"], tmp_path, token_cache,
+                    timeout=600)  # fmt: skip
+    assert retry.returncode == 0, retry.stdout[-2000:] + retry.stderr[-2000:]
+    parent = client.get_run(parent.info.run_id)
+    assert parent.info.status == "FINISHED" and parent.data.metrics["sweep/n_failed"] == 0
+    children = [r for r in client.search_runs([experiment])
+                if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]  # fmt: skip
+    finished = sorted(r.data.tags["seed"] for r in children if r.info.status == "FINISHED")
+    assert finished == ["0", "1"] and not [r for r in children if r.info.status == "RUNNING"]

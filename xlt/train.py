@@ -19,6 +19,7 @@ from xlt.tasks import get_task
 from xlt.tracking.service_client import tracking_service
 from xlt.tracking.store import check_local_store_writable
 from xlt.tracking.sweep import stop_parent
+from xlt.training import stop_signals
 from xlt.training.stop_signals import Stopped, stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ def main(cfg: DictConfig) -> float | None:
               file=sys.stderr)  # fmt: skip
         if in_sweep:
             stop_parent(HydraConfig.get().sweep.dir, stopped.signal.name)
+        if stop_signals.in_trial_process():  # a joblib worker: end it, its launcher waits
+            sys.stderr.flush()
+            os._exit(stopped.exit_status)
         raise SystemExit(stopped.exit_status) from None
     except XltError as err:
         print(f"xlt: error: {err}", file=sys.stderr)
@@ -96,7 +100,12 @@ def cli() -> None:
     if problem := composition_problem(sys.argv[1:]):
         print(f"xlt: error: {problem}", file=sys.stderr)
         raise SystemExit(2)
-    main()
+    try:
+        main()
+    except Stopped as stopped:  # a sweep's launching process (trials stopped themselves)
+        print(f"xlt: {stopped}; the sweep's parent is FAILED (sweep_retry=PARENT_RUN_ID runs "
+              "what did not finish)", file=sys.stderr)  # fmt: skip
+        raise SystemExit(stopped.exit_status) from None
 
 
 if __name__ == "__main__":

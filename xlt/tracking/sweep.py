@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,8 @@ class MlflowSweepCallback(Callback):
             raise SystemExit(2) from None
         parent = self._open_parent(config, client)
         atexit.register(self._fail_unless_ended, parent)
+        if not os.environ.get("SLURM_JOB_ID"):  # in a SLURM job its requeue handling has them
+            stop_signals.stop_sweep_on_signals()
 
     def _fail_unless_ended(self, parent: dict[str, str]) -> None:
         if self.ended:

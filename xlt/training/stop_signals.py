@@ -9,10 +9,15 @@ signals are left to SLURM's requeue handling (xlt/training/preemption.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
+from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+TRIAL_GRACE_S = 120  # how long a sweep waits for its trial processes to record their stop
+LAUNCHER_PID = "XLT_SWEEP_LAUNCHER_PID"  # set by a sweep's launching process
 received: signal.Signals | None = None  # the stop signal this process got, if any
 
 
@@ -41,3 +46,45 @@ def stop_on_signals() -> None:
         return
     for sig in STOP_SIGNALS:
         signal.signal(sig, _raise_stopped)
+
+
+def stop_sweep_on_signals() -> None:
+    """In a sweep's launching process: a stop signal goes on to the trial processes (joblib's
+    workers) and is waited for, so each marks its own run as stopped; then `Stopped` here."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    os.environ[LAUNCHER_PID] = str(os.getpid())  # trial processes started from now inherit it
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop_trials_then_raise)
+
+
+def in_trial_process() -> bool:
+    """Whether this process runs trials for a sweep launched by another (joblib's workers)."""
+    return os.environ.get(LAUNCHER_PID, str(os.getpid())) != str(os.getpid())
+
+
+def _stop_trials_then_raise(signum: int, frame) -> None:
+    global received
+    received = signal.Signals(signum)
+    import psutil
+
+    trials = [p for p in psutil.Process().children() if _takes(p, signum)]
+    for process in trials:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signum)
+    psutil.wait_procs(trials, timeout=TRIAL_GRACE_S)
+    raise Stopped(signum)
+
+
+def _takes(process, signum: int) -> bool:
+    """Whether a child process acts on the signal: not xlt's MLflow writer (it ends when its
+    trainer does) and not one that ignores it (multiprocessing's resource tracker)."""
+    try:
+        if "xlt.tracking.service" in " ".join(process.cmdline()):
+            return False
+        status = Path(f"/proc/{process.pid}/status").read_text()
+    except Exception:  # gone already, or no /proc: signal it anyway
+        return True
+    ignored = next((line.split()[1] for line in status.splitlines()
+                    if line.startswith("SigIgn:")), "0")  # fmt: skip
+    return not (int(ignored, 16) >> (signum - 1)) & 1
