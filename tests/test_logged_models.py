@@ -208,3 +208,22 @@ def test_a_text_file_keeps_its_line_numbers_through_empty_lines(tmp_path):
     assert frame["id"].tolist() == ["1", "4", "5"]
     assert frame["text"].tolist() == ["good film", "bad film", "好电影"]
     assert frame.attrs["empty_lines"] == 2
+
+
+def test_xlt_predict_writes_a_text_files_predictions_on_its_lines(tmp_path, compose_cfg):
+    """A .txt in, a .txt out: line N of the output is line N's prediction, an empty input line
+    an empty output line, so the two files line up."""
+    from tests.test_compact_model import _exported
+    from xlt.predict import main as predict
+    from xlt_serving.runtime import TextModel
+
+    folder = _exported(tmp_path, "fp32", compose_cfg)
+    source, out = tmp_path / "texts.txt", tmp_path / "texts.out.txt"
+    source.write_text("good film\n\n  \nbad film\n好电影\n", encoding="utf-8")
+    assert predict([str(folder), str(source), str(out)]) == 0
+    lines = out.read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 6 and lines[5] == "" and lines[1] == lines[2] == ""
+    expected = TextModel(folder).predict(
+        pd.DataFrame({"text": ["good film", "bad film", "好电影"]})
+    )
+    assert [lines[i].split("\t")[0] for i in (0, 3, 4)] == expected["label"].tolist()

@@ -61,7 +61,7 @@ def predict_file(model, frame, args: argparse.Namespace, output: Path) -> int:
         task = bar.add_task("predicting", total=total)
         out = model.predict(frame, batch_size=args.batch_size, precision=args.precision,
                             progress=lambda n: bar.advance(task, n))  # fmt: skip
-    write_rows(out, output)
+    write_rows(out, output, lines=frame.attrs.get("lines"))
     return len(out)
 
 
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     print(f"{rows} predictions in {seconds:.1f} s ({rows / seconds:.0f} rows/s) -> {output}")
     if skipped := frame.attrs.get("empty_lines"):
-        print(f"{skipped} empty line(s) skipped: each prediction's id is its line number")
+        print(f"{skipped} empty line(s) left empty: predictions stay on their texts' lines "
+              "(other formats: each prediction's id is its line number)")  # fmt: skip
     return 0
 
 

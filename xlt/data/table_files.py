@@ -47,6 +47,7 @@ def _read(path: Path, kind: str) -> pd.DataFrame:
         kept = [(str(number), line) for number, line in enumerate(lines, 1) if line.strip()]
         frame = pd.DataFrame({"id": [n for n, _ in kept], "text": [t for _, t in kept]})
         frame.attrs["empty_lines"] = len(lines) - len(kept)
+        frame.attrs["lines"] = len(lines)
         return frame
     if kind == "parquet":
         return pd.read_parquet(path)
@@ -66,13 +67,26 @@ def flat(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def write_rows(frame: pd.DataFrame, path: Path) -> None:
+def aligned_lines(frame: pd.DataFrame, lines: int) -> str:
+    """A .txt output line per input line: the prediction's fields tab-separated on the line of
+    its text (`id` is the line number), an empty line where the input line was empty."""
+    fields = flat(frame).drop(columns=["id"], errors="ignore").astype(str)
+    out = [""] * lines
+    for line, row in zip(frame["id"], fields.itertuples(index=False), strict=True):
+        out[int(line) - 1] = "\t".join(v.replace("\t", " ").replace("\n", " ") for v in row)
+    return "".join(f"{text}\n" for text in out)
+
+
+def write_rows(frame: pd.DataFrame, path: Path, lines: int | None = None) -> None:
+    """`lines`: for a .txt output, the input's line count (its predictions line up with it)."""
     kind = table_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "jsonl":
         frame.to_json(path, orient="records", lines=True, force_ascii=False)
     elif kind == "parquet":
         frame.to_parquet(path, index=False)
+    elif kind == "txt" and lines is not None and "id" in frame.columns:
+        path.write_text(aligned_lines(frame, lines), encoding="utf-8")
     elif kind == "txt":
         flat(frame).drop(columns=["id"], errors="ignore").to_csv(path, sep="\t", index=False,
                                                                header=False)  # fmt: skip
