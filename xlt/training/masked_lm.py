@@ -20,6 +20,7 @@ from torch import nn
 
 from xlt.config.bounds import Range
 from xlt.errors import ConfigError
+from xlt.training.precision import trainer_precision
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,25 @@ class MaskedLMSettings:
     # The softmax's candidates: the pieces the language's corpus uses (every label is one), or
     # the encoder's whole vocabulary (MAD-X's original objective; several times slower).
     output_vocabulary: Literal["corpus", "full"] = "corpus"
+    # The run's trainer.precision: bf16-mixed runs the steps under bf16 autocast, as the task's
+    # steps do (weights and optimizer stay fp32); 32-true in fp32; auto picks for this CPU.
+    precision: str | int = "32-true"
 
     def describe(self) -> dict[str, Any]:
         return {"steps": self.steps, "lr": self.lr, "batch_size": self.batch_size,
                 "mask_probability": self.mask_probability, "seed": self.seed,
-                "output_vocabulary": self.output_vocabulary}  # fmt: skip
+                "output_vocabulary": self.output_vocabulary,
+                "precision": self.autocast_precision()}  # fmt: skip
+
+    def autocast_precision(self) -> str:
+        """`bf16-mixed` or `32-true`: what the steps run in on this machine's CPU."""
+        chosen = trainer_precision(str(self.precision), "cpu")
+        if chosen.startswith("bf16"):
+            return "bf16-mixed"
+        if chosen in ("32", "32-true"):
+            return "32-true"
+        raise ConfigError(f"strategy.mlm.precision={self.precision}: the masked-LM steps run on "
+                          "the CPU, in bf16-mixed or 32-true (or auto)")  # fmt: skip
 
 
 class TiedMaskedLMHead(nn.Module):
@@ -76,12 +91,16 @@ def corpus_vocabulary(rows: list[list[int]]) -> torch.Tensor:
     return torch.tensor(sorted({token for row in rows for token in row}), dtype=torch.long)
 
 
-def masked_lm_loss(encoder: nn.Module, head: TiedMaskedLMHead, batch: dict) -> torch.Tensor:
-    """Cross-entropy at the masked positions only."""
-    states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    masked = batch["labels"] != -100
-    labels = head.targets(batch["labels"][masked])
-    return F.cross_entropy(head(states.last_hidden_state[masked]), labels)
+def masked_lm_loss(
+    encoder: nn.Module, head: TiedMaskedLMHead, batch: dict, bf16: bool = False
+) -> torch.Tensor:
+    """Cross-entropy at the masked positions only (under bf16 autocast when asked; the loss
+    itself in fp32, as Lightning's bf16-mixed computes it)."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        masked = batch["labels"] != -100
+        logits = head(states.last_hidden_state[masked])
+    return F.cross_entropy(logits.float(), head.targets(batch["labels"][masked]))
 
 
 def check_tokenizer(tokenizer) -> None:
@@ -130,9 +149,9 @@ def train_masked_lm(
         decay = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: max(0.0, 1 - step / max(1, settings.steps))
         )
-        stream = batches(rows, settings, tokenizer)
+        stream, bf16 = batches(rows, settings, tokenizer), settings.autocast_precision() != "32-true"
         for _ in range(settings.steps):
-            loss = masked_lm_loss(encoder, head, next(stream))
+            loss = masked_lm_loss(encoder, head, next(stream), bf16)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step(), decay.step(), optimizer.zero_grad(set_to_none=True)
