@@ -214,10 +214,10 @@ def test_bli_on_dictionary_files_in_muses_format(tmp_path):
     assert entries and all(src == "en" and tgt == "zh" for _, src, _, tgt in entries)
     bad = tmp_path / "bad.txt"
     bad.write_text("cat 猫\nthree words here\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"bad.txt:2: expected 'source target'"):
+    with pytest.raises(DataError, match=r"bad.txt line 2: expected 'source target'"):
         read_dictionary(bad)
     bad.write_bytes("dog \u72d7\n".encode("gb18030"))  # 狗 in GB18030 is not UTF-8
-    with pytest.raises(DataError, match="not UTF-8"):
+    with pytest.raises(DataError, match="not valid UTF-8"):
         read_dictionary(bad)
 
 
@@ -275,7 +275,7 @@ def test_bli_on_fasttext_vec_files_searches_the_whole_target_vocabulary(tmp_path
     assert len(words) == 7 and vectors.shape == (7, 8)
     bad = tmp_path / "bad.vec"
     bad.write_text("2 3\na 1 2 3\nb 1 2\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"bad.vec:3: expected a word and 3 numbers, got 2"):
+    with pytest.raises(DataError, match=r"bad.vec line 3: expected a word and 3 numbers, got 2"):
         read_vec(bad, 10)
     bad.write_text("a 1 2 3\n", encoding="utf-8")
     with pytest.raises(DataError, match="header 'count dimension'"):

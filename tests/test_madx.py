@@ -136,7 +136,7 @@ def test_bad_madx_input_fails_in_one_line(tmp_path):
     empty, latin1 = tmp_path / "empty.txt", tmp_path / "latin1.txt"
     empty.write_text("\n \n")
     latin1.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
-    for corpus, message in ((empty, "no sentences"), (latin1, "not UTF-8"),
+    for corpus, message in ((empty, "no sentences"), (latin1, "not valid UTF-8"),
                             (tmp_path / "missing.txt", "not found")):  # fmt: skip
         with pytest.raises(DataError, match=message):
             built(tmp_path, *data, f"+strategy.corpus.de={corpus}")

@@ -247,7 +247,7 @@ def test_your_own_dictionary_for_a_pair_xlt_ships_nothing_for(tmp_path, token_ca
     tested = run_metrics(tmp_path / "b", translate_test, token_cache)
     assert tested["translate_test/untranslated/test/sv"] < 8
     dictionary.write_text(EN_SV + "one two three\n", encoding="utf-8")
-    with pytest.raises(DataError, match=rf"{dictionary}:12: expected 'source target'"):
+    with pytest.raises(DataError, match=rf"{dictionary} line 12: expected 'source target'"):
         run_metrics(tmp_path / "c", [*overrides, "augmentation=code_switch"], token_cache)
 
 

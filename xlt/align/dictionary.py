@@ -10,7 +10,7 @@ from pathlib import Path
 
 from xlt.augment.lexicon import _PAREN, NOT_A_TRANSLATION, cedict_entries
 from xlt.data.sources.gettext_catalogues import CATALOGUES, locale_of, word_pairs
-from xlt.data.text_files import read_lines
+from xlt.data.text_files import fields_of, read_lines
 from xlt.errors import ConfigError, DataError
 
 _ALPHA_WORD = re.compile(r"[a-z]+")
@@ -64,17 +64,18 @@ def split_by_source(
 
 def read_dictionary(path: str | Path) -> list[Pair]:
     """A bilingual dictionary file in MUSE's format: one `source target` pair per line,
-    separated by a tab or spaces, UTF-8; a word with several translations is on several lines.
+    separated by tabs or spaces, UTF-8; a word with several translations is on several lines.
     Bad lines are reported with their number, not skipped."""
 
     lines = read_lines(path, "dictionary file")
     pairs = []
     for number, line in enumerate(lines, 1):
-        fields = line.split()
+        fields = fields_of(line)
         if not fields:
             continue
         if len(fields) != 2:
-            raise DataError(f"{path}:{number}: expected 'source target', got {line.strip()!r}")
+            raise DataError(f"{path} line {number}: expected 'source target', got "
+                            f"{line.strip()[:80]!r}")  # fmt: skip
         pairs.append((fields[0], fields[1]))
     if not pairs:
         raise DataError(f"{path}: no word pairs in it")

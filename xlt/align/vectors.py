@@ -10,30 +10,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xlt.data.text_files import fields_of, stream_lines
 from xlt.errors import DataError
 
 
 def read_vec(path: str | Path, max_vocab: int) -> tuple[list[str], torch.Tensor]:
-    """(words in file order, a float32 matrix); a repeated word keeps its first vector."""
+    """(words in file order, a float32 matrix); a repeated word keeps its first vector. UTF-8
+    only, a BOM and any line ends accepted; a line that is not a word and `dimension` finite
+    numbers is refused at its number."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"vectors file not found: {path}")
     words: list[str] = []
     rows: list[np.ndarray] = []
     seen: set[str] = set()
-    try:
-        with path.open(encoding="utf-8") as lines:
-            dim = _header(path, next(lines, ""))
-            for number, line in enumerate(lines, 2):
-                if len(words) >= max_vocab:
-                    break
-                word, vector = _parse(path, number, line, dim)
-                if word is not None and word not in seen:
-                    seen.add(word)
-                    words.append(word)
-                    rows.append(vector)
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not UTF-8 ({err.reason} after {len(words)} words)") from None
+    lines = stream_lines(path)
+    dim = _header(path, next(lines, (1, ""))[1])
+    for number, line in lines:
+        if len(words) >= max_vocab:
+            break
+        word, vector = _parse(path, number, line, dim)
+        if word is not None and word not in seen:
+            seen.add(word)
+            words.append(word)
+            rows.append(vector)
     if not words:
         raise DataError(f"{path}: no word vectors after the header")
     return words, torch.from_numpy(np.stack(rows))
@@ -41,42 +41,43 @@ def read_vec(path: str | Path, max_vocab: int) -> tuple[list[str], torch.Tensor]
 
 def _header(path: Path, line: str) -> int:
     fields = line.split()
-    if len(fields) != 2 or not all(f.isdigit() for f in fields):
-        raise DataError(f"{path}:1: expected fastText's header 'count dimension', got "
-                        f"{line.strip()[:60]!r}")  # fmt: skip
+    if len(fields) != 2 or not all(f.isdigit() for f in fields) or int(fields[1]) < 1:
+        raise DataError(f"{path} line 1: expected fastText's header 'count dimension' (two "
+                        f"positive integers), got {line.strip()[:60]!r}")  # fmt: skip
     return int(fields[1])
 
 
 def _parse(path: Path, number: int, line: str, dim: int) -> tuple[str | None, np.ndarray]:
-    fields = line.rstrip("\n").rstrip(" ").split(" ")
+    """A word and its numbers, separated by single spaces (fastText writes one after the last
+    number too); a blank line is skipped."""
+    fields = line.rstrip(" ").split(" ")
     if len(fields) == 1 and not fields[0]:
         return None, np.empty(0)
     if len(fields) != dim + 1:
-        raise DataError(f"{path}:{number}: expected a word and {dim} numbers, got "
+        raise DataError(f"{path} line {number}: expected a word and {dim} numbers, got "
                         f"{len(fields) - 1} numbers")  # fmt: skip
     try:
-        return fields[0], np.asarray(fields[1:], dtype=np.float32)
+        vector = np.asarray(fields[1:], dtype=np.float32)
     except ValueError:
-        raise DataError(f"{path}:{number}: a value of {fields[0]!r} is not a number") from None
+        raise DataError(f"{path} line {number}: a value of {fields[0]!r} is not a number") from None
+    if not np.isfinite(vector).all():
+        raise DataError(f"{path} line {number}: a value of {fields[0]!r} is not finite "
+                        "(nan, inf, or beyond float32's range)")  # fmt: skip
+    return fields[0], vector
 
 
 def read_word_list(path: str | Path, max_vocab: int) -> list[str]:
-    """A vocabulary file: one word per line (extra fields such as a count are ignored), most
-    frequent first; the first `max_vocab` distinct words."""
+    """A vocabulary file: one word per line (extra fields after a space or tab, such as a
+    count, are ignored), most frequent first; the first `max_vocab` distinct words."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"vocabulary file not found: {path}")
     words: dict[str, None] = {}
-    try:
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                fields = line.split()
-                if fields:
-                    words.setdefault(fields[0])
-                if len(words) >= max_vocab:
-                    break
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not UTF-8 ({err.reason})") from None
+    for _, line in stream_lines(path):
+        if fields := fields_of(line):
+            words.setdefault(fields[0])
+        if len(words) >= max_vocab:
+            break
     if not words:
         raise DataError(f"{path}: no words in it")
     return list(words)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from xlt.data.text_files import decoded
 from xlt.errors import DataError
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv",
            ".parquet": "parquet"}  # fmt: skip
-BOM = "\ufeff"
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -45,23 +45,6 @@ def _parquet(path: Path) -> pd.DataFrame:
     except Exception as err:  # pyarrow's errors have no common base worth naming
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise DataError(f"{path}: not a readable Parquet file ({first})") from err
-
-
-def decoded(path: Path) -> str:
-    """The file as text: UTF-8 (a leading BOM dropped), line ends made `\\n`, no NUL bytes."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        hint = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        raise DataError(f"{path} line {line}: not valid UTF-8{hint} ({err.reason} at byte "
-                        f"{err.start}); convert it, e.g. `iconv -t UTF-8`") from err  # fmt: skip
-    text = text.removeprefix(BOM)
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise DataError(f"{path} line {line}: a NUL byte; the file is binary or not UTF-8 text")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _text_table(path: Path, kind: str) -> pd.DataFrame:
