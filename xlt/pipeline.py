@@ -25,7 +25,7 @@ from xlt.recorder import Recorder
 from xlt.tracking.job import quiet_libraries
 from xlt.tracking.manifest import CODE_ROOT, git_state
 from xlt.tracking.run_tracker import RunTracker
-from xlt.tracking.sweep_retry import finished_trial
+from xlt.tracking.sweep_retry import earlier_attempts, finished_trial, stopped_trial
 from xlt.tracking.trial_key import job_key
 from xlt.training.memory_advice import out_of_memory
 from xlt.training.precision import AUTO, trainer_precision, warn_if_slow_precision
@@ -50,11 +50,13 @@ def _choice(cfg: DictConfig, group: str) -> str:
 def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     """Train and evaluate one configuration: build -> prepare -> fit -> evaluate -> record."""
     quiet_libraries()
-    done = finished_trial(cfg.get("sweep_retry"), cfg.logger.tracking_uri)
-    if done is not None:
+    attempts = earlier_attempts(cfg.get("sweep_retry"), cfg.logger.tracking_uri)
+    if (done := finished_trial(attempts)) is not None:
         return done
     if not cfg.get("resume") and requeued_by_slurm():
         cfg.resume = "auto"  # the same job again: continue the run its folder recorded
+    if not cfg.get("resume") and (stopped := stopped_trial(attempts, cfg.logger.tracking_uri)):
+        cfg.resume = stopped  # a retried sweep continues a stopped trial in its own run
     cfg, resumed = resumed_config(cfg) if cfg.get("resume") else (cfg, None)
     check_required(cfg)
     if cfg.torch_threads:

@@ -5,6 +5,7 @@ the store cannot take yet. Training never waits for the store and never imports 
 from __future__ import annotations
 
 import json
+import os
 import time
 from argparse import Namespace
 from collections.abc import Mapping
@@ -42,7 +43,11 @@ class ServiceLogger(Logger):
         as SLURM kills a requeued job, may have sent none of them), and not logged anew."""
         if not self.spool.is_file():
             return
-        for line in self.spool.read_text().splitlines():
+        raw = self.spool.read_bytes()
+        if not raw.endswith(b"\n"):  # a line cut by a SIGKILL while written: dropped, so that
+            raw = raw[: raw.rfind(b"\n") + 1]  # its step is logged again when it is replayed
+            os.truncate(self.spool, len(raw))
+        for line in raw.decode("utf-8").splitlines():
             record = json.loads(line)
             stamp = int(record["time"] * 1e3)
             self.send("log_metrics", metrics=record["metrics"], step=record["step"] or 0,

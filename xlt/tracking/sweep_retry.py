@@ -1,27 +1,56 @@
-"""`sweep_retry=PARENT`: a retried sweep skips the trials that already finished in it."""
+"""`sweep_retry=PARENT`: a retried sweep skips the trials that already finished in it and
+continues, in their own MLflow runs, the trials that were stopped mid-way."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from xlt.tracking.store import check_tracking_store
 from xlt.tracking.sweep import child_runs, parent_of_current_job
 from xlt.tracking.trial_key import job_key
+from xlt.training.checkpoint_files import last_checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def finished_trial(retry: str | None, tracking_uri: str) -> dict[str, dict[str, float]] | None:
-    """With `sweep_retry` set (`retry`): this trial's dev and test results if it already
-    finished in that sweep, else None."""
+def earlier_attempts(retry: str | None, tracking_uri: str) -> list:
+    """This trial's runs in the retried sweep, newest first (none without `sweep_retry`)."""
     parent = parent_of_current_job()
     if not retry or parent is None:
-        return None
+        return []
     client = check_tracking_store(tracking_uri)
-    for run in child_runs(client, parent):
-        if run.info.status == "FINISHED" and run.data.tags.get("job_overrides") == job_key():
+    mine = [run for run in child_runs(client, parent)
+            if run.data.tags.get("job_overrides") == job_key()]  # fmt: skip
+    return sorted(mine, key=lambda run: run.info.start_time or 0, reverse=True)
+
+
+def finished_trial(attempts: list) -> dict[str, dict[str, float]] | None:
+    """This trial's dev and test results if it already finished in the retried sweep."""
+    for run in attempts:
+        if run.info.status == "FINISHED":
             log.info("trial already finished in run %s: skipped", run.info.run_id)
             metrics = run.data.metrics
             return {s: {k: v for k, v in metrics.items() if k.startswith(f"{s}/")}
                     for s in ("dev", "test")}  # fmt: skip
+    return None
+
+
+def stopped_trial(attempts: list, tracking_uri: str) -> str | None:
+    """The run id of this trial's newest attempt to continue in place (`resume=`): one left
+    RUNNING (its process was killed) or one stopped with a checkpoint (a signal, an error
+    after training began). A failure before any checkpoint reruns as a new run, and an attempt
+    killed before it saved its config is marked FAILED, so no run stays RUNNING."""
+    for run in attempts:
+        folder = Path(run.data.tags.get("output_dir") or "")
+        has_config = (folder / "config.yaml").is_file()
+        if run.info.status == "RUNNING" and not has_config:
+            check_tracking_store(tracking_uri).set_terminated(run.info.run_id, "FAILED")
+            log.info("run %s was killed before it saved its config: FAILED, rerun anew",
+                     run.info.run_id)  # fmt: skip
+            continue
+        if has_config and (run.info.status == "RUNNING" or last_checkpoint(folder)):
+            log.info("trial stopped in run %s: continued in it", run.info.run_id)
+            return run.info.run_id
+        return None  # the newest attempt failed before a checkpoint: rerun anew
     return None
