@@ -90,6 +90,14 @@ def test_register_the_best_trial_and_predict_without_xlt(tmp_path, token_cache):
     assert version.run_id == best.info.run_id
     assert version.tags["protocol"] == "zero-shot" and "config" in version.tags
     assert "test/acc/zh" in version.tags and version.tags["selection_metric"] == "dev/acc/en"
+    model_uri = client.get_run(best.info.run_id).data.tags["model_uri"]  # models:/<model_id>
+    model = client.get_logged_model(model_uri.removeprefix("models:/"))  # its page's contents
+    linked = {(m.key, m.dataset_name.rsplit("/", 2)[-2:] == ["test", m.key[-2:]])
+              for m in model.metrics if m.dataset_digest}  # fmt: skip
+    assert {("test/acc/en", True), ("test/acc/zh", True)} <= linked
+    assert len(client.get_metric_history(best.info.run_id, "test/acc/zh")) == 1  # no new point
+    for tag in ("mlflow.user", "mlflow.source.name"):  # "Created by", "Logged from": the run's
+        assert model.tags[tag] == best.data.tags[tag], tag
 
     rows = hsk_test_rows(tmp_path, SMOKE)
     served = predict_without_xlt("models:/topics@champion", rows, tmp_path)

@@ -30,6 +30,11 @@ INPUT_COLUMNS = {
     "tagging": ["tokens"],
     "qa": ["question", "context"],
 }
+# The run's own record of who and what made it: the model page shows these as "Created by" and
+# "Logged from" (MLflow would name the writer process's file and user otherwise).
+SOURCE_TAGS = ("mlflow.user", "mlflow.source.name", "mlflow.source.type",
+               "mlflow.source.git.commit", "mlflow.source.git.branch",
+               "mlflow.source.git.repoURL")  # fmt: skip
 
 
 def requirements(meta: dict) -> list[str]:
@@ -73,8 +78,11 @@ def log_model_folder(folder: str, run_id: str, tracking_uri: str, tags: dict[str
     example_file = Path(folder) / "input_example.json"
     example = json.loads(example_file.read_text("utf-8")) if example_file.is_file() else []
     mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
     # The LoggedModel belongs to the run's experiment (MLflow would use the active one).
-    mlflow.set_experiment(experiment_id=mlflow.MlflowClient().get_run(run_id).info.experiment_id)
+    mlflow.set_experiment(experiment_id=run.info.experiment_id)
+    source = {k: run.data.tags[k] for k in SOURCE_TAGS if k in run.data.tags}
     with staged(Path(folder)) as (bundle, code):
         info = Model.log(
             artifact_path=None,  # `name` below (the positional parameter MLflow deprecates)
@@ -88,9 +96,38 @@ def log_model_folder(folder: str, run_id: str, tracking_uri: str, tags: dict[str
             signature=signature(meta["task"]),
             input_example=pd.DataFrame(example) if example else None,
             metadata={"xlt_task": meta["task"], "labels": meta["labels"]},
-            tags=tags,
+            tags={**source, **tags},
         )
+    link_test_results(client, run_id, info.model_id)
     return info.model_uri
+
+
+def link_test_results(client, run_id: str, model_id: str) -> int:
+    """The run's per-language test metrics linked to the model and to the test set each was
+    measured on (the run's `DATASET/test/LANG` input): MLflow 3 builds the model page's
+    "Datasets used" and its metrics from these links. Each metric keeps its step and time, so
+    the run's own history gains no point. Returns how many were linked."""
+    from mlflow.entities import Metric
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    run = client.get_run(run_id)
+    tests = {
+        d.dataset.name.rsplit("/", 1)[-1]: d.dataset
+        for d in run.inputs.dataset_inputs
+        if d.dataset.name.rsplit("/", 2)[-2:-1] == ["test"]
+        and any(t.key == MLFLOW_DATASET_CONTEXT and t.value == "test" for t in d.tags)
+    }
+    linked = []
+    for key in sorted(run.data.metrics):
+        split, _, lang = key.rpartition("/")
+        if split.count("/") == 1 and split.startswith("test/") and lang in tests:
+            last = client.get_metric_history(run_id, key)[-1]
+            linked.append(Metric(key, last.value, last.timestamp, last.step, model_id=model_id,
+                                 dataset_name=tests[lang].name,
+                                 dataset_digest=tests[lang].digest))  # fmt: skip
+    if linked:
+        client.log_batch(run_id, metrics=linked, synchronous=True)
+    return len(linked)
 
 
 def link_or_copy(source: str, target: str) -> None:
