@@ -108,6 +108,13 @@ def test_mlflow_ui_shows_the_sweep_with_its_nested_children(tmp_path, token_cach
         page.screenshot(path=str(shots[2]))
         artifacts_page = page.inner_text("body")
         plot_width = page.evaluate(SHOWN_IMAGE_WIDTH)
+        logged = MlflowClient(tracking_uri=store).get_run(child).data.tags["model_uri"]
+        page.goto(f"http://127.0.0.1:{port}/#/experiments/{experiment}/models/"
+                  f"{logged.removeprefix('models:/')}")  # fmt: skip
+        page.get_by_text("Datasets used").wait_for(timeout=30_000)
+        page.get_by_text("hsk_topic/test/zh").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(SCREENSHOT_DIR / "mlflow_ui_logged_model.png"))
+        logged_model_page = page.inner_text("body")
         browser.close()
     assert parents[0].info.run_name in text
     assert all(child.info.run_name in text for child in children)
@@ -116,6 +123,9 @@ def test_mlflow_ui_shows_the_sweep_with_its_nested_children(tmp_path, token_cach
     assert "Version 1" in model_page and "champion" in model_page
     assert "test_by_language.png" in artifacts_page and plot_width > 300  # the image loaded
     assert all(shot.stat().st_size > 10_000 for shot in shots)
+    # the logged model's page: the test sets it was measured on, and who made it
+    assert "hsk_topic/test/en" in logged_model_page and "hsk_topic/test/zh" in logged_model_page
+    assert "unrecorded" in logged_model_page and "root" not in logged_model_page.split()
 
 
 # The widest image the artifact viewer shows (it renders a PNG artifact from a blob: URL).
