@@ -149,7 +149,10 @@ def train_masked_lm(
         decay = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: max(0.0, 1 - step / max(1, settings.steps))
         )
-        stream, bf16 = batches(rows, settings, tokenizer), settings.autocast_precision() != "32-true"
+        stream, bf16 = (
+            batches(rows, settings, tokenizer),
+            settings.autocast_precision() != "32-true",
+        )
         for _ in range(settings.steps):
             loss = masked_lm_loss(encoder, head, next(stream), bf16)
             loss.backward()
