@@ -25,7 +25,12 @@ from xlt.recorder import Recorder
 from xlt.tracking.job import quiet_libraries
 from xlt.tracking.manifest import CODE_ROOT, git_state
 from xlt.tracking.run_tracker import RunTracker
-from xlt.tracking.sweep_retry import earlier_attempts, finished_trial, stopped_trial
+from xlt.tracking.sweep_retry import (
+    earlier_attempts,
+    finished_trial,
+    stopped_trial,
+    wait_for_sweep_store,
+)
 from xlt.tracking.trial_key import job_key
 from xlt.training.memory_advice import out_of_memory
 from xlt.training.precision import AUTO, trainer_precision, warn_if_slow_precision
@@ -50,6 +55,7 @@ def _choice(cfg: DictConfig, group: str) -> str:
 def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
     """Train and evaluate one configuration: build -> prepare -> fit -> evaluate -> record."""
     quiet_libraries()
+    wait_for_sweep_store(cfg.logger.tracking_uri, cfg.logger.get("sweep_store_wait_s", 0))
     attempts = earlier_attempts(cfg.get("sweep_retry"), cfg.logger.tracking_uri)
     if (done := finished_trial(attempts)) is not None:
         return done

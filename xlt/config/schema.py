@@ -180,6 +180,10 @@ class LoggerConfig:
     # What runs the logged model's encoder when served (xlt-predict --engine overrides it):
     # torch, or onnxruntime (onnx; onnx_int8: int8 matrix products, fastest on fp32-only CPUs).
     model_engine: ServingEngine = ServingEngine.torch
+    # A sweep's trial that finds a tracking server or database unreachable at its start waits
+    # this many seconds for it (the sweep reached it, so a restart is the likely cause); a
+    # single run, or 0, fails at once in one line.
+    sweep_store_wait_s: float = 300.0
 
 
 @dataclass

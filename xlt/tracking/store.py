@@ -93,6 +93,24 @@ def check_tracking_store(uri: str) -> MlflowClient:
     return client
 
 
+def probe_remote_store(uri: str, timeout: float = 5.0) -> None:
+    """A tracking server's /health or a database's port, in seconds and without MLflow's
+    import; a local sqlite store passes (its checks come with the client)."""
+    if uri.startswith(("http://", "https://")):
+        from urllib.error import URLError
+        from urllib.request import urlopen
+
+        try:
+            urlopen(f"{uri.rstrip('/')}/health", timeout=timeout).close()
+        except (URLError, OSError) as err:
+            raise TrackingError(
+                f"cannot open the MLflow store {mask_value(uri)!r} ({err}). "
+                "Start the server or fix logger.tracking_uri."
+            ) from err
+    elif "://" in uri and not uri.startswith(("sqlite:", "file:", "databricks")):
+        probe_database(uri, timeout)
+
+
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 DRIVERS = {"postgresql": "psycopg", "postgresql+psycopg": "psycopg",
            "postgresql+psycopg2": "psycopg2", "mysql": "MySQLdb",

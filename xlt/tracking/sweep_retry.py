@@ -4,14 +4,37 @@ continues, in their own MLflow runs, the trials that were stopped mid-way."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
-from xlt.tracking.store import check_tracking_store
+from xlt.errors import TrackingError
+from xlt.tracking.store import check_tracking_store, probe_remote_store
 from xlt.tracking.sweep import child_runs, parent_of_current_job
 from xlt.tracking.trial_key import job_key
 from xlt.training.checkpoint_files import last_checkpoint
 
 log = logging.getLogger(__name__)
+
+
+def wait_for_sweep_store(tracking_uri: str, patience_s: float) -> None:
+    """A sweep's trial waits out a tracking server or database that is down at its start (a
+    restart, most likely: the sweep reached it), instead of failing this trial and every one
+    after it within seconds. Mid-run, the writer's queue covers an outage."""
+    if parent_of_current_job() is None or patience_s <= 0:
+        return
+    deadline, warned = time.monotonic() + patience_s, False
+    while True:
+        try:
+            return probe_remote_store(tracking_uri)
+        except TrackingError as err:
+            if time.monotonic() > deadline:
+                raise TrackingError(f"{err} (waited {patience_s:.0f} s: "
+                                    "logger.sweep_store_wait_s)") from err  # fmt: skip
+            if not warned:
+                log.warning("MLflow store unreachable at this trial's start; waiting up to "
+                            "%.0f s (logger.sweep_store_wait_s): %s", patience_s, err)  # fmt: skip
+                warned = True
+            time.sleep(1.0)
 
 
 def earlier_attempts(retry: str | None, tracking_uri: str) -> list:
