@@ -183,7 +183,7 @@ class LoggerConfig:
     # A sweep's trial that finds a tracking server or database unreachable at its start waits
     # this many seconds for it (the sweep reached it, so a restart is the likely cause); a
     # single run, or 0, fails at once in one line.
-    sweep_store_wait_s: float = 300.0
+    sweep_store_wait_s: float = field(default=300.0, metadata=R(ge=0, le=86400))
 
 
 @dataclass
