@@ -68,6 +68,7 @@ def predict_file(model, frame, args: argparse.Namespace, output: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # torch and MLflow after the arguments: a wrong one is answered at once
     from xlt.tracking.trained_models import load_model
     from xlt_serving.runtime import MissingColumn
 

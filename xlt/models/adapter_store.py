@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from xlt.errors import ConfigError
+from xlt.models.init_encoder import RUN_ID
 
 ARTIFACT_DIR = "language_adapters"  # in a run's artifacts: language_adapters/<lang>/
 META_FILE = "xlt_adapter.json"
@@ -84,8 +85,6 @@ def load_adapter(encoder: nn.Module, name: str, folder: Path, encoder_id: dict) 
 def resolve_reference(ref: str, lang: str, client=None) -> Path:
     """A folder for `strategy.language_adapters.<lang>`: a path (the adapter folder or a run's
     `language_adapters/` folder), or the id of the run that logged it (downloaded)."""
-    from xlt.models.init_encoder import RUN_ID
-
     path = Path(ref).expanduser()
     for folder in (path / lang, path):
         if (folder / META_FILE).is_file():

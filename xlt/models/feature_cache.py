@@ -46,6 +46,8 @@ def autocast_state(device: torch.device) -> str:
 
 def implementation(encoder: nn.Module) -> dict[str, str]:
     """The attention kernel and whether Q/K/V run as one fused matmul (xlt_serving.fused_qkv)."""
+    # fused_qkv imports transformers' model code; config checks import this module (through
+    # the strategies) before the heavy imports, so it is imported here, when a cache is keyed.
     from xlt_serving.fused_qkv import FUSED
 
     fused = any(type(m) in FUSED.values() for m in encoder.modules())

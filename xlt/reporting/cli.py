@@ -68,7 +68,8 @@ def report_folder(out: Path | None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # One progress bar per downloaded predictions file would bury the table (entry point only).
+    # One progress bar per downloaded predictions file would bury the table (entry point only);
+    # MLflow and pandas load after the arguments, so a wrong one is answered at once.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from xlt.reporting.collect import fetch_runs
     from xlt.reporting.report import build_report, report_on_parent

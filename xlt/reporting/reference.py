@@ -18,6 +18,7 @@ import pandas as pd
 from xlt.config.recipes import FOLLOWED
 from xlt.errors import ConfigError
 from xlt.reporting.aggregate import primary_metric
+from xlt.reporting.collect import experiment_ids
 
 COLUMNS = ("paper", "table", "recipe", "model", "task", "setting", "metric", "language", "value")
 NOT_MEASURED = "not measured here"
@@ -141,8 +142,6 @@ def bli_runs(client, experiment_names: list[str] | None) -> pd.DataFrame:
     (the setting), task `bli`, model the tag `reference_model` (e.g. `fasttext-wiki`, set with
     `+logger.tags.reference_model=...`) or the two encoders, metrics `test/<scoring>_<p@k>/
     <src>-<tgt>` (e.g. `test/csls_p1/en-zh`)."""
-    from xlt.reporting.collect import experiment_ids
-
     ids = experiment_ids(client, experiment_names, None)
     found = client.search_runs(ids, filter_string="tags.task = 'align/bli' and "
                                "attributes.status = 'FINISHED'", max_results=50000)  # fmt: skip

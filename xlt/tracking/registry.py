@@ -64,6 +64,7 @@ def ensure_logged(client, run, tracking_uri: str) -> str:
     """The run's model URI, logging it from its checkpoint first if it has none."""
     if uri := run.data.tags.get("model_uri"):
         return uri
+    # torch and the model code: only for a run that logged no model
     from xlt.tracking.trained_models import export_checkpoint, run_checkpoint
 
     folder = export_checkpoint(*run_checkpoint(run))

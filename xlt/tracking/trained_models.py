@@ -14,12 +14,15 @@ from xlt.errors import ConfigError
 from xlt.models.export import export_model, input_example, model_meta
 from xlt.models.init_encoder import RUN_ID
 from xlt_serving.bundle import META_FILE
+from xlt_serving.runtime import TextModel
 
 
 def export_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
     """The model folder of a run folder's checkpoint (built once, next to the checkpoints)."""
     import torch
 
+    # Lightning, transformers, datasets: only a checkpoint export pays for them, not
+    # `xlt-predict` on an already exported or logged model.
     from xlt.components import build, prepare
 
     folder = out_dir / "model"
@@ -63,8 +66,6 @@ def run_checkpoint(run) -> tuple[Path, Path]:
 def load_model(spec: str, tracking_uri: str, engine: str | None = None):
     """A `xlt_serving.runtime.TextModel` for any of the accepted model specs (`engine`: what
     runs the encoder; default: what the model folder names)."""
-    from xlt_serving.runtime import TextModel
-
     path = Path(spec)
     if (path / META_FILE).is_file():
         return TextModel(path, engine)

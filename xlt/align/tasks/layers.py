@@ -14,7 +14,7 @@ from xlt.config.validate import resolve_languages
 
 
 def plot(curves: dict[str, list[float]], title: str, path: Path) -> None:
-    from xlt.reporting.plots import plt, save_figure
+    from xlt.reporting.plots import plt, save_figure  # matplotlib only when a curve is drawn
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for label, values in curves.items():

@@ -15,7 +15,7 @@ from xlt.data.sources.hub_columns import (
 )
 from xlt.hub import preflight as hub_preflight
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `datasets` loads after `preflight` (xlt-train checks the hub first)
     from xlt.data.dataset_splits import DatasetSplits
 
 OFFLINE_ALTERNATIVE = (
