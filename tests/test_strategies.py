@@ -60,6 +60,36 @@ def test_adversarial_lambda_schedule_rises_from_zero_to_the_maximum():
     assert adv.lambda_at(1.0) == pytest.approx(adv.lambda_max, rel=1e-3)
 
 
+def adversarial_batch(tokenizer) -> dict:
+    source = tokenizer(["hello world", "good morning"], padding=True, return_tensors="pt")
+    target = tokenizer(["你好世界", "おはよう"], padding=True, return_tensors="pt")
+    return {"labelled": {**source, "labels": torch.tensor([0, 1]), "lang": ["en", "en"]},
+            "unlabelled": {**target, "lang": ["zh", "ja"]}}  # fmt: skip
+
+
+def test_adversarial_confusion_trains_the_discriminator_apart_from_the_encoder():
+    """objective=confusion: the discriminator learns only from its own language loss; the
+    encoder also learns to make its output uniform (log K, the loss's floor)."""
+    net, tok = tiny_net()
+    adv = strategy("adversarial", "strategy.objective=confusion")
+    adv.source, adv.targets = "en", ["zh", "ja"]
+    adv.prepare(net)
+    net.eval()  # no dropout: the two passes below must see the same function
+    ctx = StepContext(step=10, total_steps=10, epoch=0, global_step=10, stage=Stage())
+    loss, logged = adv.training_loss(net, None, adversarial_batch(tok), ctx)
+    loss.backward()
+    combined = {n: w.grad.clone() for n, w in net.extras["discriminator"].named_parameters()}
+    assert logged["confusion_loss"] >= torch.log(torch.tensor(3.0)) - 1e-5
+    net.zero_grad()
+    features = torch.cat([net.embed(b["input_ids"], b["attention_mask"])
+                          for b in adversarial_batch(tok).values()]).detach()  # fmt: skip
+    F.cross_entropy(net.extras["discriminator"](features), torch.tensor([0, 0, 1, 2])).backward()
+    for name, weight in net.extras["discriminator"].named_parameters():
+        assert torch.allclose(combined[name], weight.grad, atol=1e-6), name
+    with pytest.raises(Exception, match="strategy.objective='mmd': use one of"):
+        strategy("adversarial", "strategy.objective=mmd")  # xlt-train: this line, exit 2
+
+
 def test_freeze_lower_leaves_frozen_weights_bit_identical():
     net, tok = tiny_net()
     s = strategy("freeze_lower", "strategy.freeze_layers=1")
