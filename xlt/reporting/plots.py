@@ -3,6 +3,7 @@ matrix when sources vary, and learning curves on the selection metric."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +18,9 @@ from xlt.reporting.aggregate import languages  # noqa: E402
 
 
 def save_figure(fig, path: Path) -> Path:
-    fig.tight_layout()
+    with warnings.catch_warnings():  # a wide outside legend leaves no room inside the figure:
+        warnings.filterwarnings("ignore", message="Tight layout not applied")  # bbox_inches
+        fig.tight_layout()  # below makes room for it instead
     fig.savefig(path, dpi=120, bbox_inches="tight")  # legends sit beside the axes, kept in
     plt.close(fig)
     return path

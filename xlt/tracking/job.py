@@ -13,6 +13,12 @@ from xlt.tracking.manifest import build_manifest, keep_private
 from xlt.tracking.trial_key import hydra_overrides
 
 
+def not_a_weights_only_notice(record: logging.LogRecord) -> bool:
+    """Lightning says "`weights_only` was not set" at every full (resumable) checkpoint save;
+    it reads like a warning about loading, and every load in xlt passes weights_only=True."""
+    return "`weights_only` was not set" not in record.getMessage()
+
+
 def quiet_libraries() -> None:
     """One log line per event: Lightning's own console handler would repeat Hydra's."""
     import datasets
@@ -21,6 +27,9 @@ def quiet_libraries() -> None:
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector").addFilter(
+        not_a_weights_only_notice
+    )  # the same function each time: added once
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
     # Only frozen encoders are left in eval mode (linear probe), on purpose: no dropout on features.
     warnings.filterwarnings(
