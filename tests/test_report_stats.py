@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xlt.reporting.configs import configuration, label, parse_overrides
+from xlt.reporting.configs import configuration, default_of, label, parse_overrides
 from xlt.reporting.uncertainty import Rows, aligned_rows, cell, metric_of, paired_difference
 
 
@@ -156,8 +156,6 @@ def test_plot_legends_sit_beside_the_data():
 
 
 def test_the_default_is_named_in_the_report():
-    from xlt.reporting.configs import default_of
-
     assert default_of("strategy") == "zero_shot (default)"
     assert default_of("dataset.batch_size") == "32 (default)"
 
@@ -178,5 +176,9 @@ def test_overrides_every_run_shares_leave_the_labels():
     assert list(runs["configuration"]) == ["strategy=few_shot", "default"]
     assert baseline_label("experiment=many_languages strategy=few_shot",
                           set(runs["configuration"]), shared) == "strategy=few_shot"  # fmt: skip
+    adversarial = {"experiment": "many_languages", "strategy": "adversarial"}
+    both = {"default", "strategy.objective=confusion"}
+    assert baseline_label("strategy.objective=reversal", both, adversarial) == "default"
+    assert default_of("strategy.objective", adversarial) == "reversal (default)"
     alone = pd.DataFrame({"config": configs[:1], "configuration": [label(configs[0])]})
     assert without_shared_overrides(alone)[0]["configuration"][0] == label(configs[0])

@@ -85,9 +85,13 @@ def metric_values(group: pd.DataFrame, metric: str, weights: Combination) -> np.
     return sum(w * columns[lang] for lang, w in weights.items())
 
 
-def summarize_runs(runs: pd.DataFrame, tables_of: TablesOf, metric: str | None = None):
+def summarize_runs(
+    runs: pd.DataFrame, tables_of: TablesOf, metric: str | None = None,
+    shared: dict[str, str] | None = None,
+):  # fmt: skip
     """One row per (protocol, configuration): per column its estimate and, as numbers of their
-    own, the interval's `low` and `high`."""
+    own, the interval's `low` and `high`. `shared`: the overrides every run gave alike (their
+    defaults name what a run left unset, e.g. `reversal (default)` under strategy=adversarial)."""
     metric = metric or primary_metric(runs)
     keys = varying_keys(runs)
     out = []
@@ -95,7 +99,7 @@ def summarize_runs(runs: pd.DataFrame, tables_of: TablesOf, metric: str | None =
         group = group.sort_values("seed")
         rows = group_rows(group, metric, tables_of)
         record = {"protocol": protocol, "configuration": name,
-                  **{k: group["config"].iloc[0].get(k) or default_of(k) for k in keys},
+                  **{k: group["config"].iloc[0].get(k) or default_of(k, shared) for k in keys},
                   "n_seeds": group["seed"].nunique(),
                   "seeds": ",".join(map(str, sorted(group["seed"].unique()))),
                   "interval": "seeds x test rows" if rows else "seeds only",

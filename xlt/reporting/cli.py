@@ -108,7 +108,9 @@ def baseline_label(
     """`--baseline` as the report labels configurations (defaults and the overrides every run
     shares dropped), or None with one line naming the configurations there are."""
 
-    given = configuration(parse_overrides(text))
+    # Composed with what every run shares, so a value that is the default there (e.g.
+    # strategy.objective=reversal under strategy=adversarial) names the `default` configuration.
+    given = configuration([*(shared or {}).items(), *parse_overrides(text)])
     name = label({k: v for k, v in given.items() if (shared or {}).get(k) != v})
     if name not in configurations:
         known = ", ".join(sorted(configurations))

@@ -80,11 +80,13 @@ def configuration(overrides: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-def default_of(key: str) -> str:
+def default_of(key: str, shared: dict[str, str] | None = None) -> str:
     """What a run that did not override `key` used, as the report names it: the default group
-    option (`zero_shot (default)`) or value (`32 (default)`)."""
+    option (`zero_shot (default)`) or value (`32 (default)`), composed with the group choices
+    every run shares (`shared`: under strategy=adversarial, its own defaults)."""
+    groups = tuple(sorted((k, v) for k, v in (shared or {}).items() if "." not in k))
     try:
-        config, choices = _defaults(())
+        config, choices = _defaults(groups)
     except Exception:  # a config tree that no longer composes: say only that it is the default
         return "(default)"
     value = choices.get(key) if "." not in key else _lookup(config, key)

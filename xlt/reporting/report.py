@@ -50,7 +50,8 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, cache = collected.runs, {}
     metric = primary_metric(runs)
-    summary, keys = summarize_runs(runs, lambda run_id: predictions(client, run_id, cache), metric)
+    summary, keys = summarize_runs(runs, lambda run_id: predictions(client, run_id, cache), metric,
+                                   collected.shared)  # fmt: skip
     compared = compare_within_protocols(runs, lambda r: predictions(client, r, cache), metric,
                                         baseline)  # fmt: skip
     table = format_table(summary, keys)
