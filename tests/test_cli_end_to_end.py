@@ -123,7 +123,9 @@ def test_hub_configs_fail_fast_offline_with_a_clear_message(
     assert proc.returncode == 2
     assert "unreachable" in proc.stderr and alternative in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert elapsed < 10, f"took {elapsed:.1f}s"
+    # Fast is "no retries": the hub's own retries take minutes. The bound leaves room for a
+    # slow CPU's start-up (10.3 s on a 2-core AMX Xeon).
+    assert elapsed < 30, f"took {elapsed:.1f}s"
 
 
 @pytest.mark.slow

@@ -17,6 +17,12 @@ GOLDEN = json.loads(GOLDEN_FILE.read_text())
 # and a metric by a whole row (1/48 here), far outside these tolerances.
 LOSS_RTOL = 1e-5
 METRIC_ATOL = 1e-6
+# L-BFGS (full-batch, line search) carries those last digits of the cached features much
+# further: on a 2-core AMX Xeon its two losses differed from the recording CPU's by 5.7e-4 and
+# 1.1e-4 relative, every accuracy was equal and one test row changed class among wrong
+# answers (macro F1 +0.0032); a3282cd did the same there, so it is the CPU, not a change.
+LOSS_RTOL_OF = {"linear_probe_lbfgs": 8e-4}
+MACRO_F1_ATOL_OF = {"linear_probe_lbfgs": 0.005}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +36,12 @@ def test_fixed_seed_run_reproduces_the_golden_numbers(name, golden_root):
     # Its own cache: features cached by another test's run (other batches, other padding)
     # differ in the last float digits, which L-BFGS carries into the 4th digit of a loss.
     measured = run_case(name, golden_root, golden_root / "cache")
-    assert measured["train_loss"] == pytest.approx(GOLDEN[name]["train_loss"], rel=LOSS_RTOL)
-    assert measured["test"] == pytest.approx(GOLDEN[name]["test"], abs=METRIC_ATOL)
+    rtol = LOSS_RTOL_OF.get(name, LOSS_RTOL)
+    assert measured["train_loss"] == pytest.approx(GOLDEN[name]["train_loss"], rel=rtol)
+    assert set(measured["test"]) == set(GOLDEN[name]["test"])
+    for key, golden in GOLDEN[name]["test"].items():
+        atol = MACRO_F1_ATOL_OF.get(name, METRIC_ATOL) if "macro_f1" in key else METRIC_ATOL
+        assert measured["test"][key] == pytest.approx(golden, abs=atol), key
 
 
 def test_every_strategy_and_augmentation_option_has_a_golden_case():
