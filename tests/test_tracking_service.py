@@ -3,15 +3,21 @@ itself (that import and the store's opening used to sit before the first trainin
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 from mlflow import MlflowClient
 
+from xlt.config.schema import LoggerConfig
 from xlt.errors import TrackingError
+from xlt.tracking.run_tracker import RunTracker
 from xlt.tracking.service_client import TrackingService, forget, tracking_service
+from xlt.training.stop_signals import STOP_SIGNALS, Stopped, stop_on_signals
 
 
 def test_a_run_written_through_the_writer_process_lands_in_the_store(tmp_path):
@@ -69,3 +75,76 @@ def test_one_writer_per_process_whatever_the_number_of_stores(tmp_path):
     assert first.proc.poll() == 0  # closed cleanly once the trainer moved to another store
     assert tracking_service(f"sqlite:///{tmp_path}/b.db") is second
     forget(f"sqlite:///{tmp_path}/b.db")
+
+
+@pytest.fixture
+def stop_handlers():
+    """xlt-train's stop-signal handlers in this process for one test, then pytest's own."""
+    saved = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    stop_on_signals()
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def start_run_payload(tmp_path) -> dict:
+    return dict(
+        experiment="exp",
+        experiment_id=None,
+        artifact_location=None,
+        run_name="r",
+        tags={},
+        run_id=None,
+        spool=str(tmp_path / "metrics.jsonl"),
+        source="xlt-train",
+    )
+
+
+def test_a_request_cut_by_a_stop_signal_does_not_answer_the_next_one(tmp_path, stop_handlers):
+    """SIGTERM while a request waits for its answer: that answer still comes, later. The next
+    request must get its own, or a trial's last `drain` returns at once and the process exits
+    with its FAILED status unsent (CI saw a stopped trial's run left RUNNING)."""
+    service = TrackingService(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        run_id = service.request("start_run", **start_run_payload(tmp_path))["run_id"]
+        for i in range(3000):  # the writer's work ahead of the drain: a few seconds of writes
+            service.call("set_tag", run_id=run_id, key=f"k{i}", value="v")
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        started = time.monotonic()
+        with pytest.raises(Stopped):
+            service.request("drain", timeout=300)  # its answer, 0, arrives after the stop
+        assert time.monotonic() - started < 2, "the stop waited for the answer"
+        second = service.request("start_run", **start_run_payload(tmp_path))
+        assert isinstance(second, dict) and second["run_id"] != run_id
+    finally:
+        service.close()
+
+
+def test_a_stop_signal_as_the_run_starts_leaves_it_failed_not_running(
+    tmp_path, stop_handlers, monkeypatch
+):
+    """SIGTERM just after the writer created the run but before its tracker knew the run's id:
+    the stop waits until the tracker does, so the run is marked FAILED like any stopped run."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    real_request = TrackingService.request
+
+    def request_then_sigterm(self, op, *args, **kwargs):
+        answer = real_request(self, op, *args, **kwargs)
+        if op == "start_run":
+            os.kill(os.getpid(), signal.SIGTERM)  # handled here, in the main thread
+        return answer
+
+    monkeypatch.setattr(TrackingService, "request", request_then_sigterm)
+    settings = LoggerConfig(tracking_uri=uri, experiment_name="exp")
+    tracker = RunTracker(settings, {"strategy": "zero_shot"}, tmp_path / "out", "r")
+    with pytest.raises(Stopped):
+        try:
+            tracker.open()
+        except BaseException as err:  # as pipeline.run does
+            tracker.fail(err)
+            raise
+    (run,) = MlflowClient(tracking_uri=uri).search_runs(
+        [MlflowClient(tracking_uri=uri).get_experiment_by_name("exp").experiment_id]
+    )
+    assert run.info.status == "FAILED" and "SIGTERM" in run.data.tags["error"]
+    forget(uri)

@@ -75,6 +75,7 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
                          resumed.run_id if resumed else None)  # fmt: skip
     recorder = Recorder(tracker, logs_model(cfg.logger.get("log_model", "auto")))
     try:
+        tracker.open()
         store = StoreAccess(tracker.uri, tracker.run_id, lambda: tracker.client)  # opened lazily
         parts = prepare(build(cfg, store))
         resume_from = resumed.checkpoint if resumed else None

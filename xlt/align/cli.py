@@ -48,6 +48,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     job = align_job(cfg)
     tracker = RunTracker(typed(cfg.logger, LoggerConfig), tags, job.output_dir, cfg.task.name)
     try:
+        tracker.open()
         config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         record_job(tracker, config, job.output_dir, git, "")
         # Not recursive: a task's model configs (task.teacher) are built by the task itself.

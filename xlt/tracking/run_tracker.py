@@ -20,10 +20,11 @@ from omegaconf import OmegaConf
 from xlt.config.schema import LoggerConfig
 from xlt.errors import TrackingError
 from xlt.tracking.manifest import mask_secrets
-from xlt.tracking.service_client import forget, tracking_service
+from xlt.tracking.service_client import TrackingService, forget, tracking_service
 from xlt.tracking.service_logger import ServiceLogger
 from xlt.tracking.store import check_tracking_store, default_tracking_uri
 from xlt.tracking.sweep import parent_of_current_job
+from xlt.training.stop_signals import deferred
 
 log = logging.getLogger(__name__)
 PARENT_RUN_TAG = "mlflow.parentRunId"  # mlflow.utils.mlflow_tags.MLFLOW_PARENT_RUN_ID
@@ -46,11 +47,18 @@ class RunTracker:
         run_name: str,
         run_id: str | None = None,
     ) -> None:
+        self.settings, self.tags, self.run_name, self.resumed_id = settings, tags, run_name, run_id
         self.uri = settings.tracking_uri
         self.out_dir = out_dir
-        spool = out_dir / "metrics.jsonl"
+        self.service: TrackingService | None = None
+        self.logger: ServiceLogger | None = None
+
+    def open(self) -> None:
+        """Opens the store and starts (or, resuming, continues) the run. Called inside the
+        caller's `try`, so that whatever stops the job from here on marks the run FAILED."""
+        spool = self.out_dir / "metrics.jsonl"
         if rank_zero_only.rank != 0:  # other ranks train, rank 0 alone writes the run
-            self.service, self.logger = None, ServiceLogger(None, {}, spool)
+            self.logger = ServiceLogger(None, {}, spool)
             return
         self.service = tracking_service(self.uri)  # usually started when xlt-train launched
         try:
@@ -58,30 +66,34 @@ class RunTracker:
         except TrackingError:
             forget(self.uri)
             raise
+        with deferred():  # a stop signal now would leave a run that nothing can mark FAILED
+            run = self.service.request("start_run", **self._run_request(spool))
+            self.logger = ServiceLogger(self.service, run, spool)
+        if self.resumed_id:  # resuming: the steps redone after the checkpoint were logged already
+            self.logger.resume_logging()
+
+    def _run_request(self, spool: Path) -> dict[str, Any]:
+        settings = self.settings
         parent = parent_of_current_job()
-        tags = mask_secrets({**tags, **settings.tags})
+        tags = mask_secrets({**self.tags, **settings.tags})
         if parent:  # a sweep's trials go to the parent's experiment, so the UI nests them
             tags[PARENT_RUN_TAG] = parent["run_id"]
-        run = self.service.request(
-            "start_run",
+        return dict(
             experiment=settings.experiment_name,
             experiment_id=parent["experiment_id"] if parent else None,
             artifact_location=artifact_location(settings),
-            run_name=settings.run_name or run_name,
+            run_name=settings.run_name or self.run_name,
             tags=tags,
-            run_id=run_id,  # resuming: the same run, its metric history continues
+            run_id=self.resumed_id,  # resuming: the same run, its metric history continues
             spool=str(spool),
             source=Path(sys.argv[0]).name,
             log_user=settings.log_user,
             system_metrics=settings.system_metrics,
         )
-        self.logger = ServiceLogger(self.service, run, spool)
-        if run_id:  # resuming: the steps redone after the checkpoint were logged already
-            self.logger.resume_logging()
 
     @property
     def run_id(self) -> str | None:
-        return self.logger.run_id
+        return self.logger.run_id if self.logger else None
 
     @cached_property
     def client(self):  # noqa: ANN201  (mlflow.MlflowClient, imported only on this path)

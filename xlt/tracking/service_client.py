@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 from xlt.errors import TrackingError
+from xlt.training.stop_signals import deferred
 
 _SERVICES: dict[str, TrackingService] = {}
 
@@ -40,6 +41,9 @@ class TrackingService:
         self.outbox: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
         self.broken: str | None = None  # why the process cannot be used any more
         self.opened = False
+        # Answers written but not read yet: the opening one, and those of requests a stop
+        # signal cut short (each is read and dropped before a later request's own answer).
+        self.unread = 1
         threading.Thread(target=self._feed, daemon=True, name="xlt-tracking-feed").start()
 
     def _feed(self) -> None:
@@ -53,20 +57,27 @@ class TrackingService:
         self.proc.stdin.close()
 
     def _answer(self, timeout: float | None) -> Any:
+        status, value = self._read(timeout)
+        if status == "error":
+            raise TrackingError(value)
+        return value
+
+    def _read(self, timeout: float | None) -> tuple[str, Any]:
+        """The next answer in the pipe. A stop signal may cut the wait, never the reading."""
         if self.broken:
             raise TrackingError(f"{self.broken} (store {self.uri})")
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             self.broken = f"the MLflow writer process did not answer within {timeout:.0f} s"
             raise TrackingError(f"{self.broken} (store {self.uri})")
-        try:
-            status, value = pickle.load(self.proc.stdout)
-        except (EOFError, pickle.UnpicklingError) as err:
-            self.broken = f"the MLflow writer process exited (code {self.proc.poll()})"
-            raise TrackingError(f"{self.broken} (store {self.uri})") from err
-        if status == "error":
-            raise TrackingError(value)
-        return value
+        with deferred():
+            try:
+                answer = pickle.load(self.proc.stdout)
+            except (EOFError, pickle.UnpicklingError) as err:
+                self.broken = f"the MLflow writer process exited (code {self.proc.poll()})"
+                raise TrackingError(f"{self.broken} (store {self.uri})") from err
+            self.unread -= 1
+        return answer
 
     def open(self, timeout: float = 120) -> None:
         """Waits until the store answered (started at launch, it usually has); a bad URI or a
@@ -81,7 +92,11 @@ class TrackingService:
 
     def request(self, op: str, timeout: float | None = 120, **payload: Any) -> Any:
         self.open()
-        self.outbox.put(("request", op, payload))
+        with deferred():
+            self.outbox.put(("request", op, payload))
+            self.unread += 1
+        while self.unread > 1:  # an earlier request's answer, its wait cut by a stop signal
+            self._read(timeout)
         return self._answer(timeout)
 
     def close(self, timeout: float = 60) -> None:

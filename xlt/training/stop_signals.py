@@ -13,12 +13,15 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 TRIAL_GRACE_S = 120  # how long a sweep waits for its trial processes to record their stop
 LAUNCHER_PID = "XLT_SWEEP_LAUNCHER_PID"  # set by a sweep's launching process
 received: signal.Signals | None = None  # the stop signal this process got, if any
+_deferring = 0  # how many `deferred()` blocks the main thread is in
+_pending: signal.Signals | None = None  # a stop signal that arrived inside one of them
 
 
 class Stopped(BaseException):  # noqa: N818  (an outcome, like KeyboardInterrupt, not an error)
@@ -34,9 +37,30 @@ class Stopped(BaseException):  # noqa: N818  (an outcome, like KeyboardInterrupt
 
 
 def _raise_stopped(signum: int, frame) -> None:
-    global received
+    global received, _pending
     received = signal.Signals(signum)
+    if _deferring:
+        _pending = received  # raised when the block ends
+        return
     raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A stop signal that arrives inside waits until the block ends, then raises `Stopped`.
+    For the few steps that must not be cut in half: an answer half read from the MLflow writer
+    (the next request would read it as its own), a run created but not yet known to its
+    tracker (nothing could mark it FAILED). Python runs signal handlers in the main thread
+    only, so a module-level count is enough."""
+    global _deferring, _pending
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending is not None:
+            stopped, _pending = _pending, None
+            raise Stopped(stopped)  # chained to the block's own error, if it had one
 
 
 def stop_on_signals() -> None:
