@@ -98,6 +98,30 @@ def _trains_end_to_end(function, seen: set[str]) -> bool:
     return False
 
 
+def pytest_report_header(config) -> str:
+    return cpu_line()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.write_line(cpu_line())  # again at the end, where a CI log's tail has it
+
+
+def cpu_line() -> str:
+    """The CPU kind the timings of this session come from (the suite's budget is per kind)."""
+    import platform
+
+    import torch
+
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in lines
+                  if line.startswith("model name")), platform.processor())  # fmt: skip
+    checks = {"AMX": "_is_amx_tile_supported", "AVX512-BF16": "_is_avx512_bf16_supported"}
+    units = [name for name, check in checks.items() if getattr(torch.cpu, check)()]
+    kind = "bf16 kind: " + " + ".join(units) if units else "fp32 kind (AVX2)"
+    return f"cpu: {model}, {os.cpu_count()} cores, {kind}"
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         function = getattr(item, "function", None)
