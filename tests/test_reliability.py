@@ -307,6 +307,7 @@ def test_a_stop_signal_ends_with_its_status_and_a_failed_run_naming_it(
     runs = client.search_runs([client.get_experiment_by_name("xlt-hsk_topic").experiment_id])
     trial = client.get_run((folder / "mlflow_run_id").read_text().strip())
     assert trial.info.status == "FAILED" and sig.name in trial.data.tags["error"]
+    assert "params/trainable" in trial.data.metrics  # a stopped run keeps what it was
     assert (folder / "checkpoints" / "last.ckpt").is_file()
     if sweep:
         (parent,) = [r for r in runs if r.data.tags.get("xlt.sweep") == "true"]

@@ -277,6 +277,8 @@ def test_every_strategy_runs_end_to_end_in_one_sweep(tmp_path, token_cache):
     for run in by_strategy.values():
         assert run.info.status == "FINISHED"
         assert {"test/acc/en", "test/acc/zh", "params/trainable"} <= set(run.data.metrics)
+        order = list(run.data.metrics)  # the run page's order: as first logged
+        assert order.index("test/acc/zh") < order.index("params/trainable"), order
     sequential = by_strategy["sequential"].data.tags
     assert (
         sequential["strategy.init_checkpoint"]

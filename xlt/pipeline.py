@@ -90,7 +90,7 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
             requeue_this_job()
         raise
     except BaseException as err:
-        tracker.fail(err)
+        recorder.failed(err)
         raise
 
 

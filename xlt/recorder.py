@@ -44,6 +44,10 @@ class Recorder:
     def __init__(self, tracker: RunTracker, log_model: bool = True) -> None:
         self.tracker = tracker
         self.log_model = log_model
+        # What the run is (sizes, data and augmentation counts), logged at its end: MLflow's
+        # run page lists metrics in the order first logged, and these would head it, above
+        # every dev and test score.
+        self.facts: dict[str, float] = {}
 
     @property
     def logger(self):
@@ -73,19 +77,19 @@ class Recorder:
         if parts.pretrained is not None:
             self._pretrained(parts.pretrained)
         trainable, total = parts.net.count_parameters()
-        self.tracker.log_metrics({"params/trainable": trainable, "params/total": total})
+        self.facts.update({"params/trainable": trainable, "params/total": total})
         log.info("%s: %d of %d parameters train", parts.strategy.name, trainable, total)
         self._augmentation(parts)
         truncated = parts.datamodule.truncated.items()
-        self.tracker.log_metrics({f"data/truncated/{k}": n for k, n in truncated})
-        self.tracker.log_metrics(translate_test_metrics(parts.datamodule.translate_test_stats))
+        self.facts.update({f"data/truncated/{k}": n for k, n in truncated})
+        self.facts.update(translate_test_metrics(parts.datamodule.translate_test_stats))
         self.protocol(parts)
 
     def _pretrained(self, pretrained: Pretrained) -> None:
         """The strategy's label-free parts (MAD-X's language adapters) as artifacts a later run
         can load by this run's id, with how each was obtained."""
         self.tracker.set_tags(pretrained.tags)
-        self.tracker.log_metrics(pretrained.metrics)
+        self.facts.update(pretrained.metrics)
         for artifact_path, folder in pretrained.artifacts.items():
             self.tracker.log_folder(folder, artifact_path)
 
@@ -94,19 +98,15 @@ class Recorder:
         counts, sample = parts.datamodule.augmentation_summary()
         if not counts:
             return
-        self.tracker.log_metrics({f"augment/n_{kind}": n for kind, n in counts.items()})
+        self.facts.update({f"augment/n_{kind}": n for kind, n in counts.items()})
         aug = parts.augmentation
-        self.tracker.log_metrics(
-            {f"augment/coverage/{lang}": v for lang, v in aug.coverage.items()}
-        )
+        self.facts.update({f"augment/coverage/{lang}": v for lang, v in aug.coverage.items()})
         langs = aug.languages or parts.targets
         if aug.reports_untranslated and "original" in counts:  # rows no translation reached
-            self.tracker.log_metrics({"augment/untranslated": counts["original"] * len(langs)
-                                 - counts.get(aug.name, 0)})  # fmt: skip
+            self.facts["augment/untranslated"] = (counts["original"] * len(langs)
+                                                  - counts.get(aug.name, 0))  # fmt: skip
         for lang in langs if aug.translator is not None else []:
-            self.tracker.log_metrics(
-                {f"augment/{k}": v for k, v in aug.translator.metrics(lang).items()}
-            )
+            self.facts.update({f"augment/{k}": v for k, v in aug.translator.metrics(lang).items()})
         self.tracker.set_tags({"augmentation.cache": aug.cache_status})
         if sample:
             lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in sample)
@@ -184,12 +184,23 @@ class Recorder:
                      f"seed {config.seed}")  # fmt: skip
             print_results(rows, results, title, task.primary_metric)
             print(f"MLflow run {tracker.run_id}. Open the UI with:\n  {tracker.ui_command()}")
+        self._log_facts()
         self.tracker.finish()  # sends anything queued while the store was unreachable
+
+    def failed(self, err: BaseException) -> None:
+        """The run FAILED with its error; what it was (its facts) is kept on it."""
+        self._log_facts()
+        self.tracker.fail(err)
+
+    def _log_facts(self) -> None:
+        if self.facts and self.tracker.run_id is not None:
+            self.tracker.log_metrics(self.facts)
+            self.facts = {}
 
     def fitted(self, stage_epochs: dict[str, int], counters: dict[str, float]) -> None:
         """What training did: epochs per stage, what train-time batch transforms changed."""
         self.tracker.set_tags({f"epochs.{name}": str(n) for name, n in stage_epochs.items()})
-        self.tracker.log_metrics({f"augment/{name}": value for name, value in counters.items()})
+        self.facts.update({f"augment/{name}": value for name, value in counters.items()})
 
     def selected(self, parts: Components, selected: Selected) -> None:
         """Which weights are tested (and the protocol, counting what training read)."""
