@@ -120,12 +120,14 @@ def run_until_kill(proc, sweep_dir: Path, moment: tuple[str, float], server) -> 
     kind, amount = moment
     if kind == "start-up":
         return ended_within(proc, amount)
+    lines = int(amount)
     if server is not None:
-        if (code := wait_for_progress(proc, sweep_dir, max(1, int(amount) // 2))) is not None:
+        half = max(1, lines // 2)
+        if (code := wait_for_progress(proc, sweep_dir, half)) is not None:
             return code
         server.stop(), time.sleep(2), server.start()
-        amount -= max(1, int(amount) // 2)
-    return wait_for_progress(proc, sweep_dir, max(1, int(amount)))
+        lines -= half
+    return wait_for_progress(proc, sweep_dir, max(1, lines))
 
 
 TRAINING_KEYS = {"epoch", "train/loss", "lr-AdamW/pg1", "lr-AdamW/pg2"}
