@@ -7,9 +7,11 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+import platform  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
@@ -109,10 +111,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 def cpu_line() -> str:
     """The CPU kind the timings of this session come from (the suite's budget is per kind)."""
-    import platform
-
-    import torch
-
     lines = Path("/proc/cpuinfo").read_text().splitlines()
     model = next((line.split(":", 1)[1].strip() for line in lines
                   if line.startswith("model name")), platform.processor())  # fmt: skip
