@@ -8,6 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import platform  # noqa: E402
+import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import xlt.config  # noqa: E402,F401  (registers the schema)
 from xlt.config.paths import CONFIG_DIR  # noqa: E402
+from xlt.training.stop_signals import STOP_SIGNALS, stop_on_signals  # noqa: E402
 
 # What the suite sets on every run it starts, as overrides a user could type (no environment
 # variable changes a default): golden numbers are fp32's (to 1e-5 on any CPU), and tiny runs
@@ -125,3 +127,13 @@ def pytest_collection_modifyitems(config, items) -> None:
         function = getattr(item, "function", None)
         if function is not None and _trains_end_to_end(function, set()):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture
+def stop_handlers():
+    """xlt-train's stop-signal handlers in this process for one test, then pytest's own."""
+    saved = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    stop_on_signals()
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)

@@ -20,6 +20,7 @@ from tests.conftest import with_suite_settings
 from tests.test_cli_end_to_end import XLT_TRAIN, run_cli
 from xlt.errors import ConfigError
 from xlt.training.checkpoint_files import AtomicCheckpointIO
+from xlt.training.stop_signals import Stopped, stop_behind
 
 LEARN = with_suite_settings(
     ["model=tiny_random", "dataset.limit=600", "strategy.optimizer.lr=1e-3",
@@ -88,6 +89,50 @@ def test_a_failure_during_a_checkpoint_write_leaves_the_previous_one_intact(tmp_
     monkeypatch.undo()
     assert torch.load(path, weights_only=True)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left
+
+
+class SignalsMidWrite:
+    """A checkpoint file that sends this process SIGINT on its third write, as a Ctrl-C that
+    lands while `torch.save` streams the zip archive."""
+
+    def __init__(self, handle) -> None:
+        self.handle, self.writes = handle, 0
+
+    def write(self, data) -> int:
+        self.writes += 1
+        if self.writes == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # handled here, in the main thread
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def test_a_stop_signal_mid_write_is_recognised_under_the_error_torch_raises_over_it(
+    tmp_path, stop_handlers
+):
+    """What CI once saw: SIGINT inside `torch.save`'s writes, and the zip writer's exit raising
+    `RuntimeError: unexpected pos` over the stop. The run still ends as a stop."""
+    with open(tmp_path / "cut.ckpt", "wb") as out, pytest.raises(RuntimeError) as raised:
+        torch.save({"w": torch.ones(50_000)}, SignalsMidWrite(out))
+    assert stop_behind(raised.value).signal == signal.SIGINT
+    assert stop_behind(RuntimeError("no stop behind this")) is None
+
+
+def test_a_stop_signal_during_a_checkpoint_write_waits_for_the_new_checkpoint(
+    tmp_path, stop_handlers, monkeypatch
+):
+    """The stop keeps the newest weights, complete, then stops the run."""
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"epoch": 1, "w": torch.ones(50_000)}, path)
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, out: real_save(obj, SignalsMidWrite(out)))
+    with pytest.raises(Stopped):
+        io.save_checkpoint({"epoch": 2, "w": torch.zeros(50_000)}, path)
+    monkeypatch.undo()
+    saved = torch.load(path, weights_only=True)
+    assert saved["epoch"] == 2 and torch.all(saved["w"] == 0)
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from xlt.config.schema import LoggerConfig
 from xlt.errors import TrackingError
 from xlt.tracking.run_tracker import RunTracker
 from xlt.tracking.service_client import TrackingService, forget, tracking_service
-from xlt.training.stop_signals import STOP_SIGNALS, Stopped, stop_on_signals
+from xlt.training.stop_signals import Stopped
 
 
 def test_a_run_written_through_the_writer_process_lands_in_the_store(tmp_path):
@@ -75,16 +75,6 @@ def test_one_writer_per_process_whatever_the_number_of_stores(tmp_path):
     assert first.proc.poll() == 0  # closed cleanly once the trainer moved to another store
     assert tracking_service(f"sqlite:///{tmp_path}/b.db") is second
     forget(f"sqlite:///{tmp_path}/b.db")
-
-
-@pytest.fixture
-def stop_handlers():
-    """xlt-train's stop-signal handlers in this process for one test, then pytest's own."""
-    saved = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    stop_on_signals()
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
 
 
 def start_run_payload(tmp_path) -> dict:

@@ -37,6 +37,7 @@ from xlt.training.precision import AUTO, trainer_precision, warn_if_slow_precisi
 from xlt.training.preemption import requeue_this_job
 from xlt.training.resume import ResumePoint, requeued_by_slurm, resume_target
 from xlt.training.stages import Selected, run_stages, select
+from xlt.training.stop_signals import Stopped, stop_behind
 
 log = logging.getLogger(__name__)
 PREDICTIONS_FILE = "test_predictions.csv"  # per test row: lang, id, its score and prediction
@@ -90,7 +91,10 @@ def run(cfg: DictConfig) -> dict[str, dict[str, float]]:
             requeue_this_job()
         raise
     except BaseException as err:
-        recorder.failed(err)
+        stopped = stop_behind(err)  # a stop a library reported as its own error is a stop
+        recorder.failed(stopped or err)
+        if stopped is not None and stopped is not err:
+            raise Stopped(stopped.signal) from err
         raise
 
 

@@ -13,6 +13,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Callback
 
 from xlt.training.preemption import SIGNAL_KEY
+from xlt.training.stop_signals import deferred
 
 LAST = "last.ckpt"
 
@@ -35,18 +36,21 @@ class StepCheckpoint(Callback):
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Write to a temporary file in the same folder, fsync, then rename: a kill mid-write leaves
-    the previous checkpoint intact, never a truncated one."""
+    the previous checkpoint intact, never a truncated one. A stop signal (SIGTERM, SIGINT,
+    SIGHUP) waits until the new checkpoint is in place: the stop keeps the newest weights, and
+    torch's zip writer, cut mid-write, would raise its own error over the stop."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
-            with os.fdopen(handle, "wb") as out:
-                torch.save(checkpoint, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
+            with deferred():
+                with os.fdopen(handle, "wb") as out:
+                    torch.save(checkpoint, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

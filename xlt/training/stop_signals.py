@@ -66,6 +66,20 @@ def deferred() -> Iterator[None]:
             raise Stopped(stopped)  # chained to the block's own error, if it had one
 
 
+def stop_behind(err: BaseException) -> Stopped | None:
+    """The `Stopped` an error stands for: itself, or one a library turned into its own error
+    (a signal cut `torch.save` mid-write and the zip writer's exit raised RuntimeError over
+    it). Such a run was stopped, not broken, and must end with the signal's status."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, Stopped):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def stop_on_signals() -> None:
     """From now on a stop signal raises `Stopped`. Python lets only the main thread set
     handlers: elsewhere (a launcher's worker thread) the process keeps what it has."""
