@@ -25,8 +25,14 @@ run: install
 ui: install
 	$(BIN)/xlt-ui $(ARGS)
 
+# Two test processes, each running whole files (`--dist loadfile`): a module's fixtures (the
+# SLURM cluster on its fixed ports, a shared trained run) start once. Most tests wait on
+# single-threaded process start-up and SQLite, so two processes use 2 cores where one used 1.1
+# (docs/development.md has the times). TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Speed, measured side by side in one session (docs/benchmarks.md has the latest numbers).
 bench: install
