@@ -50,7 +50,8 @@ def deferred() -> Iterator[None]:
     """A stop signal that arrives inside waits until the block ends, then raises `Stopped`.
     For the few steps that must not be cut in half: an answer half read from the MLflow writer
     (the next request would read it as its own), a run created but not yet known to its
-    tracker (nothing could mark it FAILED). Python runs signal handlers in the main thread
+    tracker (nothing could mark it FAILED), a checkpoint being written (torch's zip writer
+    would raise its own error over the stop). Python runs signal handlers in the main thread
     only, so a module-level count is enough; in another thread the block defers nothing."""
     global _deferring, _pending
     if threading.current_thread() is not threading.main_thread():
