@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 
 from tests.task_fixtures import write_task_files
 from tests.test_cli_end_to_end import run_cli
+from tests.test_compact_model import TEXTS
 
 NO_XLT = Path(__file__).with_name("no_xlt_predict.py")
 # Exact labels are a property of fp32 weights: a tiny random model's near-even probabilities
@@ -43,9 +44,10 @@ def predict_without_xlt(uri: str, rows: list[dict], root: Path) -> pd.DataFrame:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "/artifacts/code/xlt_serving/" in proc.stdout  # the code the model carries
     assert "'xlt'" not in proc.stdout and "'xlt." not in proc.stdout
-    served = pd.read_json(out, lines=True, dtype={"id": str})
-    served["lang"] = [r["lang"] for r in rows]  # ids repeat across languages (parallel rows)
-    return served
+    served = pd.read_json(out, lines=True)
+    assert "id" not in served.columns  # MLflow passes only the signature's columns
+    # one answer per row, in order; ids repeat across languages (parallel rows)
+    return served.assign(id=[r["id"] for r in rows], lang=[r["lang"] for r in rows])
 
 
 def run_predictions(run) -> pd.DataFrame:
@@ -235,3 +237,39 @@ def test_xlt_predict_writes_a_text_files_predictions_on_its_lines(tmp_path, comp
         pd.DataFrame({"text": ["good film", "bad film", "好电影"]})
     )
     assert [lines[i].split("\t")[0] for i in (0, 3, 4)] == expected["label"].tolist()
+
+
+def test_the_logged_model_takes_the_language_as_a_request_parameter(tmp_path, compose_cfg):
+    """MLflow passes a pyfunc model only its signature's columns, so a model with one head per
+    language is told the texts' language by the request's `lang` parameter; the answer is the
+    one xlt's own loader gives with that language on every row."""
+    import torch
+    from mlflow.pyfunc import load_model
+
+    from xlt.components import build, prepare
+    from xlt.models.export import export_model, model_meta
+    from xlt.tracking.model_log import log_model_folder
+    from xlt_serving.runtime import TextModel
+
+    cfg = compose_cfg("model=tiny_random", "dataset.limit=48", "strategy=multitask",
+                      "strategy.language_heads=true", "seed=3")  # fmt: skip
+    parts = prepare(build(cfg))
+    for lang, head in parts.net.language_heads.items():  # heads that disagree
+        torch.manual_seed(sum(map(ord, lang)))
+        torch.nn.init.normal_(head.weight, std=1.0)
+    meta = model_meta(cfg.model, "32-true", parts.task, parts.data.label_names, parts.net, {},
+                      weights="fp32")  # fmt: skip
+    folder = tmp_path / "model"
+    export_model(parts.net, parts.tokenizer, meta, cfg.model, folder, [])
+    client = MlflowClient(store(tmp_path))
+    run = client.create_run(client.create_experiment("heads"))
+    uri = log_model_folder(str(folder), run.info.run_id, store(tmp_path), {})
+    served = load_model(uri)
+    texts = pd.DataFrame({"text": TEXTS})
+    by_lang = {}
+    for lang in ("en", "zh"):
+        got = served.predict(texts, params={"lang": lang, "batch_size": 4})
+        expected = TextModel(folder).predict(texts.assign(lang=lang), batch_size=4)
+        assert got["probabilities"].tolist() == expected["probabilities"].tolist(), lang
+        by_lang[lang] = got["probabilities"].tolist()
+    assert by_lang["en"] != by_lang["zh"]  # the parameter picked another head

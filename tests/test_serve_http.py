@@ -60,9 +60,14 @@ def test_register_one_run_serve_it_and_ask_over_http(tmp_path, token_cache):
                       {"dataframe_records": [{"text": r["text"]} for r in asked]})  # fmt: skip
         columns = post(f"http://127.0.0.1:{port}/invocations",
                        {"inputs": {"text": [r["text"] for r in asked]}})  # fmt: skip
+        bare = post(
+            f"http://127.0.0.1:{port}/invocations",
+            {"inputs": [r["text"] for r in asked], "params": {"batch_size": 1}},
+        )
     labels = [p["label"] for p in answer["predictions"]]
     assert labels == [expected.loc[(r["lang"], r["id"]), "label"] for r in asked]
     assert [p["label"] for p in columns["predictions"]] == labels  # the columnar form
+    assert [p["label"] for p in bare["predictions"]] == labels  # a bare list of texts
     # No path of this machine in MLmodel but the two MLflow writes itself: its store location
     # and the staged code file it copied (neither is read when the model loads elsewhere).
     for mlmodel in (tmp_path / "outputs").rglob("MLmodel"):

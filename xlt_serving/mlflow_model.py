@@ -19,8 +19,14 @@ class XltTextModel(PythonModel):
     def predict(
         self, context, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        batch_size = int((params or {}).get("batch_size", 32))
-        return self.model.predict(pd.DataFrame(model_input), batch_size=batch_size)
+        """`params`: `lang`, the texts' language (it picks the head where a model has one per
+        language; MLflow passes only the signature's columns, so it is a request parameter, not
+        a column), and `batch_size`."""
+        params = params or {}
+        frame = pd.DataFrame(model_input)
+        if params.get("lang"):
+            frame["lang"] = params["lang"]
+        return self.model.predict(frame, batch_size=int(params.get("batch_size") or 32))
 
 
 mlflow.models.set_model(XltTextModel())

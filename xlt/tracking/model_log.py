@@ -45,17 +45,18 @@ def requirements(meta: dict) -> list[str]:
 
 
 def signature(task: str):
-    """Input columns of the task (plus optional `id` and `lang`) and its output columns."""
+    """The task's input columns and its output columns; `lang` and `batch_size` as request
+    parameters. Only the task's own columns are inputs, so a one-column model takes a bare list
+    (`{"inputs": ["...", "..."]}`): MLflow maps a list onto a column only when the signature has
+    exactly one input, and drops columns it does not declare."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
     from mlflow.types.schema import Array
 
-    def column(name: str, required: bool = True):
-        kind = Array(DataType.string) if name == "tokens" else DataType.string
-        return ColSpec(kind, name, required=required)
+    def column(name: str):
+        return ColSpec(Array(DataType.string) if name == "tokens" else DataType.string, name)
 
     inputs = [column(c) for c in INPUT_COLUMNS[task]]
-    inputs += [column("id", required=False), column("lang", required=False)]
     if task == "tagging":
         outputs = [ColSpec(Array(DataType.string), "tags")]
     elif task == "qa":
@@ -64,8 +65,9 @@ def signature(task: str):
     else:
         outputs = [ColSpec(DataType.string, "label"), ColSpec(DataType.double, "probability"),
                    ColSpec(Array(DataType.double), "probabilities")]  # fmt: skip
-    outputs.insert(0, ColSpec(DataType.string, "id", required=False))
-    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+    params = ParamSchema([ParamSpec("lang", DataType.string, ""),  # the texts' language
+                          ParamSpec("batch_size", DataType.long, 32)])  # fmt: skip
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs), params=params)
 
 
 def log_model_folder(folder: str, run_id: str, tracking_uri: str, tags: dict[str, str]) -> str:
